@@ -1,0 +1,154 @@
+"""The Assistant: one object that owns the corpus, index and retriever, and answers questions.
+
+Edges (CLI, web, eval) call this and nothing below it, so that how an answer is produced can
+change without touching them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .answer import Answer, MeasureAnswer, compose, suggestions, validity_notes
+from .corpus import Chunk, Corpus, load_corpus
+from .embed import Embedder, get_embedder
+from .errors import IndexProblem, InvalidQuestion, UnknownChunk
+from .index import Manifest, build_index, load_index
+from .retrieve import Hit, Retrieval, Retriever, Weights
+from .text import Lexicon
+
+log = logging.getLogger("policy_assistant")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MAX_QUESTION_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things live; each field can be set from the environment (one place, read once)."""
+
+    corpus_dir: Path
+    index_dir: Path
+    embedder: str
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            corpus_dir=Path(os.environ.get("POLICY_ASSISTANT_CORPUS", REPO_ROOT / "corpus")),
+            index_dir=Path(os.environ.get("POLICY_ASSISTANT_INDEX", REPO_ROOT / "index")),
+            embedder=os.environ.get("POLICY_ASSISTANT_EMBEDDER", "e5"),
+        )
+
+
+def check_question(question: object) -> str:
+    if not isinstance(question, str):
+        raise InvalidQuestion("问题必须是文字")
+    q = question.strip()
+    if not q:
+        raise InvalidQuestion("问题不能为空,请输入您想咨询的内容")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise InvalidQuestion(f"问题太长了(最多 {MAX_QUESTION_CHARS} 个字),请简要描述您想咨询的内容")
+    return q
+
+
+class Assistant:
+    def __init__(self, corpus: Corpus, lexicon: Lexicon, embedder: Embedder, manifest: Manifest, retriever: Retriever) -> None:
+        self.corpus = corpus
+        self.lexicon = lexicon
+        self.embedder = embedder
+        self.manifest = manifest
+        self.retriever = retriever
+
+    @classmethod
+    def load(
+        cls,
+        corpus_dir: str | Path | None = None,
+        index_dir: str | Path | None = None,
+        embedder: str | Embedder | None = None,
+        *,
+        rebuild: bool = True,
+        progress: bool = False,
+        weights: Weights | None = None,
+        use_lexical: bool = True,
+        use_dense: bool = True,
+    ) -> Assistant:
+        """Load the corpus and index; (re)build the index when missing, stale or damaged.
+
+        With rebuild=False an unusable index raises the IndexProblem instead.
+        """
+        settings = Settings.from_env()
+        corpus = load_corpus(Path(corpus_dir) if corpus_dir else settings.corpus_dir)
+        lexicon = Lexicon(corpus.root / "lexicon", [c.text for c in corpus.chunks])
+        emb = embedder if embedder is not None and not isinstance(embedder, str) else get_embedder(embedder or settings.embedder)
+        idx_dir = Path(index_dir) if index_dir else settings.index_dir
+        try:
+            index = load_index(idx_dir, corpus, emb.id)
+        except IndexProblem as problem:
+            if not rebuild:
+                raise
+            log.warning("rebuilding index in %s: %s", idx_dir, problem)
+            build_index(corpus, lexicon, emb, idx_dir, progress=progress)
+            index = load_index(idx_dir, corpus, emb.id)
+        retriever = Retriever(corpus, lexicon, index, emb, weights, use_lexical=use_lexical, use_dense=use_dense)
+        return cls(corpus, lexicon, emb, index.manifest, retriever)
+
+    # -- questions -------------------------------------------------------------------------
+
+    def retrieve(self, question: str, top_k: int = 3) -> Retrieval:
+        return self.retriever.retrieve(check_question(question), top_k=top_k)
+
+    def ask(self, question: str, top_k: int = 3, today: dt.date | None = None) -> Answer:
+        if not 1 <= top_k <= 10:
+            raise InvalidQuestion("top_k 应在 1 到 10 之间")
+        return compose(self.retrieve(question, top_k), self.corpus, today)
+
+    def search(self, question: str, k: int = 10) -> tuple[Hit, ...]:
+        """Ranked hits with their evidence, for hotline staff (no threshold applied)."""
+        return self.retrieve(question, top_k=k).hits[:k]
+
+    # -- browsing --------------------------------------------------------------------------
+
+    @property
+    def chunks(self) -> tuple[Chunk, ...]:
+        return self.corpus.chunks
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        c = self.corpus.chunk(chunk_id)
+        if c is None:
+            raise UnknownChunk(chunk_id)
+        return c
+
+    def answer_for(self, chunk_id: str, today: dt.date | None = None) -> Answer:
+        """The ready answer for one chunk, as the hotline "复制答复" button copies it."""
+        c = self.chunk(chunk_id)
+        hit = Hit(chunk=c, score=1.0, lexical=0.0, dense=0.0, coverage=0.0, why=("直接查看",))
+        retrieval = Retrieval(c.label, self.lexicon.expand(c.label), "answer", (hit,), (hit,))
+        return compose(retrieval, self.corpus, today)
+
+    def notes_for(self, chunk_id: str, today: dt.date | None = None) -> tuple[str, ...]:
+        return validity_notes(self.chunk(chunk_id), self.corpus, today or dt.date.today())
+
+    def suggestions(self) -> tuple[str, ...]:
+        return suggestions(self.corpus)
+
+    @property
+    def phone(self) -> str:
+        return self.corpus.primary_doc.meta.phone
+
+    def status(self) -> dict[str, Any]:
+        degraded = self.retriever.degraded
+        return {
+            "status": "degraded" if degraded else "ok",
+            "reason": degraded,
+            "embedder": self.manifest.embedder,
+            "corpus_sha256": self.manifest.corpus_sha256,
+            "built_at": self.manifest.built_at,
+            "chunks": len(self.manifest.chunk_ids),
+        }
+
+
+__all__ = ["Answer", "Assistant", "MeasureAnswer", "Settings", "check_question"]

@@ -1,0 +1,185 @@
+"""Question normalisation: 繁→简, width, whitespace, homophone repair, glossary expansion, tokens.
+
+Everything here is driven by the data in `corpus/lexicon/` so that vocabulary work never needs
+a code change. Citizens type on phones with pinyin IMEs, so same-sound typos (以工待赈, 创业代款)
+are the commonest error; they are repaired against the corpus vocabulary, not a generic one.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import jieba
+import opencc
+from pypinyin import lazy_pinyin
+
+_WS_RE = re.compile(r"\s+")
+_HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")
+_PUNCT_RE = re.compile(r"[\W_]+", re.UNICODE)
+_converter_lock = threading.Lock()
+_t2s: opencc.OpenCC | None = None
+
+# jieba logs its dictionary loading to stderr at INFO level; a CLI user should not see it.
+jieba.setLogLevel(60)
+
+
+def _t2s_convert(text: str) -> str:
+    global _t2s
+    with _converter_lock:  # OpenCC objects are not documented as thread-safe.
+        if _t2s is None:
+            _t2s = opencc.OpenCC("t2s")
+        return _t2s.convert(text)
+
+
+def normalize(text: str) -> str:
+    """Simplified script, half-width forms, single spaces, lower-case Latin."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _t2s_convert(text)
+    return _WS_RE.sub(" ", text).strip().lower()
+
+
+def bare(text: str) -> str:
+    """Text with punctuation and spaces removed: for matching greetings and short commands."""
+    return _PUNCT_RE.sub("", normalize(text))
+
+
+def _data_lines(path: Path) -> Iterable[str]:
+    if not path.exists():
+        return []
+    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+@dataclass(frozen=True)
+class GlossaryEntry:
+    variants: tuple[str, ...]
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """What normalisation did to a question; shown to hotline staff as "why it matched"."""
+
+    original: str
+    normalized: str
+    corrections: tuple[tuple[str, str], ...]  # (as typed, corpus term)
+    glossary: tuple[tuple[str, tuple[str, ...]], ...]  # (variant found, policy terms added)
+
+    @property
+    def repaired(self) -> str:
+        """The normalised question with same-sound typos replaced by the corpus words."""
+        text = self.normalized
+        for typo, fix in self.corrections:
+            text = text.replace(typo, fix)
+        return text
+
+    @property
+    def text(self) -> str:
+        """The repaired question with the glossary's policy terms appended: what retrieval reads."""
+        extra = [t for _, terms in self.glossary for t in terms]
+        return " ".join([self.repaired, *extra]) if extra else self.repaired
+
+
+class Lexicon:
+    """Glossary, jieba user dictionary, stopwords and greetings of one corpus."""
+
+    def __init__(self, lexicon_dir: Path, corpus_texts: Iterable[str] = ()) -> None:
+        self.dir = Path(lexicon_dir)
+        self.glossary = tuple(self._read_glossary(self.dir / "glossary.tsv"))
+        self.stopwords = frozenset(w for ln in _data_lines(self.dir / "stopwords.txt") for w in ln.split())
+        self.greetings = frozenset(bare(ln) for ln in _data_lines(self.dir / "greetings.txt"))
+        self._corpus_texts = tuple(corpus_texts)
+        # A private tokenizer: jieba's global one would leak our user words into other code.
+        self.tokenizer = jieba.Tokenizer()
+        userdict = self.dir / "userdict.txt"
+        self._user_words = tuple(ln.split()[0] for ln in _data_lines(userdict))
+        self._tok_lock = threading.Lock()
+        if userdict.exists():
+            self.tokenizer.load_userdict(str(userdict))
+
+    @staticmethod
+    def _read_glossary(path: Path) -> Iterable[GlossaryEntry]:
+        for n, ln in enumerate(_data_lines(path), start=1):
+            left, sep, right = ln.partition("\t")
+            if not sep or not right.strip():
+                raise ValueError(f"{path}: 第{n}条数据行需要“口语词<TAB>政策用语”")
+            variants = tuple(normalize(v) for v in left.split("|") if v.strip())
+            yield GlossaryEntry(variants=variants, terms=tuple(right.split()))
+
+    def tokens(self, text: str) -> list[str]:
+        """Search-mode jieba tokens minus stopwords/punctuation: the lexical vocabulary."""
+        with self._tok_lock:  # jieba initialises lazily and is not safe on first concurrent use.
+            raw = self.tokenizer.lcut_for_search(text)
+        out = []
+        for tok in raw:
+            tok = tok.strip().lower()
+            if tok and not _PUNCT_RE.fullmatch(tok) and tok not in self.stopwords:
+                out.append(tok)
+        return out
+
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Multi-character words of the corpus: the targets of homophone repair."""
+        words = set(self._user_words)
+        for text in self._corpus_texts:
+            words.update(t for t in self.tokens(text) if len(t) >= 2 and _HAN_RUN_RE.fullmatch(t))
+        for entry in self.glossary:
+            words.update(t for t in entry.terms if _HAN_RUN_RE.fullmatch(t))
+        return frozenset(words)
+
+    @cached_property
+    def _by_pinyin(self) -> dict[tuple[str, ...], str]:
+        table: dict[tuple[str, ...], str] = {}
+        for word in sorted(self.vocabulary, key=lambda w: (-len(w), w)):
+            table.setdefault(tuple(lazy_pinyin(word)), word)
+        return table
+
+    def _is_known_word(self, text: str) -> bool:
+        return text in self.vocabulary or bool(self.tokenizer.FREQ.get(text))
+
+    def corrections(self, text: str) -> tuple[tuple[str, str], ...]:
+        """Same-pinyin repairs of spans that are not words themselves (longest spans first)."""
+        self.tokenizer.check_initialized()
+        table = self._by_pinyin
+        found: list[tuple[str, str]] = []
+        for run in _HAN_RUN_RE.findall(text):
+            py = lazy_pinyin(run)
+            i = 0
+            while i < len(run):
+                for size in range(min(6, len(run) - i), 1, -1):
+                    span = run[i : i + size]
+                    word = table.get(tuple(py[i : i + size]))
+                    # A span that is itself a real word ("事业" vs 失业) is what the user meant, and
+                    # one that cuts through a real word ("是|事业") is not a typo at all.
+                    if (
+                        word
+                        and word != span
+                        and not self._is_known_word(span)
+                        and not (i > 0 and self._is_known_word(run[i - 1 : i + 1]))
+                        and not (i + size < len(run) and self._is_known_word(run[i + size - 1 : i + size + 1]))
+                    ):
+                        found.append((span, word))
+                        i += size
+                        break
+                else:
+                    i += 1
+        return tuple(found)
+
+    def expand(self, question: str) -> Expansion:
+        normalized = normalize(question)
+        corrections = self.corrections(normalized)
+        repaired = Expansion(question, normalized, corrections, ()).repaired
+        hits = []
+        for entry in self.glossary:
+            found = next((v for v in entry.variants if v in repaired), None)
+            if found:
+                hits.append((found, entry.terms))
+        return Expansion(question, normalized, corrections, tuple(hits))
+
+    def is_greeting(self, question: str) -> bool:
+        return bare(question) in self.greetings
