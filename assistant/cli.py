@@ -1,0 +1,144 @@
+"""`policy-assistant` command line: build, ask, serve, eval. A thin edge over the library.
+
+Errors from the library become one readable line on stderr and a non-zero exit code
+(2 = bad input, 1 = anything else); tracebacks are for --debug only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from .errors import InvalidQuestion, PolicyAssistantError
+from .service import Assistant, Settings
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", help="语料目录(默认:仓库中的 corpus/,或环境变量 POLICY_ASSISTANT_CORPUS)")
+    p.add_argument("--index", help="索引目录(默认:仓库中的 index/,或环境变量 POLICY_ASSISTANT_INDEX)")
+    p.add_argument(
+        "--embedder",
+        help="向量模型:e5(默认,内置)、st:<模型目录或名称>、chars(无模型);也可用环境变量 POLICY_ASSISTANT_EMBEDDER",
+    )
+
+
+def _load(args: argparse.Namespace, progress: bool = True) -> Assistant:
+    return Assistant.load(args.corpus, args.index, args.embedder, progress=progress)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .corpus import load_corpus
+    from .embed import get_embedder
+    from .index import build_index
+    from .text import Lexicon
+
+    settings = Settings.from_env()
+    corpus = load_corpus(args.corpus or settings.corpus_dir)
+    lexicon = Lexicon(corpus.root / "lexicon", [c.text for c in corpus.chunks])
+    embedder = get_embedder(args.embedder or settings.embedder)
+    index_dir = args.index or settings.index_dir
+    manifest = build_index(corpus, lexicon, embedder, index_dir, progress=not args.quiet)
+    print(
+        f"索引已建立: {index_dir}  条目 {len(manifest.chunk_ids)} 个, 向量 {manifest.n_vectors} 条, "
+        f"模型 {manifest.embedder}, 语料 sha256 {manifest.corpus_sha256[:12]}…"
+    )
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    bot = _load(args, progress=not args.json)
+    answer = bot.ask(args.question, top_k=args.top)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(answer.answer)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    # The app factory reads these, so every worker process sees the same settings.
+    for env, value in (
+        ("POLICY_ASSISTANT_CORPUS", args.corpus),
+        ("POLICY_ASSISTANT_INDEX", args.index),
+        ("POLICY_ASSISTANT_EMBEDDER", args.embedder),
+    ):
+        if value:
+            os.environ[env] = value
+    # Build or check the index once here, before workers start, so they never race to build it.
+    _load(args, progress=True)
+    print(f"城阳区就业政策咨询助手已启动: http://{args.host}:{args.port}/  (工作人员查询页 /lookup)", flush=True)
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="policy-assistant",
+        description="城阳区就业政策咨询助手(青城政办发〔2024〕13号):检索政策原文并给出责任单位和咨询电话。",
+    )
+    parser.add_argument("--debug", action="store_true", help="出错时显示完整的 Python 回溯")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
+
+    p = sub.add_parser("build", help="从语料建立索引")
+    _add_common(p)
+    p.add_argument("--quiet", action="store_true", help="不显示进度条")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("ask", help="提一个问题")
+    _add_common(p)
+    p.add_argument("question", help="问题,例如:送外卖的有没有保险补贴?")
+    p.add_argument("--json", action="store_true", help="输出答复的 JSON(与 HTTP 接口相同)")
+    p.add_argument("--top", type=int, default=3, help="最多返回几条措施(默认 3)")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="启动网页聊天和工作人员查询页")
+    _add_common(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=cmd_serve)
+
+    try:  # The eval edge lives in its own module; the CLI works without it.
+        from .cli_eval import register
+    except ImportError:
+        pass
+    else:
+        register(sub, _add_common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except InvalidQuestion as exc:
+        print(f"错误: {exc}", file=sys.stderr)
+        return 2
+    except PolicyAssistantError as exc:
+        if args.debug:
+            raise
+        print(f"错误: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
