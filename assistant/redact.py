@@ -52,8 +52,13 @@ _ID_CHECK_CHARS = "10X98765432"
 _EARLIEST_BIRTH_YEAR = 1900
 
 # Local part restricted to the characters real mailbox providers hand out; the full RFC 5322
-# set (/, =, ?, ...) would swallow neighbouring URL text.
-_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# set (/, =, ?, ...) would swallow neighbouring URL text. The lookbehind lets a match start only
+# at the beginning of a run: without it a long run with no "@" is rescanned from every position
+# (quadratic time on pasted junk).
+_EMAIL_RE = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
 
 # Contiguous digit runs; a trailing X/x is kept with the run because it may be an ID check char.
 _DIGIT_RUN_RE = re.compile(r"(?<![0-9])[0-9]+[Xx]?(?![0-9])")
@@ -72,8 +77,20 @@ _CARD_RE = re.compile(r"(?<![0-9])[0-9]{4}(?:[ -]?[0-9]{4}){3}(?:([ -]?)[0-9]{1,
 _MOBILE_RE = re.compile(r"(?<![0-9])(?:(?:\+|00)?86[ -]?)?1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4}(?![0-9])")
 
 # People dictating a number through a pinyin IME sometimes get 一三八…; 幺 is the spoken "1".
-_HAN_DIGITS = {"〇": "0", "零": "0", "一": "1", "幺": "1", "二": "2", "三": "3",
-               "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
+_HAN_DIGITS = {
+    "〇": "0",
+    "零": "0",
+    "一": "1",
+    "幺": "1",
+    "二": "2",
+    "三": "3",
+    "四": "4",
+    "五": "5",
+    "六": "6",
+    "七": "7",
+    "八": "8",
+    "九": "9",
+}
 _HAN_DIGIT_RUN_RE = re.compile("[" + "".join(_HAN_DIGITS) + "]{11,}[Xx]?")
 
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
@@ -121,7 +138,7 @@ def _valid_id18(chars: str) -> bool:
         return False
     if not _valid_date(int(chars[6:10]), int(chars[10:12]), int(chars[12:14])):
         return False
-    total = sum(int(c) * w for c, w in zip(chars, _ID_WEIGHTS))
+    total = sum(int(c) * w for c, w in zip(chars[:17], _ID_WEIGHTS, strict=True))
     return chars[17].upper() == _ID_CHECK_CHARS[total % 11]
 
 
@@ -271,7 +288,7 @@ def redact_text(text: str) -> str:
 
 # C0/C1 controls, Unicode line/paragraph separators (some log viewers break lines on them)
 # and bidi overrides (they can make a log line display differently from what it contains).
-_UNSAFE_RE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_RE = re.compile(r"[\\\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _NAMED_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 

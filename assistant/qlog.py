@@ -1,0 +1,298 @@
+"""Question log: every question asked, what it matched and how fast, for operators.
+
+Stored in SQLite so an operator can query it with the sqlite3 shell and so several server
+workers can append to it at once. Questions are redacted inside `record`, so no caller can
+forget to do it and no raw ID number ever reaches the file (or its write-ahead log).
+
+Concurrency: one connection per `QuestionLog`, shared by all threads behind a lock. The web
+server calls `record` from a thread pool; serialising in-process means threads never compete
+for SQLite's write lock, and WAL plus `busy_timeout` covers other processes (other workers, an
+operator running a report) so they wait instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from assistant.errors import PolicyAssistantError
+from assistant.redact import redact_text
+
+__all__ = [
+    "DB_FILENAME",
+    "SCHEMA_VERSION",
+    "Channel",
+    "LogEntry",
+    "LogStats",
+    "QuestionLog",
+    "default_data_dir",
+]
+
+DB_FILENAME = "questions.sqlite3"
+SCHEMA_VERSION = 1
+DATA_DIR_ENV = "POLICY_ASSISTANT_DATA"
+
+Channel = Literal["web", "api", "cli"]
+_CHANNELS: frozenset[str] = frozenset(get_args(Channel))
+
+# Session ids come from a browser cookie or API header, i.e. from the user; anything outside
+# this shape is dropped rather than stored, so the column cannot carry free text or PII.
+_SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+# Long enough to ride out another process's commit or a checkpoint; short enough that a stuck
+# lock surfaces as an error rather than a hung request.
+_BUSY_TIMEOUT_MS = 10_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS questions (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    created     TEXT    NOT NULL,  -- UTC, ISO 8601 with offset
+    question    TEXT    NOT NULL,  -- already redacted
+    chunk_ids   TEXT    NOT NULL,  -- JSON array of strings, best first
+    scores      TEXT    NOT NULL,  -- JSON array of numbers, parallel to chunk_ids
+    matched     INTEGER NOT NULL CHECK (matched IN (0, 1)),
+    kind        TEXT    NOT NULL,
+    latency_ms  REAL    NOT NULL,
+    channel     TEXT    NOT NULL CHECK (channel IN ('web', 'api', 'cli')),
+    session_id  TEXT
+);
+CREATE INDEX IF NOT EXISTS questions_created ON questions (created);
+"""
+
+
+class QuestionLogError(PolicyAssistantError):
+    """The question log file cannot be opened or was written by a newer version."""
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One answered question. `created` is filled in by `QuestionLog.record` when left None."""
+
+    question: str
+    chunk_ids: tuple[str, ...]
+    scores: tuple[float, ...]
+    matched: bool
+    kind: str
+    latency_ms: float
+    channel: Channel
+    session_id: str | None = None
+    created: str | None = None
+
+    def __post_init__(self) -> None:
+        # Callers naturally pass lists from the retriever; store tuples so the record stays
+        # hashable and immutable as the type promises.
+        object.__setattr__(self, "chunk_ids", tuple(str(c) for c in self.chunk_ids))
+        object.__setattr__(self, "scores", tuple(float(s) for s in self.scores))
+        if len(self.chunk_ids) != len(self.scores):
+            raise ValueError(f"chunk_ids 与 scores 数量不一致：{len(self.chunk_ids)} ≠ {len(self.scores)}")
+        if self.channel not in _CHANNELS:
+            raise ValueError(f"未知渠道 {self.channel!r}，应为 web、api 或 cli")
+        # SQLite stores NaN as NULL, which the NOT NULL column would reject at write time.
+        if not math.isfinite(self.latency_ms) or self.latency_ms < 0:
+            raise ValueError(f"耗时无效：{self.latency_ms!r}")
+
+
+@dataclass(frozen=True)
+class LogStats:
+    """Summary for operators: volume, how often retrieval found something, what it found."""
+
+    total: int
+    matched: int
+    matched_share: float  # 0.0 when the log is empty
+    top_chunks: tuple[tuple[str, int], ...]  # (chunk id, number of questions it was returned for)
+
+
+def default_data_dir() -> Path:
+    """`$POLICY_ASSISTANT_DATA`, or `var/` under the current working directory."""
+    configured = os.environ.get(DATA_DIR_ENV, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    return Path.cwd() / "var"
+
+
+def _utc_iso(value: str | None) -> str:
+    if value is None:
+        return datetime.now(UTC).isoformat(timespec="microseconds")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"时间格式无效：{value!r}") from exc
+    if parsed.tzinfo is None:  # naive timestamps in this project are UTC by convention
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _clean_session_id(session_id: str | None) -> str | None:
+    if isinstance(session_id, str) and _SESSION_ID_RE.fullmatch(session_id):
+        return session_id
+    return None
+
+
+class QuestionLog:
+    """Append-only question log in `<data_dir>/questions.sqlite3`. Safe to share across threads."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / DB_FILENAME
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
+        with self._lock:
+            self._connection()  # fail at start-up, not on the first question
+
+    def _connection(self) -> sqlite3.Connection:
+        """The open connection; (re)opened lazily. Call with the lock held."""
+        # A connection inherited through fork() shares file locks with the parent and must not
+        # be used; a forked server worker opens its own.
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=_BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,  # autocommit: each INSERT is its own short transaction
+                check_same_thread=False,  # access is serialised by self._lock
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise QuestionLogError(f"无法打开问题日志 {self.path}：{exc}") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL cannot corrupt the database; at worst the last few entries
+            # before a power cut are lost, acceptable for a log and much cheaper per request.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        # IMMEDIATE takes the write lock up front, so two workers starting together do not both
+        # read version 0 and race to create the schema.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise QuestionLogError(
+                    f"问题日志 {self.path} 由较新版本创建（结构版本 {version}，"
+                    f"本程序支持 {SCHEMA_VERSION}），请升级程序"
+                )
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            if version < SCHEMA_VERSION:
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:  # a failed COMMIT may already have ended it
+                conn.execute("ROLLBACK")
+            raise
+
+    def record(self, entry: LogEntry) -> None:
+        """Append one entry; the question is redacted and the session id validated first."""
+        stored = replace(
+            entry,
+            question=redact_text(entry.question),
+            session_id=_clean_session_id(entry.session_id),
+            created=_utc_iso(entry.created),
+        )
+        row = (
+            stored.created,
+            stored.question,
+            json.dumps(list(stored.chunk_ids), ensure_ascii=False),
+            json.dumps(list(stored.scores)),
+            int(stored.matched),
+            stored.kind,
+            stored.latency_ms,
+            stored.channel,
+            stored.session_id,
+        )
+        with self._lock:
+            self._connection().execute(
+                "INSERT INTO questions (created, question, chunk_ids, scores, matched, kind,"
+                " latency_ms, channel, session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+    def recent(self, limit: int = 50) -> list[LogEntry]:
+        """The newest `limit` entries, newest first."""
+        if limit <= 0:
+            return []
+        with self._lock:
+            rows = (
+                self._connection()
+                .execute(
+                    "SELECT question, chunk_ids, scores, matched, kind, latency_ms, channel, session_id, created"
+                    " FROM questions ORDER BY id DESC LIMIT ?",
+                    (limit,),
+                )
+                .fetchall()
+            )
+        return [self._entry(row) for row in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._connection().execute("SELECT COUNT(*) FROM questions").fetchone()[0])
+
+    def stats(self, top: int = 10) -> LogStats:
+        with self._lock:
+            conn = self._connection()
+            total, matched = conn.execute("SELECT COUNT(*), COALESCE(SUM(matched), 0) FROM questions").fetchone()
+            # DISTINCT per question: a chunk listed twice in one answer is still one question.
+            top_rows = conn.execute(
+                "SELECT value, COUNT(*) AS n FROM ("
+                "  SELECT DISTINCT questions.id, j.value AS value"
+                "  FROM questions, json_each(questions.chunk_ids) AS j"
+                ") GROUP BY value ORDER BY n DESC, value LIMIT ?",
+                (max(top, 0),),
+            ).fetchall()
+        return LogStats(
+            total=int(total),
+            matched=int(matched),
+            matched_share=(matched / total) if total else 0.0,
+            top_chunks=tuple((str(chunk_id), int(n)) for chunk_id, n in top_rows),
+        )
+
+    def close(self) -> None:
+        """Close the connection; the last connection to close checkpoints and removes the WAL."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> QuestionLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _entry(row: tuple[Any, ...]) -> LogEntry:
+        question, chunk_ids, scores, matched, kind, latency_ms, channel, session_id, created = row
+        return LogEntry(
+            question=str(question),
+            chunk_ids=tuple(_json_list(chunk_ids)),
+            scores=tuple(_json_list(scores)),
+            matched=bool(matched),
+            kind=str(kind),
+            latency_ms=float(latency_ms),
+            channel=channel,
+            session_id=None if session_id is None else str(session_id),
+            created=str(created),
+        )
+
+
+def _json_list(value: Any) -> list[Any]:
+    decoded = json.loads(str(value))
+    return decoded if isinstance(decoded, list) else []

@@ -1,0 +1,208 @@
+"""The question log keeps what operators need and nothing that identifies the person asking."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.qlog import DB_FILENAME, SCHEMA_VERSION, LogEntry, QuestionLog, QuestionLogError, default_data_dir
+
+ID_NUMBER = "370202198511150013"  # valid checksum
+MOBILE = "13812345678"
+
+
+def entry(question: str = "灵活就业社保补贴怎么申请？", **overrides: Any) -> LogEntry:
+    fields: dict[str, Any] = {
+        "question": question,
+        "chunk_ids": ("p1-s2", "p3-s1"),
+        "scores": (0.82, 0.41),
+        "matched": True,
+        "kind": "answer",
+        "latency_ms": 12.5,
+        "channel": "web",
+        "session_id": "sess_abc-123",
+    }
+    fields.update(overrides)
+    return LogEntry(**fields)
+
+
+@pytest.fixture
+def qlog(tmp_path: Path) -> Iterator[QuestionLog]:
+    log = QuestionLog(tmp_path / "data")
+    yield log
+    log.close()
+
+
+def test_round_trip_keeps_every_field(qlog: QuestionLog) -> None:
+    original = entry(created="2025-03-01T08:30:00+08:00")
+    qlog.record(original)
+    (stored,) = qlog.recent()
+    assert stored.question == original.question
+    assert stored.chunk_ids == ("p1-s2", "p3-s1")
+    assert stored.scores == (0.82, 0.41)
+    assert stored.matched is True
+    assert (stored.kind, stored.latency_ms, stored.channel) == ("answer", 12.5, "web")
+    assert stored.session_id == "sess_abc-123"
+    assert stored.created == "2025-03-01T00:30:00.000000+00:00"  # converted to UTC
+
+
+def test_created_is_filled_in_as_utc_now(qlog: QuestionLog) -> None:
+    before = datetime.now(UTC)
+    qlog.record(entry())
+    after = datetime.now(UTC)
+    (stored,) = qlog.recent()
+    assert stored.created is not None
+    created = datetime.fromisoformat(stored.created)
+    assert created.utcoffset() is not None and created.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+    assert before <= created <= after
+
+
+def test_recent_is_newest_first_and_limited(qlog: QuestionLog) -> None:
+    for i in range(5):
+        qlog.record(entry(f"问题{i}"))
+    assert [e.question for e in qlog.recent(3)] == ["问题4", "问题3", "问题2"]
+    assert qlog.recent(0) == []
+    assert qlog.count() == 5
+
+
+def test_id_numbers_never_reach_the_database_files(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    log = QuestionLog(data_dir)
+    log.record(entry(f"我的身份证号是{ID_NUMBER}，手机{MOBILE}，补贴什么时候到账？"))
+    assert log.recent()[0].question == "我的身份证号是[身份证号]，手机[手机号]，补贴什么时候到账？"
+
+    def raw_bytes() -> bytes:
+        return b"".join(p.read_bytes() for p in data_dir.iterdir() if p.name.startswith(DB_FILENAME))
+
+    # While open, the new row lives in the -wal file; check it before and after a checkpoint.
+    assert (data_dir / f"{DB_FILENAME}-wal").exists()
+    for needle in (ID_NUMBER, MOBILE):
+        assert needle.encode() not in raw_bytes()
+    with sqlite3.connect(data_dir / DB_FILENAME) as probe:
+        probe.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    probe.close()
+    log.close()
+    for needle in (ID_NUMBER, MOBILE):
+        assert needle.encode() not in raw_bytes()
+        assert needle.encode("utf-16-le") not in raw_bytes()
+    assert "[身份证号]".encode() in (data_dir / DB_FILENAME).read_bytes()
+
+
+def test_sixteen_threads_lose_no_rows(qlog: QuestionLog) -> None:
+    threads, per_thread = 16, 50
+    start = threading.Barrier(threads)
+
+    def write(worker: int) -> None:
+        start.wait()  # all threads hit the database at the same moment
+        for i in range(per_thread):
+            qlog.record(entry(f"线程{worker}问题{i}", session_id=f"t{worker}"))
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for future in [pool.submit(write, w) for w in range(threads)]:
+            future.result()  # re-raises "database is locked" if it ever happened
+
+    assert qlog.count() == threads * per_thread
+    questions = {e.question for e in qlog.recent(10_000)}
+    assert questions == {f"线程{w}问题{i}" for w in range(threads) for i in range(per_thread)}
+
+
+def test_two_logs_on_one_file_from_many_threads(tmp_path: Path) -> None:
+    # Two QuestionLog objects stand in for two server worker processes sharing the data dir.
+    logs = [QuestionLog(tmp_path), QuestionLog(tmp_path)]
+    start = threading.Barrier(16)
+
+    def write(worker: int) -> None:
+        start.wait()
+        for i in range(25):
+            logs[worker % 2].record(entry(f"{worker}-{i}", channel="api"))
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for future in [pool.submit(write, w) for w in range(16)]:
+            future.result()
+    assert logs[0].count() == logs[1].count() == 16 * 25
+    for log in logs:
+        log.close()
+
+
+@pytest.mark.parametrize(
+    "session_id",
+    ["", "x" * 65, "abc def", "abc\n123", "会话1", "a;DROP TABLE questions", "../etc", 42],
+)
+def test_invalid_session_id_is_stored_as_none(qlog: QuestionLog, session_id: object) -> None:
+    qlog.record(entry(session_id=session_id))
+    assert qlog.recent()[0].session_id is None
+    assert qlog.count() == 1
+
+
+@pytest.mark.parametrize("session_id", ["a", "x" * 64, "Sess_01-AB"])
+def test_valid_session_id_is_kept(qlog: QuestionLog, session_id: str) -> None:
+    qlog.record(entry(session_id=session_id))
+    assert qlog.recent()[0].session_id == session_id
+
+
+def test_data_dir_is_created_on_demand(tmp_path: Path) -> None:
+    data_dir = tmp_path / "not" / "yet" / "there"
+    with QuestionLog(data_dir) as log:
+        assert log.count() == 0
+    assert (data_dir / DB_FILENAME).is_file()
+    with sqlite3.connect(data_dir / DB_FILENAME) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
+def test_reopening_keeps_existing_rows(tmp_path: Path) -> None:
+    with QuestionLog(tmp_path) as log:
+        log.record(entry("第一次"))
+    with QuestionLog(tmp_path) as log:
+        log.record(entry("第二次"))
+        assert [e.question for e in log.recent()] == ["第二次", "第一次"]
+
+
+def test_log_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / DB_FILENAME) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(QuestionLogError, match="较新版本"):
+        QuestionLog(tmp_path)
+
+
+def test_stats_for_operators(qlog: QuestionLog) -> None:
+    assert qlog.stats().total == 0 and qlog.stats().matched_share == 0.0
+    qlog.record(entry(chunk_ids=("a", "b"), scores=(0.9, 0.5)))
+    qlog.record(entry(chunk_ids=("a",), scores=(0.8,)))
+    qlog.record(entry(chunk_ids=("c", "a"), scores=(0.7, 0.6)))
+    qlog.record(entry(chunk_ids=(), scores=(), matched=False, kind="no_match"))
+    stats = qlog.stats(top=2)
+    assert (stats.total, stats.matched) == (4, 3)
+    assert stats.matched_share == pytest.approx(0.75)
+    assert stats.top_chunks == (("a", 3), ("b", 1))
+
+
+def test_lists_from_the_retriever_are_accepted_and_frozen() -> None:
+    e = LogEntry("问题", ["a", "b"], [0.5, 0.25], True, "answer", 3.0, "cli")  # type: ignore[arg-type]
+    assert e.chunk_ids == ("a", "b") and e.scores == (0.5, 0.25)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"channel": "sms"}, {"scores": (0.1,)}, {"latency_ms": float("nan")}, {"latency_ms": -1.0}],
+)
+def test_malformed_entries_are_rejected_when_built(overrides: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        entry(**overrides)
+
+
+def test_default_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("POLICY_ASSISTANT_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert default_data_dir() == tmp_path / "var"
+    monkeypatch.setenv("POLICY_ASSISTANT_DATA", str(tmp_path / "elsewhere"))
+    assert default_data_dir() == tmp_path / "elsewhere"

@@ -1,0 +1,355 @@
+"""Personal data typed into a question must never survive redaction; policy text must.
+
+The generators below build valid identifiers with their own checksum code (not the module's),
+so a bug in the module's validation cannot make the tests agree with it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from assistant.redact import Redaction, redact, redact_text, sanitize_log
+
+# database=None: do not leave a .hypothesis/ directory in the working tree.
+PROPERTY = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+# Fewer examples for properties that recombine what the 300-example tests already cover.
+SECONDARY = settings(PROPERTY, max_examples=100)
+
+SENTENCES = [
+    "您好，我想咨询一下就业补贴的申请条件",
+    "请问灵活就业人员社会保险补贴怎么领取",
+    "我是高校毕业生，刚刚办理了失业登记",
+    "麻烦帮我查一下创业担保贷款的办理进度",
+    "这是我的信息",
+    "企业吸纳就业困难人员可以享受哪些政策",
+    "谢谢！",
+    "",
+]
+JOINERS = ["", "：", "，", " ", "是", "（", "）", "\n"]
+
+ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+
+
+def id_check_char(first17: str) -> str:
+    return "10X98765432"[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
+
+
+def luhn_check_digit(body: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if i % 2 == 0:  # these positions are doubled once the check digit is appended
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def luhn_valid(digits: str) -> bool:
+    return luhn_check_digit(digits[:-1]) == digits[-1]
+
+
+def DIGITS(n: int) -> st.SearchStrategy[str]:
+    return st.text("0123456789", min_size=n, max_size=n)
+
+
+def to_fullwidth(s: str) -> str:
+    return s.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789"})
+
+
+def digits_of(s: str) -> str:
+    return re.sub(r"[^0-9Xx]", "", s)
+
+
+@st.composite
+def valid_ids(draw: st.DrawFn) -> str:
+    region = f"{draw(st.integers(0, 999_999)):06d}"
+    birth = draw(st.dates(date(1930, 1, 1), date(2020, 12, 31))).strftime("%Y%m%d")
+    sequence = f"{draw(st.integers(0, 999)):03d}"
+    first17 = region + birth + sequence
+    check = id_check_char(first17)
+    if check == "X" and draw(st.booleans()):
+        check = "x"
+    return first17 + check
+
+
+@st.composite
+def mobiles(draw: st.DrawFn) -> str:
+    number = "1" + draw(st.sampled_from("3456789")) + draw(DIGITS(9))
+    sep = draw(st.sampled_from(["", " ", "-"]))
+    prefix = draw(st.sampled_from(["", "+86 ", "+86-", "+86", "86", "0086 "]))
+    return prefix + number[:3] + sep + number[3:7] + sep + number[7:]
+
+
+@st.composite
+def bank_cards(draw: st.DrawFn) -> str:
+    length = draw(st.integers(16, 19))
+    body = draw(st.sampled_from("123456789")) + draw(DIGITS(length - 2))
+    card = body + luhn_check_digit(body)
+    sep = draw(st.sampled_from(["", " ", "-"]))
+    return sep.join(card[i : i + 4] for i in range(0, len(card), 4))
+
+
+@st.composite
+def emails(draw: st.DrawFn) -> str:
+    # st.from_regex would be the obvious choice but is several times slower to draw from.
+    alnum = "abcdefghijklmnopqrstuvwxyz0123456789"
+    local = (
+        draw(st.text(alnum, min_size=1, max_size=1))
+        + draw(st.text(alnum + "._+-", max_size=15))
+        + draw(st.text(alnum, min_size=1, max_size=1))
+    )
+    label = st.builds(lambda a, b: a + b, st.text(alnum, min_size=1, max_size=1), st.text(alnum + "-", max_size=8))
+    labels = [lbl.rstrip("-") for lbl in draw(st.lists(label, min_size=1, max_size=3))]
+    tld = draw(st.sampled_from(["com", "cn", "net", "org", "com.cn", "gov.cn", "edu.cn"]))
+    return f"{local}@{'.'.join(labels)}.{tld}"
+
+
+@st.composite
+def embedded(draw: st.DrawFn, pii: st.SearchStrategy[str]) -> tuple[str, str]:
+    """(sentence containing the value, the value) with Chinese text glued on either side."""
+    value = draw(pii)
+    before = draw(st.sampled_from(SENTENCES)) + draw(st.sampled_from(JOINERS))
+    after = draw(st.sampled_from(JOINERS)) + draw(st.sampled_from(SENTENCES))
+    return before + value + after, value
+
+
+def assert_gone(text: str, value: str, placeholder: str) -> None:
+    result = redact(text)
+    assert placeholder in result.text
+    assert value not in result.text
+    # No 11+ digit stretch of the original value may survive, even with separators removed.
+    pii_digits = digits_of(value)
+    for run in re.findall(r"[0-9]{11,}", digits_of(result.text)):
+        assert run not in pii_digits
+    # Surrounding sentences contain no digits, so nothing outside the value was eaten either.
+    assert result.text.count("[") == 1
+
+
+@PROPERTY
+@given(embedded(valid_ids()))
+def test_valid_id_numbers_are_always_replaced(case: tuple[str, str]) -> None:
+    text, value = case
+    assert_gone(text, value, "[身份证号]")
+    assert redact(text).found == ("id_card",)
+
+
+@SECONDARY
+@given(embedded(valid_ids()))
+def test_full_width_id_numbers_are_replaced_and_other_text_kept(case: tuple[str, str]) -> None:
+    text, value = case
+    wide_text, wide_value = to_fullwidth(text), to_fullwidth(value)
+    result = redact(wide_text)
+    assert result.text == wide_text.replace(wide_value, "[身份证号]")
+
+
+@PROPERTY
+@given(embedded(mobiles()))
+def test_mobile_numbers_are_always_replaced(case: tuple[str, str]) -> None:
+    text, value = case
+    assert_gone(text, value, "[手机号]")
+    assert redact(text).found == ("mobile",)
+
+
+@PROPERTY
+@given(embedded(bank_cards()))
+def test_luhn_valid_bank_cards_are_always_replaced(case: tuple[str, str]) -> None:
+    text, value = case
+    result = redact(text)
+    # A card number may also happen to be a valid 18-digit ID; either label hides it.
+    assert result.found in {("bank_card",), ("id_card",)}
+    placeholder = "[银行卡号]" if result.found == ("bank_card",) else "[身份证号]"
+    assert_gone(text, value, placeholder)
+
+
+@PROPERTY
+@given(embedded(emails()))
+def test_email_addresses_are_always_replaced(case: tuple[str, str]) -> None:
+    text, value = case
+    result = redact(text)
+    assert result.text == text.replace(value, "[邮箱]")
+    assert result.found == ("email",)
+
+
+@SECONDARY
+@given(valid_ids(), mobiles(), emails(), st.sampled_from(SENTENCES))
+def test_several_kinds_in_one_question_are_all_replaced(id_number: str, mobile: str, email: str, filler: str) -> None:
+    text = f"{filler}身份证{id_number}，电话{mobile}，邮箱{email}。"
+    result = redact(text)
+    assert result.text == f"{filler}身份证[身份证号]，电话[手机号]，邮箱[邮箱]。"
+    assert result.found == ("id_card", "mobile", "email")
+
+
+@PROPERTY
+@given(st.text(max_size=200))
+def test_redaction_is_idempotent_and_never_crashes(text: str) -> None:
+    once = redact_text(text)
+    assert redact_text(once) == once
+
+
+# --- near misses: policy text that looks numeric must come through untouched ---------------
+
+
+@st.composite
+def wrong_checksum_ids(draw: st.DrawFn) -> str:
+    valid = draw(valid_ids())
+    wrong = draw(st.sampled_from([c for c in "0123456789X" if c != valid[-1].upper()]))
+    candidate = valid[:-1] + wrong
+    # An 18-digit string that fails the ID checksum but passes Luhn is indistinguishable from
+    # an 18-digit bank card, and is (deliberately) redacted as one.
+    assume(not (candidate.isdigit() and luhn_valid(candidate)))
+    return candidate
+
+
+@PROPERTY
+@given(embedded(wrong_checksum_ids()))
+def test_id_numbers_with_a_wrong_checksum_are_left_alone(case: tuple[str, str]) -> None:
+    text, _ = case
+    assert redact(text) == Redaction(text=text, found=())
+
+
+@PROPERTY
+@given(embedded(st.integers(0, 10**12 - 1).map(lambda n: f"{n:012d}")))
+def test_twelve_digit_numbers_are_left_alone(case: tuple[str, str]) -> None:
+    text, _ = case
+    assert redact(text) == Redaction(text=text, found=())
+
+
+POLICY_TEXT = [
+    "申请截止时间为2025年12月31日",
+    "市财政安排资金3000万元",
+    "咨询电话：0532-58659939",
+    "索引号：000014349/2024-00358",
+    "青城政办发〔2024〕13号",
+    "依据《青城市就业补助资金管理办法》（青城政办发〔2024〕13号）第十二条",
+    "补贴标准为每人每月1500元，最长不超过36个月",
+    "2024年1月1日至2026年12月31日期间，吸纳登记失业人员3000人",
+    "第１２条　补贴３０００元",
+]
+
+
+@pytest.mark.parametrize("text", POLICY_TEXT)
+def test_policy_numbers_dates_and_hotlines_are_left_alone(text: str) -> None:
+    assert redact(text) == Redaction(text=text, found=())
+
+
+@SECONDARY
+@given(st.sampled_from(POLICY_TEXT), embedded(valid_ids()))
+def test_policy_text_next_to_an_id_survives(policy: str, case: tuple[str, str]) -> None:
+    text, value = case
+    combined = policy + "。" + text
+    assert redact_text(combined) == policy + "。" + text.replace(value, "[身份证号]")
+
+
+# --- examples ------------------------------------------------------------------------------
+
+ID_A = "370202198511150013"  # valid, numeric check digit
+ID_X = "11010519491231002X"  # valid, check character X
+
+
+def test_id_and_mobile_in_one_sentence() -> None:
+    result = redact(f"我的身份证号是{ID_A}，手机13812345678，想问社保补贴。")
+    assert result.text == "我的身份证号是[身份证号]，手机[手机号]，想问社保补贴。"
+    assert result.found == ("id_card", "mobile")
+
+
+def test_id_followed_directly_by_more_digits_is_still_redacted() -> None:
+    assert redact_text(f"证件{ID_A}5678") == "证件[身份证号]5678"
+
+
+def test_id_followed_directly_by_a_mobile_redacts_both() -> None:
+    result = redact(f"{ID_A}13812345678")
+    assert result.text == "[身份证号][手机号]"
+
+
+def test_phone_shaped_digits_inside_an_id_are_not_a_phone() -> None:
+    first17 = "913812" + "19900101" + "123"  # characters 2-12 read 13812199001, a mobile shape
+    id_number = first17 + id_check_char(first17)
+    assert redact(f"身份证{id_number}") == Redaction(text="身份证[身份证号]", found=("id_card",))
+    # A 12-digit number that contains a mobile is not a mobile.
+    assert redact_text("订单号913812345678") == "订单号913812345678"
+
+
+@pytest.mark.parametrize("id_number", [ID_X, ID_X.lower()])
+def test_check_character_x_in_either_case(id_number: str) -> None:
+    assert redact(f"身份证号码{id_number}。") == Redaction(text="身份证号码[身份证号]。", found=("id_card",))
+
+
+def test_old_fifteen_digit_id() -> None:
+    assert redact_text("老身份证370202851115001还能用吗") == "老身份证[身份证号]还能用吗"
+
+
+def test_fifteen_digit_number_without_a_valid_date_is_left_alone() -> None:
+    assert redact_text("编号370202851315001") == "编号370202851315001"
+
+
+def test_id_with_an_impossible_birth_date_is_left_alone() -> None:
+    first17 = "370202" + "19850230" + "001"  # 30 February
+    candidate = first17 + id_check_char(first17)
+    assert redact_text(candidate) == candidate
+
+
+def test_id_written_in_groups() -> None:
+    assert redact_text("370202 19851115 0013") == "[身份证号]"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "13812345678",
+        "138 1234 5678",
+        "138-1234-5678",
+        "+86 138 1234 5678",
+        "+8613812345678",
+        "8613812345678",
+        "１３８１２３４５６７８",
+        "１３８－１２３４－５６７８",
+        "一三八一二三四五六七八",
+        "138\n1234\n5678",
+    ],
+)
+def test_mobile_written_in_common_ways(written: str) -> None:
+    assert redact(f"联系我{written}谢谢") == Redaction(text="联系我[手机号]谢谢", found=("mobile",))
+
+
+def test_full_width_punctuation_around_a_number_is_kept() -> None:
+    assert redact_text("电话：１３８１２３４５６７８，谢谢！") == "电话：[手机号]，谢谢！"
+
+
+def test_mailbox_named_after_a_phone_is_one_email() -> None:
+    assert redact("邮箱13812345678@163.com") == Redaction(text="邮箱[邮箱]", found=("email",))
+
+
+def test_bank_card_grouped_in_fours() -> None:
+    assert redact_text("卡号 6222 0000 0000 0000 000 已开户") == "卡号 6222 0000 0000 0000 000 已开户"  # Luhn fails
+    assert redact_text("卡号 4111 1111 1111 1111 已开户") == "卡号 [银行卡号] 已开户"
+
+
+# --- log sanitising --------------------------------------------------------------------------
+
+
+def test_sanitized_log_text_cannot_start_a_new_line() -> None:
+    forged = "补贴\n2025-01-01 00:00:00 INFO 管理员登录成功\r\n"
+    line = sanitize_log(forged)
+    assert "\n" not in line and "\r" not in line
+    assert line == "补贴\\n2025-01-01 00:00:00 INFO 管理员登录成功\\r\\n"
+
+
+@SECONDARY
+@given(st.text(max_size=100))
+def test_sanitized_log_text_has_no_control_or_line_separator_characters(text: str) -> None:
+    line = sanitize_log(text)
+    assert not re.search("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]", line)
+
+
+def test_sanitized_log_text_is_redacted_and_unambiguous() -> None:
+    assert sanitize_log(f"身份证{ID_A}\t手机138\n1234\n5678") == "身份证[身份证号]\\t手机[手机号]"
+    # A user typing a literal backslash-n must not look like an escaped newline.
+    assert sanitize_log("a\\nb") == "a\\\\nb"
+    assert sanitize_log("\x1b[31m红色\u202e") == "\\x1b[31m红色\\u202e"
