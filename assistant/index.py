@@ -6,6 +6,7 @@
     index/vectors.npy      normalised float32 vectors
     index/dense.faiss      faiss inner-product index over them
     index/lexical/         bm25s index over jieba tokens
+    index/background.npy   vectors of neighbouring topics the policy does not cover (contrast set)
 
 The manifest is written last and lists checksums, so a half-written or damaged index is detected
 on load instead of producing quiet nonsense.
@@ -37,7 +38,7 @@ from .errors import EmbedderMismatch, IndexCorrupt, IndexMissing, IndexStale
 from .text import Lexicon
 
 # Bump when the meaning of the files changes; an index of another format is rebuilt.
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4
 _BATCH = 16
 
 
@@ -68,6 +69,7 @@ class LoadedIndex:
     rows: tuple[Row, ...]
     dense: faiss.Index
     lexical: bm25s.BM25
+    background: np.ndarray  # vectors of the neighbouring topics (lexicon/neighbours.tsv)
 
 
 def lexical_text(chunk: Chunk) -> str:
@@ -131,6 +133,13 @@ def build_index(corpus: Corpus, lexicon: Lexicon, embedder: Embedder, index_dir:
             bar.update(len(batch))
         bar.close()
         vectors = np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+        background = np.asarray(
+            embedder.passages([f"{topic}:{text}" for topic, text in lexicon.neighbours])
+            if lexicon.neighbours
+            else np.zeros((0, vectors.shape[1])),
+            dtype=np.float32,
+        )
+        np.save(tmp / "background.npy", background)
         np.save(tmp / "vectors.npy", vectors)
         dense = faiss.IndexFlatIP(vectors.shape[1])
         dense.add(vectors)
@@ -199,9 +208,10 @@ def load_index(index_dir: Path, corpus: Corpus, embedder_id: str) -> LoadedIndex
     try:
         rows = tuple(Row(**r) for r in json.loads((index_dir / "rows.json").read_text(encoding="utf-8")))
         dense = faiss.read_index(str(index_dir / "dense.faiss"))
+        background = np.load(index_dir / "background.npy", allow_pickle=False)
         lexical = bm25s.BM25.load(str(index_dir / "lexical"), show_progress=False)
     except Exception as exc:  # faiss/bm25s raise assorted types on damaged files
         raise IndexCorrupt(f"索引文件无法读取: {exc}") from None
     if dense.ntotal != len(rows) or tuple(manifest.chunk_ids) != tuple(c.id for c in corpus.chunks):
         raise IndexCorrupt("索引与语料的条目不一致")
-    return LoadedIndex(manifest=manifest, rows=rows, dense=dense, lexical=lexical)
+    return LoadedIndex(manifest=manifest, rows=rows, dense=dense, lexical=lexical, background=background)

@@ -32,7 +32,8 @@ _NUMBER_RES = (
     re.compile(rf"第\s*{_NUM}\s*(?:条|项|点|款|个措施|个|项措施|条措施)?(?![次期年批届季月名天位号周])"),
     re.compile(rf"(?:措施|条款|条目|政策条款)\s*{_NUM}(?![0-9])"),
     re.compile(rf"(?<![0-9.])^{_NUM}\s*(?:[.．、]|条|项)"),
-    re.compile(rf"(?<![第0-9一二三四五六七八九十]){_NUM}\s*(?:条|项措施)(?!件)"),
+    re.compile(rf"[(（]{_NUM}[)）]"),
+    re.compile(rf"(?<![第0-9一二三四五六七八九十哪每这那几]){_NUM}\s*(?:条|项措施)(?!件)"),
 )
 # Asking what a department is responsible for, rather than about a topic that mentions it.
 _DUTY_RE = re.compile(r"负责|管|职责|牵头|分工|哪些(?:措施|工作|事|任务|条)|干什么|做什么|干啥|做啥|涉及")
@@ -45,13 +46,16 @@ class Weights:
     lexical: float = 0.45
     dense: float = 0.35
     coverage: float = 0.20
-    number: float = 1.0
+    number: float = 2.0  # a cited number outranks any amount of topical evidence
     unit_duty: float = 0.6
     unit_mention: float = 0.1
     # Decision: matched when a direct reference exists or the evidence clears these.
     min_coverage: float = 0.5
     min_dense: float = 0.86
     min_coverage_with_dense: float = 0.25
+    # ...unless the question is closer to a neighbouring topic the policy does not cover.
+    neighbour_margin: float = 0.0
+    neighbour_min_coverage: float = 0.3
     # Hits kept after the first: within this fraction of the best score.
     keep_ratio: float = 0.8
 
@@ -68,6 +72,27 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """Per-question, per-chunk evidence; `Retriever.decide` turns it into a ranking (and the tuner
+    re-decides it under many weight settings without recomputing anything)."""
+
+    question: str
+    expansion: Expansion
+    greeting: bool
+    q_tokens: tuple[str, ...]
+    lexical: np.ndarray  # BM25 relative to the best chunk, 0–1
+    coverage: np.ndarray  # IDF-weighted share of question tokens found in the chunk
+    dense: np.ndarray  # best cosine over the chunk and its sentences (zeros when dense is off)
+    row_scores: np.ndarray  # cosine per dense row, for picking the most relevant sentences
+    cited: tuple[int, ...]  # chunk positions cited by number
+    units: tuple[str, ...]  # departments named
+    duty: bool  # the question asks what a department is responsible for
+    neighbour_coverage: tuple[float, str | None]
+    neighbour_dense: tuple[float, str | None]
+    degraded: str | None
+
+
+@dataclass(frozen=True)
 class Retrieval:
     question: str
     expansion: Expansion
@@ -75,6 +100,7 @@ class Retrieval:
     hits: tuple[Hit, ...]  # ranked, all chunks with any evidence (the lookup page shows them)
     matched: tuple[Hit, ...]  # the hits that clear the threshold (≤ top_k), best first
     degraded: str | None = None  # why dense retrieval was skipped, if it was
+    neighbour: str | None = None  # the uncovered topic the question resembles most, if declined for it
     notes: tuple[str, ...] = field(default=())
 
 
@@ -100,6 +126,9 @@ class Retriever:
         self._pos = {c.id: i for i, c in enumerate(self.chunks)}
         self._row_chunk = np.array([self._pos[r.chunk] for r in index.rows])
         self._row_sentence = np.array([r.sentence for r in index.rows])
+        self._sentence_rows = [
+            [r for r in np.where(self._row_chunk == i)[0] if self._row_sentence[r] >= 0] for i in range(len(corpus.chunks))
+        ]
         self._chunk_tokens = [frozenset(lexicon.tokens(lexical_text(c))) for c in self.chunks]
         n = len(self.chunks)
         df: dict[str, int] = {}
@@ -111,6 +140,13 @@ class Retriever:
         self._idf_unknown = math.log((n + 1) / 0.5)
         self._measures_by_number = {c.number: c for c in corpus.primary_doc.measures}
         self._unit_aliases = self._build_unit_aliases(corpus.units)
+        # Numbers said together with a part's name ("组织保障第二点") index that part's paragraphs.
+        self._parts: dict[str, dict[int, Chunk]] = {}
+        for c in self.chunks:
+            if c.kind == "org" and c.number is not None and c.doc == corpus.primary:
+                name = c.section.split("、", 1)[-1]
+                self._parts.setdefault(name, {})[c.number] = c
+        self._neighbour_tokens = [frozenset(lexicon.tokens(f"{t} {d}")) for t, d in lexicon.neighbours]
         self.degraded: str | None = None
 
     @staticmethod
@@ -125,13 +161,19 @@ class Retriever:
         # Longest first so that "区人力资源社会保障局" wins over any shorter alias inside it.
         return sorted(aliases.items(), key=lambda kv: -len(kv[0]))
 
-    def numbers_in(self, text: str) -> tuple[int, ...]:
-        found: list[int] = []
+    def numbers_in(self, text: str) -> tuple[Chunk, ...]:
+        """Chunks cited by number: measures, or a part's paragraphs when the part is named."""
+        table: dict[int, Chunk] = self._measures_by_number
+        for name, paragraphs in self._parts.items():
+            if name in text:
+                table = paragraphs
+                text = text.replace(name, " ")
+        found: list[Chunk] = []
         for rx in _NUMBER_RES:
             for m in rx.finditer(text):
                 n = cn_to_int(m[1])
-                if n is not None and n in self._measures_by_number and n not in found:
-                    found.append(n)
+                if n is not None and n in table and table[n] not in found:
+                    found.append(table[n])
         return tuple(found)
 
     def units_in(self, text: str) -> tuple[str, ...]:
@@ -144,79 +186,104 @@ class Retriever:
                     found.append(unit)
         return tuple(found)
 
-    def _dense_scores(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Per chunk: best cosine, and the row index that achieved it per sentence."""
+    def _dense_scores(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Per chunk: best cosine; per row: cosine; and the query vector (None if dense is off)."""
         n = len(self.chunks)
         best = np.zeros(n, dtype=np.float32)
         row_scores = np.zeros(len(self._row_chunk), dtype=np.float32)
         if not self.use_dense or self.embedder is None:
-            return best, row_scores
+            return best, row_scores, None
         try:
             q = self.embedder.queries([text])
         except EmbedderError as exc:
             # Keep answering from lexical evidence; the service reports itself degraded.
             self.degraded = str(exc)
             self.use_dense = False
-            return best, row_scores
+            return best, row_scores, None
         scores, ids = self.index.dense.search(q, self.index.dense.ntotal)
         row_scores[ids[0]] = scores[0]
         np.maximum.at(best, self._row_chunk, row_scores)
-        return best, row_scores
+        return best, row_scores, q[0]
 
-    def retrieve(self, question: str, top_k: int = 3) -> Retrieval:
-        w = self.weights
+    def evidence(self, question: str) -> Evidence:
+        """Everything retrieval knows about a question, before any weight or threshold is applied."""
         expansion = self.lexicon.expand(question)
-        if self.lexicon.is_greeting(question):
-            return Retrieval(question, expansion, "greeting", (), ())
-
-        text = expansion.text
-        q_tokens = list(dict.fromkeys(self.lexicon.tokens(text)))
         n = len(self.chunks)
-
+        q_tokens = tuple(dict.fromkeys(self.lexicon.tokens(expansion.text)))
         lexical = np.zeros(n, dtype=np.float32)
+        coverage = np.zeros(n, dtype=np.float32)
+        nb_cov, nb_cov_topic = 0.0, None
         if self.use_lexical and q_tokens:
-            raw = self.index.lexical.get_scores(q_tokens)
+            raw = self.index.lexical.get_scores(list(q_tokens))
             if raw.max() > 0:
                 lexical = (raw / raw.max()).astype(np.float32)
-
-        total_idf = sum(self._idf.get(t, self._idf_unknown) for t in q_tokens) or 1.0
-        coverage = np.array(
-            [sum(self._idf.get(t, 0.0) for t in q_tokens if t in toks) / total_idf for toks in self._chunk_tokens],
-            dtype=np.float32,
+            weight = {t: self._idf.get(t, self._idf_unknown) for t in q_tokens}
+            total = sum(weight.values())
+            coverage = np.array(
+                [sum(self._idf.get(t, 0.0) for t in q_tokens if t in toks) / total for toks in self._chunk_tokens],
+                dtype=np.float32,
+            )
+            # Same measure for the neighbouring topics, so the two can be compared directly.
+            for (topic, _), toks in zip(self.lexicon.neighbours, self._neighbour_tokens, strict=True):
+                share = sum(weight[t] for t in q_tokens if t in toks) / total
+                if share > nb_cov:
+                    nb_cov, nb_cov_topic = share, topic
+        dense, row_scores, dense_q = self._dense_scores(expansion.repaired)
+        nb_dense, nb_dense_topic = 0.0, None
+        if dense_q is not None and len(self.index.background):
+            sims = self.index.background @ dense_q
+            j = int(np.argmax(sims))
+            nb_dense, nb_dense_topic = float(sims[j]), self.lexicon.neighbours[j][0]
+        return Evidence(
+            question=question,
+            expansion=expansion,
+            greeting=self.lexicon.is_greeting(question),
+            q_tokens=q_tokens,
+            lexical=lexical,
+            coverage=coverage,
+            dense=dense,
+            row_scores=row_scores,
+            cited=tuple(self._pos[c.id] for c in self.numbers_in(expansion.repaired)),
+            units=self.units_in(expansion.text),
+            duty=bool(_DUTY_RE.search(expansion.normalized)),
+            neighbour_coverage=(nb_cov, nb_cov_topic),
+            neighbour_dense=(nb_dense, nb_dense_topic),
+            degraded=self.degraded,
         )
-        if not self.use_lexical:
-            coverage[:] = 0.0
 
-        dense, row_scores = self._dense_scores(expansion.repaired)
+    def retrieve(self, question: str, top_k: int = 3) -> Retrieval:
+        return self.decide(self.evidence(question), top_k)
+
+    def decide(self, ev: Evidence, top_k: int = 3, weights: Weights | None = None) -> Retrieval:
+        """Fuse the evidence into a ranking and decide whether the policy covers the question."""
+        w = weights or self.weights
+        if ev.greeting:
+            return Retrieval(ev.question, ev.expansion, "greeting", (), (), ev.degraded)
+        n = len(self.chunks)
+        dense = ev.dense
         # Dense similarity is rescaled within the question so that its spread, not its level
         # (which differs per model), drives the ranking.
         dense_rel = np.zeros(n, dtype=np.float32)
-        if self.use_dense and dense.max() > 0:
+        if dense.max() > 0:
             lo, hi = float(np.median(dense)), float(dense.max())
             dense_rel = np.clip((dense - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
-
-        score = w.lexical * lexical + w.dense * dense_rel + w.coverage * coverage
-        why: list[list[str]] = [[] for _ in range(n)]
+        score = w.lexical * ev.lexical + w.dense * dense_rel + w.coverage * ev.coverage
         direct = np.zeros(n, dtype=bool)
-
-        for num in self.numbers_in(expansion.repaired):
-            i = self._pos[self._measures_by_number[num].id]
+        why: list[list[str]] = [[] for _ in range(n)]
+        for i in ev.cited:
             score[i] += w.number
             direct[i] = True
-            why[i].append(f"编号:第{num}条")
-
-        units = self.units_in(text)
-        duty = bool(_DUTY_RE.search(expansion.normalized))
-        for unit in units:
+            c = self.chunks[i]
+            why[i].append(f"编号:{c.label.split(' ')[0] if c.kind == 'measure' else c.title}")
+        for unit in ev.units:
             for i, c in enumerate(self.chunks):
                 if unit in c.lead_units:
-                    score[i] += w.unit_duty if duty else w.unit_mention
-                    direct[i] |= duty
+                    score[i] += w.unit_duty if ev.duty else w.unit_mention
+                    direct[i] |= ev.duty
                     why[i].append(f"部门:{unit}")
-
         for i in range(n):
-            if lexical[i] > 0:
-                shared = [t for t in q_tokens if t in self._chunk_tokens[i]]
+            if ev.lexical[i] > 0:
+                shared = [t for t in ev.q_tokens if t in self._chunk_tokens[i]]
                 why[i].append("关键词:" + "、".join(shared[:6]))
             if dense_rel[i] > 0.5:
                 why[i].append(f"语义:{dense[i]:.2f}")
@@ -226,32 +293,56 @@ class Retriever:
         for i in order:
             if score[i] <= 0:
                 break
-            chunk_rows = np.where(self._row_chunk == i)[0]
-            sent_rows = [r for r in chunk_rows if self._row_sentence[r] >= 0]
-            best_sents = sorted(sent_rows, key=lambda r: -row_scores[r])[:2]
+            sent_rows = self._sentence_rows[i]
+            best_sents = sorted(sent_rows, key=lambda r: -ev.row_scores[r])[:2]
             hits.append(
                 Hit(
                     chunk=self.chunks[i],
                     score=round(float(score[i]), 4),
-                    lexical=round(float(lexical[i]), 4),
+                    lexical=round(float(ev.lexical[i]), 4),
                     dense=round(float(dense[i]), 4),
-                    coverage=round(float(coverage[i]), 4),
+                    coverage=round(float(ev.coverage[i]), 4),
                     why=tuple(why[i]),
                     best_sentences=tuple(int(self._row_sentence[r]) for r in best_sents),
                 )
             )
 
         matched: list[Hit] = []
+        neighbour = None
         if hits:
             top = hits[0]
             top_i = self._pos[top.chunk.id]
+            has_dense = dense.max() > 0
             evidence = (
-                direct[top_i]
-                or top.coverage >= w.min_coverage
-                or (top.dense >= w.min_dense and top.coverage >= w.min_coverage_with_dense)
-                or (not self.use_dense and top.coverage >= w.min_coverage_with_dense)
+                top.coverage >= w.min_coverage
+                or (has_dense and top.dense >= w.min_dense and top.coverage >= w.min_coverage_with_dense)
+                or (not has_dense and top.coverage >= w.min_coverage_with_dense)
             )
-            if evidence:
-                matched = [h for h in hits[:top_k] if h is top or h.score >= w.keep_ratio * top.score or direct[self._pos[h.chunk.id]]]
+            # A question nearer to a topic the policy does not cover (医保, 落户…) is declined
+            # even when it shares words with a measure.
+            nb_cov, nb_cov_topic = ev.neighbour_coverage
+            nb_dense, nb_dense_topic = ev.neighbour_dense
+            if nb_cov > top.coverage and nb_cov >= w.neighbour_min_coverage:
+                neighbour = nb_cov_topic
+            elif has_dense and nb_dense >= float(dense.max()) + w.neighbour_margin:
+                neighbour = nb_dense_topic
+            if direct[top_i] or (evidence and neighbour is None):
+                neighbour = None
+                matched = [
+                    h
+                    for h in hits[:top_k]
+                    if h is top or h.score >= w.keep_ratio * top.score or direct[self._pos[h.chunk.id]]
+                ]
         kind = "answer" if matched else "no_match"
-        return Retrieval(question, expansion, kind, tuple(hits), tuple(matched[:top_k]), self.degraded)
+        return Retrieval(ev.question, ev.expansion, kind, tuple(hits), tuple(matched[:top_k]), ev.degraded, neighbour)
+        if dense_q is not None and len(self.index.background):
+            sims = self.index.background @ dense_q
+            j = int(np.argmax(sims))
+            if float(sims[j]) >= top.dense + self.weights.neighbour_margin:
+                return topics[j]
+        if q_tokens:
+            shares = [sum(t in toks for t in q_tokens) / len(q_tokens) for toks in self._neighbour_tokens]
+            j = int(np.argmax(shares))
+            if shares[j] > top.coverage:
+                return topics[j]
+        return None

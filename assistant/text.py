@@ -22,6 +22,7 @@ from pypinyin import lazy_pinyin
 _WS_RE = re.compile(r"\s+")
 _HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")
 _PUNCT_RE = re.compile(r"[\W_]+", re.UNICODE)
+_NUMERAL_RE = re.compile(r"[零〇一二两三四五六七八九十百千万]")
 _converter_lock = threading.Lock()
 _t2s: opencc.OpenCC | None = None
 
@@ -93,6 +94,7 @@ class Lexicon:
         self.glossary = tuple(self._read_glossary(self.dir / "glossary.tsv"))
         self.stopwords = frozenset(w for ln in _data_lines(self.dir / "stopwords.txt") for w in ln.split())
         self.greetings = frozenset(bare(ln) for ln in _data_lines(self.dir / "greetings.txt"))
+        self.neighbours = tuple(self._read_pairs(self.dir / "neighbours.tsv"))
         self._corpus_texts = tuple(corpus_texts)
         # A private tokenizer: jieba's global one would leak our user words into other code.
         self.tokenizer = jieba.Tokenizer()
@@ -101,6 +103,14 @@ class Lexicon:
         self._tok_lock = threading.Lock()
         if userdict.exists():
             self.tokenizer.load_userdict(str(userdict))
+
+    @staticmethod
+    def _read_pairs(path: Path) -> Iterable[tuple[str, str]]:
+        for n, ln in enumerate(_data_lines(path), start=1):
+            left, sep, right = ln.partition("\t")
+            if not sep or not right.strip():
+                raise ValueError(f"{path}: 第{n}条数据行需要“主题<TAB>描述”")
+            yield left.strip(), right.strip()
 
     @staticmethod
     def _read_glossary(path: Path) -> Iterable[GlossaryEntry]:
@@ -154,6 +164,11 @@ class Lexicon:
                 for size in range(min(6, len(run) - i), 1, -1):
                     span = run[i : i + size]
                     word = table.get(tuple(py[i : i + size]))
+                    # Numbers are typed deliberately: "措施二是…" must not become "二十".
+                    if word and any(
+                        a != b and (_NUMERAL_RE.match(a) or _NUMERAL_RE.match(b)) for a, b in zip(span, word, strict=True)
+                    ):
+                        continue
                     # A span that is itself a real word ("事业" vs 失业) is what the user meant, and
                     # one that cuts through a real word ("是|事业") is not a typo at all.
                     if (
@@ -182,4 +197,10 @@ class Lexicon:
         return Expansion(question, normalized, corrections, tuple(hits))
 
     def is_greeting(self, question: str) -> bool:
-        return bare(question) in self.greetings
+        """True when the message is nothing but greetings/thanks ("您好，在吗？", "好的，谢谢")."""
+        rest = bare(question)
+        if not rest:
+            return False
+        for phrase in sorted(self.greetings, key=len, reverse=True):
+            rest = rest.replace(phrase, "")
+        return not rest or rest in {"你", "您", "啊", "呀", "哈", "了", "的"}
