@@ -102,7 +102,9 @@ class Lexicon:
         self._user_words = tuple(ln.split()[0] for ln in _data_lines(userdict))
         self._tok_lock = threading.Lock()
         if userdict.exists():
-            self.tokenizer.load_userdict(str(userdict))
+            # jieba leaves a path it opened unclosed (ResourceWarning); hand it a file we close.
+            with userdict.open("rb") as fh:
+                self.tokenizer.load_userdict(fh)
 
     @staticmethod
     def _read_pairs(path: Path) -> Iterable[tuple[str, str]]:

@@ -1,0 +1,371 @@
+// Citizen chat. Every user or corpus string goes into the page through textContent, never as HTML.
+// The conversation lives in sessionStorage only: nothing personal is kept on the server.
+"use strict";
+
+(() => {
+  const STORE_KEY = "cy-policy-chat:v1";
+  const MAX_STORED = 60; // entries (questions + answers) kept across reloads
+  const TIMEOUT_MS = 20000;
+  const COLLAPSE_AT = 110; // quotes longer than this (characters) start folded
+  const MIN_TYPING_MS = 450; // keep the typing dots long enough to be seen
+
+  const config = JSON.parse(document.getElementById("chat-config").textContent);
+  const log = document.getElementById("log");
+  const form = document.getElementById("ask-form");
+  const input = document.getElementById("q");
+  const sendBtn = document.getElementById("send");
+  const counter = document.getElementById("counter");
+  const clearBtn = document.getElementById("clear");
+
+  let history = loadHistory();
+  let busy = false;
+  let uid = 0;
+
+  // ---- small DOM helpers -------------------------------------------------------------------
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function button(className, text, onClick) {
+    const b = el("button", className, text);
+    b.type = "button";
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function avatar(role) {
+    return document.getElementById(`avatar-${role}`).content.firstElementChild.cloneNode(true);
+  }
+
+  function addMessage(role, bubble) {
+    const msg = el("div", `msg ${role}`);
+    msg.append(avatar(role), bubble);
+    log.append(msg);
+    return msg;
+  }
+
+  function callRow(phone) {
+    const a = el("a", "call");
+    a.href = telHref(phone || config.phone);
+    a.append(el("span", "call-icon"), el("span", "call-text", `拨打政策咨询电话 ${phone || config.phone}`));
+    return a;
+  }
+
+  function telHref(phone) {
+    return `tel:${String(phone).replace(/[^0-9+-]/g, "")}`;
+  }
+
+  function toast(text) {
+    const t = el("div", "toast", text);
+    t.setAttribute("role", "status");
+    document.body.append(t);
+    requestAnimationFrame(() => t.classList.add("show"));
+    setTimeout(() => {
+      t.classList.remove("show");
+      setTimeout(() => t.remove(), 300);
+    }, 1600);
+  }
+
+  // ---- storage -----------------------------------------------------------------------------
+
+  function loadHistory() {
+    try {
+      const items = JSON.parse(sessionStorage.getItem(STORE_KEY) || "[]");
+      return Array.isArray(items) ? items.filter(validEntry) : [];
+    } catch {
+      return [];
+    }
+  }
+
+  function validEntry(h) {
+    if (!h || typeof h !== "object") return false;
+    if (h.role === "user") return typeof h.text === "string";
+    const a = h.answer;
+    return h.role === "bot" && a && typeof a.answer === "string" && Array.isArray(a.measures);
+  }
+
+  function saveHistory() {
+    history = history.slice(-MAX_STORED);
+    try {
+      sessionStorage.setItem(STORE_KEY, JSON.stringify(history));
+    } catch {
+      // Private mode or full storage: the chat still works, it just won't survive a reload.
+    }
+    clearBtn.hidden = history.length === 0;
+  }
+
+  // ---- rendering ---------------------------------------------------------------------------
+
+  function renderUser(text) {
+    return addMessage("user", el("div", "bubble", text));
+  }
+
+  function measureCard(m) {
+    const card = el("article", "card");
+    card.dataset.id = m.id;
+
+    const head = el("div", "card-head");
+    if (m.number !== null && m.number !== undefined) head.append(el("span", "card-num", `第${m.number}条`));
+    head.append(el("h3", "card-title", m.title));
+    card.append(head);
+    if (m.section) card.append(el("p", "card-section", m.section));
+
+    const quote = el("blockquote", "quote", m.quote);
+    quote.id = `quote-${++uid}`;
+    card.append(quote);
+    if (String(m.quote).length > COLLAPSE_AT) {
+      quote.classList.add("collapsed");
+      const more = button("more", "展开全文", () => {
+        const open = quote.classList.toggle("collapsed") === false;
+        more.textContent = open ? "收起" : "展开全文";
+        more.setAttribute("aria-expanded", String(open));
+      });
+      more.setAttribute("aria-expanded", "false");
+      more.setAttribute("aria-controls", quote.id);
+      card.append(more);
+    }
+
+    const units = Array.isArray(m.lead_units) ? m.lead_units : [];
+    if (units.length) {
+      const row = el("div", "units");
+      row.append(el("span", "units-label", "责任单位"));
+      for (const u of units) row.append(el("span", "chip", u));
+      card.append(row);
+    }
+
+    const notes = Array.isArray(m.notes) ? m.notes : [];
+    if (notes.length) {
+      const list = el("ul", "notes");
+      for (const n of notes) list.append(el("li", null, `提示:${n}`));
+      card.append(list);
+    }
+    return card;
+  }
+
+  function renderAnswer(ans) {
+    const bubble = el("div", "bubble wide");
+    bubble.dataset.kind = ans.kind;
+    const lines = ans.answer.split("\n").map((s) => s.trim()).filter(Boolean);
+    if (ans.kind === "answer" && ans.measures.length) {
+      // The first and last lines of the plain-text answer frame the quotes; the cards replace the middle.
+      bubble.append(el("p", "lead", lines[0]));
+      for (const m of ans.measures) bubble.append(measureCard(m));
+      if (lines.length > 1) bubble.append(el("p", "foot", lines[lines.length - 1]));
+    } else {
+      bubble.append(el("p", "plain", lines.join("\n")));
+    }
+    bubble.append(callRow(ans.phone));
+    return addMessage("bot", bubble);
+  }
+
+  function renderError(title, detail, retryText) {
+    const bubble = el("div", "bubble wide error");
+    bubble.append(el("p", "err-title", title));
+    if (detail) bubble.append(el("p", null, detail));
+    const msg = addMessage("bot", bubble);
+    msg.classList.add("transient");
+    if (retryText) {
+      bubble.append(
+        button("retry", "重新发送", () => {
+          msg.remove();
+          ask(retryText, { retry: true });
+        }),
+      );
+    }
+    bubble.append(callRow(config.phone));
+    return msg;
+  }
+
+  function showTyping() {
+    const bubble = el("div", "bubble");
+    const dots = el("div", "typing");
+    dots.setAttribute("role", "status");
+    dots.setAttribute("aria-label", "正在查询政策原文");
+    dots.append(el("i"), el("i"), el("i"));
+    bubble.append(dots);
+    const msg = addMessage("bot", bubble);
+    msg.classList.add("pending");
+    return msg;
+  }
+
+  function removeQuick() {
+    for (const q of log.querySelectorAll(".quick")) q.remove();
+  }
+
+  function renderQuick() {
+    removeQuick();
+    const asked = new Set(history.filter((h) => h.role === "user").map((h) => h.text));
+    const first = !history.length;
+    let items = config.suggestions.filter((s) => !asked.has(s));
+    if (!items.length) items = config.suggestions.slice();
+    if (!first) items = items.slice(0, 4);
+
+    const wrap = el("div", "quick");
+    wrap.append(el("p", "quick-label", first ? "您可以直接提问,或点选常见问题:" : "您可能还想了解:"));
+    const list = el("div", "quick-list");
+    for (const s of items) list.append(button("quick-chip", s, () => ask(s)));
+    wrap.append(list);
+    log.append(wrap);
+  }
+
+  function scrollToEnd() {
+    log.scrollTop = log.scrollHeight;
+  }
+
+  // Long answers: show the question and the start of the answer rather than jumping past them.
+  function scrollToAnswer(questionMsg) {
+    if (!questionMsg) return scrollToEnd();
+    const room = log.clientHeight;
+    const needed = log.scrollHeight - questionMsg.offsetTop;
+    if (needed > room) log.scrollTop = questionMsg.offsetTop - 8;
+    else scrollToEnd();
+  }
+
+  // ---- asking ------------------------------------------------------------------------------
+
+  async function postQuestion(text) {
+    const ctrl = new AbortController();
+    const timer = setTimeout(() => ctrl.abort(), TIMEOUT_MS);
+    try {
+      return await fetch("/api/ask", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ question: text }),
+        cache: "no-store",
+        credentials: "same-origin",
+        signal: ctrl.signal,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function pause(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  async function ask(raw, { retry = false } = {}) {
+    const text = String(raw).trim();
+    if (!text || busy) return;
+    removeQuick();
+    for (const t of log.querySelectorAll(".msg.transient")) t.remove();
+
+    let questionMsg = null;
+    if (!retry) {
+      questionMsg = renderUser(text);
+      history.push({ role: "user", text });
+      saveHistory();
+    }
+    busy = true;
+    updateComposer();
+    const typing = showTyping();
+    scrollToEnd();
+    const started = Date.now();
+
+    try {
+      let res;
+      try {
+        res = await postQuestion(text);
+      } finally {
+        await pause(Math.max(0, MIN_TYPING_MS - (Date.now() - started)));
+        typing.remove();
+      }
+      let body = null;
+      try {
+        body = await res.json();
+      } catch {
+        body = null;
+      }
+      if (res.ok && body && typeof body.answer === "string" && Array.isArray(body.measures)) {
+        renderAnswer(body);
+        history.push({ role: "bot", answer: body });
+        saveHistory();
+        renderQuick();
+        scrollToAnswer(questionMsg || [...log.querySelectorAll(".msg.user")].pop());
+        return;
+      }
+      if (res.status >= 400 && res.status < 500 && body && body.message) {
+        renderError("这个问题没法提交", body.message);
+      } else {
+        renderError("服务暂时出了点问题", "请稍后再试,或直接拨打政策咨询电话。", text);
+      }
+      renderQuick();
+      scrollToEnd();
+    } catch {
+      // fetch() rejects only when no response came back: offline, server down, or our timeout.
+      const offline = navigator.onLine === false;
+      renderError(
+        offline ? "您的设备好像没有联网" : "暂时连不上咨询服务",
+        "请检查网络后点“重新发送”,也可以直接拨打政策咨询电话。",
+        text,
+      );
+      scrollToEnd();
+    } finally {
+      busy = false;
+      updateComposer();
+    }
+  }
+
+  // ---- composer ----------------------------------------------------------------------------
+
+  function updateComposer() {
+    const len = input.value.trim().length;
+    sendBtn.disabled = busy || len === 0;
+    const left = config.maxChars - input.value.length;
+    counter.hidden = left > 50;
+    counter.textContent = left >= 0 ? `还可以输入 ${left} 个字` : `超出 ${-left} 个字`;
+    counter.classList.toggle("over", left < 0);
+    input.style.height = "auto";
+    input.style.height = `${Math.min(input.scrollHeight, 120)}px`;
+  }
+
+  function submit() {
+    const text = input.value.trim();
+    if (!text || busy) return;
+    input.value = "";
+    updateComposer();
+    ask(text);
+  }
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    submit();
+  });
+  input.addEventListener("input", updateComposer);
+  input.addEventListener("keydown", (e) => {
+    // Enter sends; Shift+Enter is a new line; Enter that confirms an IME candidate is not a send.
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+      e.preventDefault();
+      submit();
+    }
+  });
+
+  clearBtn.addEventListener("click", () => {
+    history = [];
+    saveHistory();
+    for (const m of log.querySelectorAll(".msg:not(#welcome)")) m.remove();
+    renderQuick();
+    scrollToEnd();
+    toast("对话已清空");
+  });
+
+  // ---- start: restore this session's conversation -----------------------------------------
+
+  for (const h of history) {
+    try {
+      if (h.role === "user") renderUser(h.text);
+      else renderAnswer(h.answer);
+    } catch {
+      // A damaged entry is skipped rather than breaking the whole page.
+    }
+  }
+  clearBtn.hidden = history.length === 0;
+  renderQuick();
+  updateComposer();
+  scrollToEnd();
+  document.body.dataset.ready = "1";
+})();
