@@ -26,13 +26,17 @@ SPACE = {
     "lexical": [0.2, 0.3, 0.45, 0.6, 0.8],
     "dense": [0.2, 0.35, 0.5, 0.7, 0.9],
     "coverage": [0.0, 0.1, 0.2, 0.35, 0.5],
+    "phrase": [0.0, 0.1, 0.2, 0.35, 0.5],
     "unit_duty": [0.3, 0.6, 1.0, 1.5],
     "unit_mention": [0.0, 0.05, 0.1, 0.2],
     "min_coverage": [0.3, 0.35, 0.4, 0.45, 0.5, 0.6],
     "min_dense": [0.86, 0.87, 0.875, 0.88, 0.885, 0.89, 0.9],
     "min_coverage_with_dense": [0.0, 0.05, 0.1, 0.15, 0.2, 0.25],
-    "neighbour_margin": [-0.01, 0.0, 0.01, 0.02, 0.03, 1.0],
-    "neighbour_min_coverage": [0.2, 0.3, 0.4, 0.5, 1.1],
+    # In-scope questions sit at most ~0.025 closer to a neighbouring topic than to their measure
+    # (short meta questions); out-of-scope ones 0.03-0.08. Lexically, in-scope questions share
+    # at most ~0.25 of their weight with a neighbour. Search only around those observed gaps.
+    "neighbour_margin": [0.025, 0.03, 0.035, 0.04],
+    "neighbour_min_coverage": [0.3, 0.35, 0.4],
     "keep_ratio": [0.7, 0.8, 0.9],
 }
 
@@ -50,6 +54,18 @@ def correct(item: dict, retrieval) -> bool:  # noqa: ANN001 - Retrieval
 
 
 def score(bot: Assistant, evidence: list, items: list[dict], weights: Weights) -> float:
+    """Top-1 accuracy, with out-of-scope questions counted twice: wrongly answering a question the
+    policy does not cover misleads a citizen more than a decline that gives the phone number."""
+    decide = bot.retriever.decide
+    total = got = 0
+    for it, ev in zip(items, evidence, strict=True):
+        weight = 1 if it["expect"] or it["kind"] == "greeting" else 2
+        total += weight
+        got += weight * correct(it, decide(ev, 3, weights))
+    return got / total
+
+
+def top1(bot: Assistant, evidence: list, items: list[dict], weights: Weights) -> float:
     decide = bot.retriever.decide
     return sum(correct(it, decide(ev, 3, weights)) for it, ev in zip(items, evidence, strict=True)) / len(items)
 
@@ -70,14 +86,14 @@ def main() -> None:
 
     current = bot.retriever.weights
     best_w, best = current, score(bot, ev, items, current)
-    print(f"current: faq {best:.3f}  held-out {score(bot, ev_held, held, current):.3f}")
+    print(f"current: faq top1 {top1(bot, ev, items, current):.3f}  held-out top1 {top1(bot, ev_held, held, current):.3f}")
     rng = random.Random(args.seed)
     for _ in tqdm(range(args.trials), desc="search"):
         w = dataclasses.replace(current, **{k: rng.choice(v) for k, v in SPACE.items()})
         s = score(bot, ev, items, w)
         if s > best:
             best_w, best = w, s
-    print(f"best:    faq {best:.3f}  held-out {score(bot, ev_held, held, best_w):.3f}")
+    print(f"best:    faq top1 {top1(bot, ev, items, best_w):.3f}  held-out top1 {top1(bot, ev_held, held, best_w):.3f}")
     print(best_w)
     if args.show_failures:
         for it, e in zip(items, ev, strict=True):
