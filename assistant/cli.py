@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .errors import InvalidQuestion, PolicyAssistantError
-from .service import Assistant, Settings
+from .service import Assistant, Settings, check_question
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -49,6 +49,10 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    # Bad input is refused before seconds are spent loading the index and model.
+    check_question(args.question)
+    if not 1 <= args.top <= 10:
+        raise InvalidQuestion("--top(top_k)应在 1 到 10 之间")
     bot = _load(args, progress=not args.json)
     answer = bot.ask(args.question, top_k=args.top)
     if args.json:

@@ -134,7 +134,7 @@ def build_index(corpus: Corpus, lexicon: Lexicon, embedder: Embedder, index_dir:
         bar.close()
         vectors = np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
         background = np.asarray(
-            embedder.passages([f"{topic}:{text}" for topic, text in lexicon.neighbours])
+            embedder.passages([f"{nb.topic}:{nb.description}" for nb in lexicon.neighbours])
             if lexicon.neighbours
             else np.zeros((0, vectors.shape[1])),
             dtype=np.float32,

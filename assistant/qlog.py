@@ -18,6 +18,7 @@ import os
 import re
 import sqlite3
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = [
     "LogStats",
     "QuestionLog",
     "default_data_dir",
+    "entry_from_answer",
 ]
 
 DB_FILENAME = "questions.sqlite3"
@@ -110,6 +112,32 @@ class LogStats:
     top_chunks: tuple[tuple[str, int], ...]  # (chunk id, number of questions it was returned for)
 
 
+def entry_from_answer(
+    answer: Mapping[str, Any],
+    *,
+    latency_ms: float,
+    channel: Channel,
+    session_id: str | None = None,
+    question: str | None = None,
+) -> LogEntry:
+    """The log entry for one answer in the contract's dict form (`Answer.to_dict()`).
+
+    `question` defaults to the answer's own `question` field; either way `QuestionLog.record`
+    redacts it again before it is stored.
+    """
+    measures = answer.get("measures") or []
+    return LogEntry(
+        question=str(answer.get("question", "") if question is None else question),
+        chunk_ids=tuple(str(m.get("id", "")) for m in measures),
+        scores=tuple(float(m.get("score", 0.0)) for m in measures),
+        matched=bool(answer.get("matched", False)),
+        kind=str(answer.get("kind", "")),
+        latency_ms=max(float(latency_ms), 0.0),
+        channel=channel,
+        session_id=session_id,
+    )
+
+
 def default_data_dir() -> Path:
     """`$POLICY_ASSISTANT_DATA`, or `var/` under the current working directory."""
     configured = os.environ.get(DATA_DIR_ENV, "").strip()
@@ -128,6 +156,11 @@ def _utc_iso(value: str | None) -> str:
     if parsed.tzinfo is None:  # naive timestamps in this project are UTC by convention
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _storable(text: str) -> str:
+    # Lone surrogates (possible in JSON input, "\\ud800") cannot be encoded as UTF-8 for SQLite.
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _clean_session_id(session_id: str | None) -> str | None:
@@ -203,7 +236,8 @@ class QuestionLog:
         """Append one entry; the question is redacted and the session id validated first."""
         stored = replace(
             entry,
-            question=redact_text(entry.question),
+            question=_storable(redact_text(entry.question)),
+            kind=_storable(entry.kind),
             session_id=_clean_session_id(entry.session_id),
             created=_utc_iso(entry.created),
         )

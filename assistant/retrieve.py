@@ -74,6 +74,9 @@ class Weights:
     # ...unless the question is closer to a neighbouring topic the policy does not cover.
     neighbour_margin: float = 0.03
     neighbour_min_coverage: float = 0.3
+    # A question that names an uncovered topic outright (医保, 公积金, 养老保险) is declined unless
+    # a measure covers at least this much of it.
+    named_neighbour_max_coverage: float = 0.5
     # Hits kept after the first: within this fraction of the best score.
     keep_ratio: float = 0.9
 
@@ -108,6 +111,7 @@ class Evidence:
     duty: bool  # the question asks what a department is responsible for
     neighbour_coverage: tuple[float, str | None]
     neighbour_dense: tuple[float, str | None]
+    neighbour_named: str | None  # a neighbouring topic whose own words the question uses
     degraded: str | None
 
 
@@ -168,11 +172,15 @@ class Retriever:
                 self._parts.setdefault(name, {})[c.number] = c
         # A neighbour is recognised by its own words (医保, 公积金), not by words several neighbours
         # share (申请, 办理, 补贴), which policy questions use just as often.
-        nb_tokens = [frozenset(lexicon.tokens(f"{t} {d}")) for t, d in lexicon.neighbours]
+        nb_tokens = [frozenset(lexicon.tokens(f"{nb.topic} {nb.description}")) for nb in lexicon.neighbours]
         nb_df: dict[str, int] = {}
         for toks in nb_tokens:
             for t in toks:
                 nb_df[t] = nb_df.get(t, 0) + 1
+        # The names a neighbour goes by: the "、"-separated phrases of its description, and its
+        # topic, when the policy text never uses them ("医保报销", "公积金提取" — not "补贴").
+        policy_text = "".join(lexical_text(c) for c in self.chunks)
+        self._neighbour_names = [tuple(x for x in nb.names if x not in policy_text) for nb in lexicon.neighbours]
         # Words the policy itself uses ("贷款", "养老") prove nothing either way.
         self._neighbour_tokens = [frozenset(t for t in toks if nb_df[t] == 1 and t not in self._idf) for toks in nb_tokens]
         self.degraded: str | None = None
@@ -276,10 +284,10 @@ class Retriever:
                 [sum(w for w, alts in units if alts & toks) / total for toks in self._chunk_tokens], dtype=np.float32
             )
             # Same measure for the neighbouring topics, so the two can be compared directly.
-            for (topic, _), toks in zip(self.lexicon.neighbours, self._neighbour_tokens, strict=True):
+            for nb, toks in zip(self.lexicon.neighbours, self._neighbour_tokens, strict=True):
                 share = min(1.0, sum(w for w, alts in units if alts & toks) / total)
                 if share > nb_cov:
-                    nb_cov, nb_cov_topic = share, topic
+                    nb_cov, nb_cov_topic = share, nb.topic
         # Verbatim phrases ("农民工之星", "工匠学院") beat word overlap: jieba may split a name the
         # corpus spells out, and a glossary expansion must not outrank the literal source.
         grams = {g for run in _HAN_RUN_RE.findall(expansion.repaired) for g in _ngrams(run, 4)}
@@ -291,7 +299,7 @@ class Retriever:
         if dense_q is not None and len(self.index.background):
             sims = self.index.background @ dense_q
             j = int(np.argmax(sims))
-            nb_dense, nb_dense_topic = float(sims[j]), self.lexicon.neighbours[j][0]
+            nb_dense, nb_dense_topic = float(sims[j]), self.lexicon.neighbours[j].topic
         return Evidence(
             question=question,
             expansion=expansion,
@@ -307,6 +315,11 @@ class Retriever:
             duty=bool(_DUTY_RE.search(expansion.normalized)),
             neighbour_coverage=(nb_cov, nb_cov_topic),
             neighbour_dense=(nb_dense, nb_dense_topic),
+            neighbour_named=next(
+                (nb.topic for nb, names in zip(self.lexicon.neighbours, self._neighbour_names, strict=True)
+                 if any(x in expansion.repaired for x in names)),
+                None,
+            ),
             degraded=self.degraded,
         )
 
@@ -381,7 +394,9 @@ class Retriever:
             # even when it shares words with a measure.
             nb_cov, nb_cov_topic = ev.neighbour_coverage
             nb_dense, nb_dense_topic = ev.neighbour_dense
-            if nb_cov > top.coverage and nb_cov >= w.neighbour_min_coverage:
+            if ev.neighbour_named and top.coverage < w.named_neighbour_max_coverage:
+                neighbour = ev.neighbour_named
+            elif nb_cov > top.coverage and nb_cov >= w.neighbour_min_coverage:
                 neighbour = nb_cov_topic
             elif has_dense and nb_dense >= float(dense.max()) + w.neighbour_margin:
                 neighbour = nb_dense_topic

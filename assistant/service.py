@@ -90,7 +90,7 @@ class Assistant:
         except IndexProblem as problem:
             if not rebuild:
                 raise
-            log.warning("rebuilding index in %s: %s", idx_dir, problem)
+            log.warning("正在建立索引 %s(%s)", idx_dir, problem)
             build_index(corpus, lexicon, emb, idx_dir, progress=progress)
             index = load_index(idx_dir, corpus, emb.id)
         retriever = Retriever(corpus, lexicon, index, emb, weights, use_lexical=use_lexical, use_dense=use_dense)

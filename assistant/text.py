@@ -63,6 +63,15 @@ class GlossaryEntry:
 
 
 @dataclass(frozen=True)
+class Neighbour:
+    """A public service next to the policy that it does not cover (lexicon/neighbours.tsv)."""
+
+    topic: str
+    names: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
 class Expansion:
     """What normalisation did to a question; shown to hotline staff as "why it matched"."""
 
@@ -94,7 +103,7 @@ class Lexicon:
         self.glossary = tuple(self._read_glossary(self.dir / "glossary.tsv"))
         self.stopwords = frozenset(w for ln in _data_lines(self.dir / "stopwords.txt") for w in ln.split())
         self.greetings = frozenset(bare(ln) for ln in _data_lines(self.dir / "greetings.txt"))
-        self.neighbours = tuple(self._read_pairs(self.dir / "neighbours.tsv"))
+        self.neighbours = tuple(self._read_neighbours(self.dir / "neighbours.tsv"))
         self._corpus_texts = tuple(corpus_texts)
         # A private tokenizer: jieba's global one would leak our user words into other code.
         self.tokenizer = jieba.Tokenizer()
@@ -107,12 +116,13 @@ class Lexicon:
                 self.tokenizer.load_userdict(fh)
 
     @staticmethod
-    def _read_pairs(path: Path) -> Iterable[tuple[str, str]]:
+    def _read_neighbours(path: Path) -> Iterable[Neighbour]:
         for n, ln in enumerate(_data_lines(path), start=1):
-            left, sep, right = ln.partition("\t")
-            if not sep or not right.strip():
-                raise ValueError(f"{path}: 第{n}条数据行需要“主题<TAB>描述”")
-            yield left.strip(), right.strip()
+            cols = [c.strip() for c in ln.split("\t")]
+            if len(cols) != 3 or not all(cols):
+                raise ValueError(f"{path}: 第{n}条数据行需要“主题<TAB>名称|名称<TAB>描述”")
+            names = tuple(normalize(x) for x in cols[1].split("|") if x.strip())
+            yield Neighbour(topic=cols[0], names=names, description=cols[2])
 
     @staticmethod
     def _read_glossary(path: Path) -> Iterable[GlossaryEntry]:

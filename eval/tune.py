@@ -36,6 +36,7 @@ SPACE = {
     # at most ~0.25 of their weight with a neighbour. Search only around those observed gaps.
     "neighbour_margin": [0.025, 0.03, 0.035, 0.04],
     "neighbour_min_coverage": [0.3, 0.35, 0.4],
+    "named_neighbour_max_coverage": [0.4, 0.5, 0.6, 0.7],
     "keep_ratio": [0.7, 0.8, 0.9],
 }
 

@@ -1,0 +1,41 @@
+# Two entry points for a fresh machine (see README):
+#   make serve   set up .venv, then start the chat server (index built on first start)
+#   make test    set up .venv with test extras, then run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: serve test setup setup-test build eval clean
+
+# The stamp files make re-runs instant and re-install only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first and pinned: its CPU wheel is on this machine's disk; anything else pulls CUDA.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+setup-test: $(VENV)/.installed-test
+
+serve: setup
+	$(BIN)/policy-assistant serve --host $(HOST) --port $(PORT)
+
+build: setup
+	$(BIN)/policy-assistant build
+
+test: setup-test
+	$(BIN)/python -m pytest
+
+eval: setup
+	$(BIN)/policy-assistant eval --faq eval/faq.jsonl --faq eval/faq_holdout.jsonl --ablation --report eval/report.html
+
+clean:
+	rm -rf $(VENV) index/manifest.json index/*.npy index/*.faiss index/*.json index/*.jsonl index/lexical var

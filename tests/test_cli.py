@@ -1,0 +1,54 @@
+"""`policy-assistant`: the contract on stdout, one readable line on stderr for every error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.cli import main
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("POLICY_ASSISTANT_INDEX", str(tmp_path / "index"))
+    monkeypatch.setenv("POLICY_ASSISTANT_EMBEDDER", "chars")
+    monkeypatch.setenv("POLICY_ASSISTANT_DATA", str(tmp_path / "var"))
+    return tmp_path
+
+
+def test_build_then_ask_json(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", "--quiet"]) == 0
+    assert "索引已建立" in capsys.readouterr().out
+    assert main(["ask", "--json", "第十四条是什么"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["measures"][0]["id"] == "m14" and d["phone"] == "0532-58659939"
+
+
+def test_ask_builds_index_on_first_use_and_prints_text(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "城阳哪家火锅好吃"]) == 0
+    out = capsys.readouterr().out
+    assert "没有找到" in out and "0532-58659939" in out
+    assert (env / "index" / "manifest.json").exists()
+
+
+def test_top_option(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "--json", "--top", "1", "区人力资源社会保障局负责哪些"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["measures"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["ask", "   "], 2, "问题不能为空"),
+        (["ask", "x" * 501], 2, "问题太长"),
+        (["ask", "--top", "0", "就业"], 2, "top_k"),
+        (["ask", "--embedder", "nope", "就业"], 1, "未知的向量模型"),
+        (["ask", "--corpus", "/nonexistent", "就业"], 1, "语料目录不存在"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(env: Path, capsys: pytest.CaptureFixture[str], argv, code, message) -> None:
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,93 @@
+"""The on-disk index: plain files, verified on load, rebuilt when the corpus or embedder changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant
+from assistant.corpus import load_corpus
+from assistant.embed import CharEmbedder
+from assistant.errors import EmbedderMismatch, IndexCorrupt, IndexMissing, IndexStale
+from assistant.index import build_index, load_index, read_manifest
+from assistant.text import Lexicon
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "corpus", tmp_path / "corpus")
+    return tmp_path / "corpus"
+
+
+def _build(corpus_dir: Path, index_dir: Path):
+    corpus = load_corpus(corpus_dir)
+    lexicon = Lexicon(corpus_dir / "lexicon", [c.text for c in corpus.chunks])
+    return corpus, build_index(corpus, lexicon, CharEmbedder(), index_dir, progress=False)
+
+
+def test_build_writes_inspectable_files_and_manifest(corpus_copy: Path, tmp_path: Path) -> None:
+    corpus, manifest = _build(corpus_copy, tmp_path / "idx")
+    idx = tmp_path / "idx"
+    for name in ("manifest.json", "chunks.jsonl", "rows.json", "vectors.npy", "dense.faiss", "background.npy"):
+        assert (idx / name).is_file(), name
+    assert (idx / "lexical").is_dir()
+    on_disk = json.loads((idx / "manifest.json").read_text(encoding="utf-8"))
+    assert on_disk["corpus_sha256"] == corpus.fingerprint
+    assert on_disk["embedder"] == "chars" and on_disk["dim"] == 512
+    assert on_disk["chunk_ids"][:3] == ["notice", "guiding", "m1"]
+    assert set(on_disk["files"]) >= {"vectors.npy", "dense.faiss", "lexical/vocab.index.json"}
+    assert {"python", "faiss-cpu", "bm25s", "jieba"} <= set(on_disk["versions"])
+    lines = (idx / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(corpus.chunks) and json.loads(lines[3])["id"] == "m2"
+    assert manifest == read_manifest(idx)
+
+
+def test_missing_stale_mismatched_and_corrupt_are_told_apart(corpus_copy: Path, tmp_path: Path) -> None:
+    idx = tmp_path / "idx"
+    corpus = load_corpus(corpus_copy)
+    with pytest.raises(IndexMissing):
+        load_index(idx, corpus, "chars")
+    _build(corpus_copy, idx)
+    assert load_index(idx, corpus, "chars").dense.ntotal > len(corpus.chunks)
+    with pytest.raises(EmbedderMismatch, match="chars"):
+        load_index(idx, corpus, "e5:multilingual-e5-small")
+    (corpus_copy / "lexicon" / "glossary.tsv").write_text("外卖\t灵活就业\n", encoding="utf-8")
+    with pytest.raises(IndexStale):
+        load_index(idx, load_corpus(corpus_copy), "chars")
+    # Damage one byte of a file listed in the manifest.
+    corpus = load_corpus(corpus_copy)
+    _build(corpus_copy, idx)
+    vectors = idx / "vectors.npy"
+    data = bytearray(vectors.read_bytes())
+    data[-1] ^= 0xFF
+    vectors.write_bytes(bytes(data))
+    with pytest.raises(IndexCorrupt, match="vectors.npy"):
+        load_index(idx, corpus, "chars")
+
+
+def test_assistant_load_rebuilds_truncated_index(corpus_copy: Path, tmp_path: Path) -> None:
+    idx = tmp_path / "idx"
+    _build(corpus_copy, idx)
+    (idx / "dense.faiss").write_bytes(b"")
+    bot = Assistant.load(corpus_copy, idx, "chars")
+    assert bot.ask("以工代赈").measures[0].id == "m6"
+    load_index(idx, bot.corpus, "chars")  # verifies again: rebuilt, not patched over
+
+
+def test_assistant_load_without_rebuild_reports_the_problem(corpus_copy: Path, tmp_path: Path) -> None:
+    with pytest.raises(IndexMissing, match="policy-assistant build"):
+        Assistant.load(corpus_copy, tmp_path / "none", "chars", rebuild=False)
+
+
+def test_corpus_edit_triggers_rebuild(corpus_copy: Path, tmp_path: Path) -> None:
+    idx = tmp_path / "idx"
+    first = Assistant.load(corpus_copy, idx, "chars").manifest
+    with (corpus_copy / "lexicon" / "glossary.tsv").open("a", encoding="utf-8") as fh:
+        fh.write("跑单\t新业态 灵活就业\n")
+    second = Assistant.load(corpus_copy, idx, "chars").manifest
+    assert second.corpus_sha256 != first.corpus_sha256
