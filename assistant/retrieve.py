@@ -78,7 +78,7 @@ class Weights:
     # a measure covers at least this much of it.
     named_neighbour_max_coverage: float = 0.5
     # Hits kept after the first: within this fraction of the best score.
-    keep_ratio: float = 0.9
+    keep_ratio: float = 0.8
 
 
 @dataclass(frozen=True)
