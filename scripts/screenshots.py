@@ -16,6 +16,7 @@ from playwright.sync_api import sync_playwright
 from assistant import Assistant
 from web.app import create_app
 from web.localserver import CHROMIUM_ARGS, CHROMIUM_PATH, running
+from web.settings import WebSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_QUESTION = "送外卖的骑手有没有保险补贴?"
@@ -32,7 +33,9 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     bot = Assistant.load(index_dir=args.index, embedder=args.embedder)
-    with running(create_app(bot)) as base, sync_playwright() as p:
+    # The screenshot's question is not a citizen's: keep it out of the question log.
+    settings = WebSettings(question_log=False, rate_limit=None)
+    with running(create_app(bot, settings)) as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
 
         phone = browser.new_context(
@@ -54,7 +57,10 @@ def main() -> int:
 
         desk = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
         page = desk.new_page()
-        page.goto(f"{base}/lookup?q={LOOKUP_QUERY}")
+        page.goto(f"{base}/lookup")
+        page.fill("#q", LOOKUP_QUERY)  # searches are POSTed: questions stay out of URLs
+        page.press("#q", "Enter")
+        page.wait_for_selector(".lk-results")
         page.keyboard.press("ArrowDown")  # show the keyboard focus on the best hit
         page.wait_for_timeout(200)
         page.screenshot(path=str(out / "screenshot-lookup.png"))

@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
 import pytest
 
 from assistant import Assistant
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _web_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Apps built from the environment write their question log to a throwaway directory, and
+    are not rate-limited (tests ask far more than 30 questions a minute from one client); the
+    tests of the limiter configure it explicitly."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("POLICY_ASSISTANT_DATA", str(tmp_path_factory.mktemp("data")))
+        mp.setenv("POLICY_ASSISTANT_RATE_LIMIT", "0")
+        mp.delenv("POLICY_ASSISTANT_TRUSTED_PROXIES", raising=False)
+        yield
 
 
 @pytest.fixture(scope="session")
 def chars_assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     """The repo's corpus with a throwaway index built by the character-count embedder."""
     return Assistant.load(index_dir=tmp_path_factory.mktemp("index-chars"), embedder="chars")
+
+
+@pytest.fixture(scope="session")
+def scan_pii() -> ModuleType:
+    """scripts/scan_pii.py as a module (scripts/ is not a package)."""
+    path = Path(__file__).resolve().parent.parent / "scripts" / "scan_pii.py"
+    spec = importlib.util.spec_from_file_location("scan_pii", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["scan_pii"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module

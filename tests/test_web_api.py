@@ -220,15 +220,35 @@ def test_unknown_measure_is_a_json_404(client: TestClient) -> None:
 
 
 def test_search_explains_each_hit(client: TestClient) -> None:
-    hits = client.get("/api/search", params={"q": "退役军人"}).json()
+    hits = client.post("/api/search", json={"q": "退役军人"}).json()
     assert hits[0]["id"] == "m10"
     assert hits[0]["why"] and all(isinstance(w, str) for w in hits[0]["why"])
     assert {"score", "lexical", "dense", "coverage"} <= set(hits[0])
+    assert len(client.post("/api/search", json={"q": "就业", "k": 3}).json()) == 3
 
 
-@pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "补" * 501}, {"q": "就业", "k": 0}, {"q": "就业", "k": "x"}])
-def test_search_bad_input(client: TestClient, params: dict[str, Any]) -> None:
-    assert_error(client.get("/api/search", params=params), 422)
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"q": ""},
+        {"q": "补" * 501},
+        {"q": "就业", "k": 0},
+        {"q": "就业", "k": 26},
+        {"q": "就业", "k": "x"},
+        {"q": 1},
+    ],
+)
+def test_search_bad_input(client: TestClient, body: dict[str, Any]) -> None:
+    assert_error(client.post("/api/search", json=body), 422)
+
+
+def test_search_is_post_only_so_questions_stay_out_of_urls(client: TestClient) -> None:
+    assert_error(client.get("/api/search", params={"q": "退役军人"}), 405)
+    for path, ops in client.get("/openapi.json").json()["paths"].items():
+        for method, op in ops.items():
+            names = {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
+            assert not names & {"q", "question"}, f"{method.upper()} {path} takes a question in its URL"
 
 
 def test_healthz_reports_the_index(client: TestClient, chars_assistant: Assistant) -> None:
@@ -265,9 +285,12 @@ class _Broken:
 
 @pytest.mark.parametrize(("exc", "status"), [(RuntimeError("boom"), 500), (IndexProblem("索引损坏"), 503)])
 def test_server_faults_are_json_with_headers(exc: Exception, status: int) -> None:
-    with TestClient(create_app(_Broken(exc))) as c:  # type: ignore[arg-type]
+    with TestClient(create_app(_Broken(exc)), raise_server_exceptions=False) as c:  # type: ignore[arg-type]
         resp = c.post("/api/ask", json={"question": "灵活就业"})
-    assert_error(resp, status)
+    assert resp.status_code == status
+    body = resp.json()
+    assert set(body) == {"error", "message", "request_id"} and CJK.search(body["message"])
+    assert body["request_id"] == resp.headers["x-request-id"]
     assert resp.headers["content-security-policy"] == CSP
     assert resp.headers["cache-control"] == "no-store"
     assert "boom" not in resp.text
@@ -300,8 +323,12 @@ def test_lookup_lists_all_measures_grouped_by_section(client: TestClient, chars_
         assert f'data-unit="{unit}"' in resp.text
 
 
+def lookup_post(client: TestClient, **form: str) -> Any:
+    return client.post("/lookup", data=form, headers={"Accept": "text/html"})
+
+
 def test_lookup_search_shows_score_and_why(client: TestClient) -> None:
-    resp = html_get(client, "/lookup?q=退役军人")
+    resp = lookup_post(client, q="退役军人")
     page = parse(resp.text)
     assert page.card_ids()[0] == "m10"
     assert "关键词:" in resp.text and 'class="score"' in resp.text
@@ -312,23 +339,54 @@ def test_lookup_filters(client: TestClient) -> None:
     assert ids == ["m10", "m18"]
     ids = parse(html_get(client, "/lookup?section=(三)加大稳岗扩岗政策扶持").text).card_ids()
     assert ids == ["m6", "m7", "m8"]
-    both = parse(html_get(client, f"/lookup?q=就业&unit={VETERANS}").text).card_ids()
+    both = parse(lookup_post(client, q="就业", unit=VETERANS).text).card_ids()
     assert set(both) <= {"m10", "m18"}
 
 
+def test_lookup_search_is_a_post_form_and_its_filters_keep_the_question_out_of_urls(client: TestClient) -> None:
+    page = parse(html_get(client, "/lookup").text)
+    assert page.all("form", role="search")[0]["method"] == "post"
+    resp = lookup_post(client, q="退役军人创业")
+    assert resp.headers["cache-control"] == "no-store"
+    page = parse(resp.text)
+    refine = page.all("form", id="lk-refine")
+    assert refine and refine[0]["method"] == "post"
+    assert page.all("input", name="q", type="hidden")[0]["value"] == "退役军人创业"
+    # Every filter is a button of that form; no link on the page carries the question.
+    buttons = [a for a in page.all("button") if a.get("form") == "lk-refine"]
+    assert any(b.get("data-unit") == VETERANS for b in buttons)
+    assert not [a for a in page.all("a") if "退役军人创业" in str(a.get("href", ""))]
+    # Pressing the unit button: the search re-runs within that unit's measures.
+    value = next(str(b["value"]) for b in buttons if b.get("data-unit") == VETERANS)
+    refined = parse(lookup_post(client, q="退役军人创业", filter=value).text)
+    assert set(refined.card_ids()) <= {"m10", "m18"}
+    assert refined.all("button", form="lk-refine", **{"data-unit": VETERANS})[0]["aria-current"] == "true"
+
+
+def test_lookup_get_ignores_a_question_in_the_url(client: TestClient) -> None:
+    resp = html_get(client, "/lookup?q=退役军人")
+    assert resp.status_code == 200 and "检索结果" not in resp.text
+
+
+def test_lookup_post_needs_a_form(client: TestClient) -> None:
+    resp = client.post("/lookup", json={"q": "就业"})
+    assert_error(resp, 415)
+
+
 def test_lookup_escapes_the_query(client: TestClient) -> None:
-    resp = html_get(client, "/lookup?q=<script>alert(1)</script>")
+    resp = lookup_post(client, q="<script>alert(1)</script>")
     assert resp.status_code == 200
     assert "<script>alert(1)" not in resp.text and "&lt;script&gt;alert(1)" in resp.text
 
 
 def test_lookup_too_long_query_is_a_message_not_an_error(client: TestClient) -> None:
-    resp = html_get(client, "/lookup?q=" + "补" * 501)
+    resp = lookup_post(client, q="补" * 501)
     assert resp.status_code == 200 and "问题太长了" in resp.text
 
 
 def test_lookup_absurd_query_is_a_4xx(client: TestClient) -> None:
-    assert "太长" in assert_error(client.get("/lookup?q=" + "补" * 3000), 422)["message"]
+    assert "太长" in assert_error(lookup_post(client, q="补" * 1500 + " " * 600), 422)["message"]
+    assert_error(lookup_post(client, q="补" * 3000), 413)  # 27 KB of form data
 
 
 def test_lookup_detail(client: TestClient, chars_assistant: Assistant) -> None:
@@ -360,6 +418,7 @@ def test_docs_work_offline(client: TestClient) -> None:
         assert client.get(str(src)).status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/ask", "/api/measures", "/api/measures/{chunk_id}", "/api/search", "/healthz"} <= set(paths)
+    assert "post" in paths["/api/search"] and "get" not in paths["/api/search"]
 
 
 # ---- headers, CSP hygiene ---------------------------------------------------------------------
@@ -367,7 +426,8 @@ def test_docs_work_offline(client: TestClient) -> None:
 EVERY_KIND_OF_RESPONSE = [
     ("GET", "/"),
     ("GET", "/lookup"),
-    ("GET", "/lookup?q=灵活就业"),
+    ("GET", "/lookup?unit=区妇联"),
+    ("POST", "/lookup"),
     ("GET", "/lookup/m3"),
     ("GET", "/lookup/nope"),
     ("GET", "/docs"),

@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from assistant.qlog import entry_from_answer
 from assistant.service import MAX_QUESTION_CHARS
 
 from .deps import Bot
-from .errors import documented
+from .errors import ErrorBody, documented
+from .questions import Recorder, channel_of, edge_question, session_of
 from .views import chunk_dict, filter_chunks, hit_dict
 
 router = APIRouter()
 
 
 # What the library accepts (assistant.service.check_question), told to OpenAPI clients and fuzzers:
-# at most MAX_QUESTION_CHARS characters with at least one that str.strip() keeps. The library checks
-# it, so its Chinese messages reach the user; pydantic only checks the type.
+# at least one character that str.strip() keeps and at most MAX_QUESTION_CHARS once surrounding
+# whitespace is stripped (the whitespace class is exactly str.isspace). The library checks it, so
+# its Chinese messages reach the user; pydantic only checks the type.
 _WHITESPACE = r"\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-QUESTION_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": f"[^{_WHITESPACE}]"}
+_WS, _NON_WS = f"[{_WHITESPACE}]", f"[^{_WHITESPACE}]"
+QUESTION_SCHEMA: dict[str, Any] = {
+    "minLength": 1,
+    "pattern": f"^{_WS}*{_NON_WS}(?:[\\s\\S]{{0,{MAX_QUESTION_CHARS - 2}}}{_NON_WS})?{_WS}*$",
+}
 
 
 class AskRequest(BaseModel):
@@ -29,6 +38,21 @@ class AskRequest(BaseModel):
     question: str = Field(
         description=f"市民的问题,1–{MAX_QUESTION_CHARS} 个字(首尾空白不计)", json_schema_extra=QUESTION_SCHEMA
     )
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"q": "退役军人创业", "k": 10}]})
+
+    q: str = Field(description="检索词或问题", json_schema_extra=QUESTION_SCHEMA)
+    k: int = Field(default=10, ge=1, le=25, description="最多返回几条")
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def _json_integer(cls, value: Any) -> Any:
+        # JSON Schema's integer: 19 and 19.0, but not "19" or true (pydantic's lax mode takes those).
+        if isinstance(value, bool | str):
+            raise ValueError("k 必须是整数")  # noqa: TRY004 - pydantic turns ValueError into a 422
+        return value
 
 
 class MeasureOut(BaseModel):
@@ -81,19 +105,35 @@ class HitOut(ChunkOut):
 
 
 class Health(BaseModel):
-    status: str = Field(description="ok | degraded")
-    reason: str | None
+    status: str = Field(description="ok | degraded(语义检索不可用,仅用关键词检索继续答复)")
+    reason: str | None = Field(description="degraded 的原因")
     embedder: str
     corpus_sha256: str
     built_at: str
     chunks: int
 
 
+class HealthDown(ErrorBody):
+    status: str = Field(description="error")
+    reason: str = Field(description="服务无法启动的原因")
+
+
 @router.post(
-    "/api/ask", response_model=AnswerOut, responses=documented(400, 413, 415, 422, 503), tags=["问答"], summary="提问"
+    "/api/ask",
+    response_model=AnswerOut,
+    responses=documented(400, 413, 415, 422, 429, 503),
+    tags=["问答"],
+    summary="提问",
 )
-def ask(body: AskRequest, bot: Bot) -> dict[str, Any]:
-    return bot.ask(body.question).to_dict()
+def ask(body: AskRequest, bot: Bot, request: Request, recorder: Recorder) -> dict[str, Any]:
+    question = edge_question(body.question)
+    started = time.perf_counter()
+    answer = bot.ask(question).to_dict()
+    latency_ms = (time.perf_counter() - started) * 1000
+    recorder.record(
+        entry_from_answer(answer, latency_ms=latency_ms, channel=channel_of(request), session_id=session_of(request))
+    )
+    return answer
 
 
 @router.get(
@@ -124,19 +164,30 @@ def measure(chunk_id: str, bot: Bot) -> dict[str, Any]:
     }
 
 
-@router.get(
-    "/api/search", response_model=list[HitOut], responses=documented(422, 503), tags=["政策条目"], summary="检索"
+@router.post(
+    "/api/search",
+    response_model=list[HitOut],
+    responses=documented(400, 413, 415, 422, 503),
+    tags=["政策条目"],
+    summary="检索",
 )
-def search(
-    bot: Bot,
-    q: Annotated[str, Query(description="检索词或问题", json_schema_extra=QUESTION_SCHEMA)],
-    k: Annotated[int, Query(ge=1, le=25, description="最多返回几条")] = 10,
-) -> list[dict[str, Any]]:
-    return [hit_dict(h) for h in bot.search(q, k=k)]
+def search(body: SearchRequest, bot: Bot) -> list[dict[str, Any]]:
+    return [hit_dict(h) for h in bot.search(edge_question(body.q), k=body.k)]
 
 
-@router.get("/healthz", response_model=Health, tags=["运维"], summary="健康检查")
-def healthz(bot: Bot) -> dict[str, Any]:
+@router.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"model": HealthDown, "description": "服务无法启动(如索引损坏且无法重建),reason 说明原因"}},
+    tags=["运维"],
+    summary="健康检查",
+)
+def healthz(request: Request) -> Any:
+    bot = request.app.state.assistant
+    if bot is None:
+        reason = request.app.state.startup_error or "政策检索服务尚未就绪"
+        body = {"status": "error", "reason": reason, "error": "unavailable", "message": reason}
+        return JSONResponse(body, status_code=503)
     return bot.status()
 
 

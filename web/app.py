@@ -1,12 +1,18 @@
 """The web edge: FastAPI app with the citizens' chat, the hotline lookup and the JSON API.
 
 `policy-assistant serve` runs `uvicorn.run("web.app:create_app", factory=True)`; tests pass a ready
-Assistant to `create_app`. With none, the Assistant is loaded once in the lifespan, before the first
-request, and shared by all requests of this worker.
+Assistant (and settings) to `create_app`. With none, the Assistant is loaded once in the lifespan,
+before the first request, and shared by all requests of this worker. If it cannot be loaded the app
+still starts, answers 503 with the reason and says so on /healthz: a worker that exits is restarted
+by its process manager and fails the same way again, a crash loop that hides the message.
+
+Middleware, outermost first: RequestId → SecurityHeaders → CatchAll → RateLimit → BodyLimit → app,
+so every response, even a 413, 429 or a crash turned into a 500, carries the id and the headers.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -17,22 +23,27 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from assistant import Assistant
+from assistant import Assistant, PolicyAssistantError
 
 from . import api, errors, pages
 from .deps import STATIC_DIR, templates
-from .security import BodyLimit, SecurityHeaders
+from .observability import RequestId, install_log_filters
+from .questions import QuestionRecorder
+from .ratelimit import RateLimiter
+from .security import BodyLimit, RateLimit, SecurityHeaders
+from .settings import MAX_BODY_BYTES, WebSettings
 
-# Questions are at most 500 characters; anything near this is not a question.
-MAX_BODY_BYTES = 64 * 1024
+log = logging.getLogger("policy_assistant.web")
 
 DESCRIPTION = """\
 城阳区就业政策咨询助手(青城政办发〔2024〕13号)的接口。答复全部来自政策原文检索与固定模板,不做文本生成。
 
 - `POST /api/ask` 提问,返回答复约定(question, matched, kind, measures, phone, answer)
 - `GET /api/measures`、`GET /api/measures/{id}` 浏览条目(m1…m20、guiding、org1…org3、notice)
-- `GET /api/search?q=` 工作人员检索,带命中原因
-- 错误一律返回 `{"error": 代码, "message": 中文说明}`
+- `POST /api/search` 工作人员检索,带命中原因(问题只放在请求体里,不进网址和访问日志)
+- 错误一律返回 `{"error": 代码, "message": 中文说明}`;服务端错误另带 `request_id`(同响应头 `X-Request-Id`)
+- `POST /api/ask` 按客户端限流(默认每分钟 30 次),超出返回 429 和 `Retry-After`
+- 可选请求头:`X-Session-Id`(匿名会话编号,字母数字、`-`、`_`,至多 64 位)、`X-Channel: web`(市民聊天页)
 """
 
 
@@ -41,12 +52,33 @@ def _docs_static_dir() -> Path:
     return Path(str(files("fastapi_offline") / "static"))
 
 
-def create_app(assistant: Assistant | None = None) -> FastAPI:
+def _startup_error(exc: Exception) -> str:
+    if isinstance(exc, PolicyAssistantError):
+        detail = str(exc)
+    else:  # e.g. an OSError from a read-only or misplaced index directory
+        detail = f"{type(exc).__name__}: {exc}"
+    return (
+        f"政策检索服务无法启动:{detail}。请检查 POLICY_ASSISTANT_INDEX 指向的索引目录可写"
+        "(或先运行 policy-assistant build),然后重启服务"
+    )
+
+
+def create_app(assistant: Assistant | None = None, settings: WebSettings | None = None) -> FastAPI:
+    settings = settings or WebSettings.from_env()
+    install_log_filters()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.assistant is None:
-            app.state.assistant = await run_in_threadpool(Assistant.load)
-        yield
+            try:
+                app.state.assistant = await run_in_threadpool(Assistant.load)
+            except Exception as exc:
+                app.state.startup_error = _startup_error(exc)
+                log.exception("%s", app.state.startup_error)
+        try:
+            yield
+        finally:
+            app.state.recorder.close()
 
     app = FastAPI(
         title="城阳区就业政策咨询助手",
@@ -57,12 +89,19 @@ def create_app(assistant: Assistant | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.assistant = assistant
+    app.state.startup_error = None
+    app.state.settings = settings
+    app.state.recorder = QuestionRecorder(settings.data_dir if settings.question_log else None)
+    app.state.limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
 
     errors.install(app)
-    # Added last = outermost: the headers also land on the 500s that CatchAll produces.
+    # Added last = outermost.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if app.state.limiter is not None:
+        app.add_middleware(RateLimit, limiter=app.state.limiter, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(errors.CatchAll)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestId, trusted_proxies=settings.trusted_proxies)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/docs-static", StaticFiles(directory=_docs_static_dir()), name="docs-static")
@@ -76,4 +115,4 @@ def create_app(assistant: Assistant | None = None) -> FastAPI:
     return app
 
 
-__all__ = ["create_app"]
+__all__ = ["MAX_BODY_BYTES", "create_app"]

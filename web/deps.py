@@ -10,18 +10,24 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
-from assistant import Assistant
+from assistant import Assistant, PolicyAssistantError
 
-from .views import lookup_url, tel_href, why_kind
+from .views import filter_query, lookup_url, tel_href, why_kind
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 TEMPLATES_DIR = HERE / "templates"
 
 
+class ServiceUnavailable(PolicyAssistantError):
+    """The Assistant could not be loaded at start-up; the message says why (→ 503)."""
+
+
 def get_assistant(request: Request) -> Assistant:
     """The Assistant built once in the app's lifespan (or handed to create_app)."""
-    bot: Assistant = request.app.state.assistant
+    bot: Assistant | None = request.app.state.assistant
+    if bot is None:
+        raise ServiceUnavailable(getattr(request.app.state, "startup_error", None) or "政策检索服务尚未就绪")
     return bot
 
 
@@ -41,7 +47,8 @@ def static_url(name: str) -> str:
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.globals["static_url"] = static_url
 templates.env.globals["lookup_url"] = lookup_url
+templates.env.globals["filter_query"] = filter_query
 templates.env.filters["tel"] = tel_href
 templates.env.filters["why_kind"] = why_kind
 
-__all__ = ["STATIC_DIR", "Bot", "get_assistant", "static_url", "templates"]
+__all__ = ["STATIC_DIR", "Bot", "ServiceUnavailable", "get_assistant", "static_url", "templates"]

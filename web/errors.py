@@ -13,13 +13,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant import InvalidQuestion, PolicyAssistantError, UnknownChunk
 
-from .deps import templates
+from .deps import ServiceUnavailable, templates
+from .observability import request_id_of
 
 log = logging.getLogger("policy_assistant.web")
 
@@ -29,6 +30,9 @@ class ErrorBody(BaseModel):
 
     error: str
     message: str
+    request_id: str | None = Field(
+        default=None, description="仅服务端错误(5xx)带:请求编号,与响应头 X-Request-Id 相同,便于排查"
+    )
 
 
 _ERROR_DOCS = {
@@ -37,13 +41,23 @@ _ERROR_DOCS = {
     413: "请求体过大",
     415: "请求不是 JSON(Content-Type 应为 application/json)",
     422: "输入不合要求:问题为空、过长,或字段缺失、类型不对",
+    429: "提问太频繁(按客户端限流);Retry-After 头给出需等待的秒数",
     503: "检索服务暂时不可用",
+}
+
+_ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    429: {"Retry-After": {"description": "再次提问前需等待的秒数", "schema": {"type": "integer", "minimum": 1}}},
 }
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for a route: its error statuses, all with the ErrorBody shape."""
-    return {s: {"model": ErrorBody, "description": _ERROR_DOCS[s]} for s in statuses}
+    out: dict[int | str, dict[str, Any]] = {}
+    for s in statuses:
+        out[s] = {"model": ErrorBody, "description": _ERROR_DOCS[s]}
+        if s in _ERROR_HEADERS:
+            out[s]["headers"] = _ERROR_HEADERS[s]
+    return out
 
 
 _STATUS_MESSAGES = {
@@ -56,8 +70,16 @@ _STATUS_MESSAGES = {
 }
 
 
-def error_json(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status)
+def error_json(status: int, code: str, message: str, request_id: str | None = None) -> JSONResponse:
+    body = {"error": code, "message": message}
+    if request_id:
+        body["request_id"] = request_id
+    return JSONResponse(body, status_code=status)
+
+
+def _request_id(request: Request) -> str | None:
+    rid = getattr(request.state, "request_id", None)
+    return rid if isinstance(rid, str) else None
 
 
 def wants_html(request: Request) -> bool:
@@ -119,11 +141,18 @@ async def on_unknown_chunk(request: Request, exc: Exception) -> Response:
 
 
 async def on_library_error(request: Request, exc: Exception) -> Response:
-    # The index or embedder failed while answering: the service, not the question, is at fault.
-    log.error("library error on %s: %s", request.url.path, exc)
+    # The index or embedder failed while answering, or the service could not start: the
+    # service, not the question, is at fault. The log line carries the request id (filter);
+    # a failed start-up was logged once when it happened, not again for every request.
+    if not isinstance(exc, ServiceUnavailable):
+        log.error("服务不可用 %s %s: %s", request.method, request.url.path, exc)
     bot = getattr(request.app.state, "assistant", None)
     phone = f",或拨打政策咨询电话 {bot.phone}" if bot else ""
-    return error_json(503, "unavailable", f"服务暂时不可用,请稍后再试{phone}")
+    message = f"服务暂时不可用,请稍后再试{phone}"
+    rid = _request_id(request)
+    if wants_html(request):
+        return error_page(request, message, 503, heading="服务暂时不可用")
+    return error_json(503, "unavailable", message, rid)
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
@@ -161,18 +190,23 @@ class CatchAll:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
-            log.exception("unexpected error on %s", scope.get("path"))
+            rid = request_id_of(scope)
+            # The path and the exception text come from outside; the log filter escapes them.
+            log.exception("未处理的异常 %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise
-            response = error_json(500, "internal_error", "服务器出了点问题,请稍后再试")
-            await response(scope, receive, send)
+            message = "服务器出了点问题,请稍后再试" + (f"。如需反映,请提供编号 {rid}" if rid else "")
+            await error_json(500, "internal_error", message, rid)(scope, receive, send)
+
+
+def error_page(request: Request, message: str, status: int, heading: str = "页面不存在") -> HTMLResponse:
+    bot = getattr(request.app.state, "assistant", None)
+    context = {"message": message, "phone": bot.phone if bot else "", "heading": heading}
+    return templates.TemplateResponse(request, "404.html", context, status_code=status)
 
 
 def not_found_page(request: Request, message: str) -> HTMLResponse:
-    bot = getattr(request.app.state, "assistant", None)
-    return templates.TemplateResponse(
-        request, "404.html", {"message": message, "phone": bot.phone if bot else ""}, status_code=404
-    )
+    return error_page(request, message, 404)
 
 
 def install(app: FastAPI) -> None:
@@ -183,4 +217,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)
 
 
-__all__ = ["CatchAll", "ErrorBody", "documented", "error_json", "install"]
+__all__ = ["CatchAll", "ErrorBody", "documented", "error_json", "error_page", "install"]

@@ -3,20 +3,32 @@
 Pages are rendered by Jinja2 with autoescaping; the chat's messages are drawn in the browser by
 static/chat.js with textContent. Lookup works without JavaScript (search, filters and detail are
 plain links and forms); static/lookup.js only adds the keyboard and the clipboard.
+
+Questions never travel in a URL (URLs end up in access logs, proxy logs and browser history):
+the lookup's search is a POST form, and while a search is shown its filters are buttons of a
+second POST form that carries the question along. Filters alone stay plain, shareable links.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
 
 from assistant import InvalidQuestion
-from assistant.service import MAX_QUESTION_CHARS
+from assistant.redact import redact_text
+from assistant.service import MAX_QUESTION_CHARS, check_question
 
 from .deps import Bot, templates
+from .errors import error_json
 from .views import filter_chunks, group_by_section, matches, section_counts, tel_href, unit_counts
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_LOOKUP_QUERY = 2000  # longer than any question; the library's own limit shows as a message
+MAX_FILTER = 200
 
 router = APIRouter(include_in_schema=False)
 # HEAD as well as GET: uptime monitors and `curl -I` probe pages that way.
@@ -51,25 +63,61 @@ def _lookup_context(bot: Bot, q: str, unit: str, section: str) -> dict[str, Any]
     }
 
 
+def _render_lookup(request: Request, bot: Bot, q: str, unit: str, section: str) -> HTMLResponse:
+    hits: list[Any] = []
+    error = ""
+    shown_q = ""
+    if q.strip():
+        try:
+            check_question(q)  # the limit counts what was typed; redaction only shortens
+            shown_q = redact_text(q).strip()
+            hits = [h for h in bot.search(shown_q) if matches(h.chunk, unit, section)]
+        except InvalidQuestion as exc:
+            error = str(exc)
+            shown_q = redact_text(q.strip())[:MAX_QUESTION_CHARS]
+    context = _lookup_context(bot, shown_q, unit, section)
+    shown = filter_chunks(bot.chunks, unit, section)
+    context |= {"hits": hits, "error": error, "groups": group_by_section(shown), "n_shown": len(shown)}
+    return templates.TemplateResponse(request, "lookup.html", context)
+
+
 @router.api_route("/lookup", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def lookup(
     request: Request,
     bot: Bot,
-    q: Annotated[str, Query(max_length=2000)] = "",
-    unit: Annotated[str, Query(max_length=200)] = "",
-    section: Annotated[str, Query(max_length=200)] = "",
+    unit: Annotated[str, Query(max_length=MAX_FILTER)] = "",
+    section: Annotated[str, Query(max_length=MAX_FILTER)] = "",
 ) -> HTMLResponse:
-    context = _lookup_context(bot, q.strip(), unit, section)
-    hits: list[Any] = []
-    error = ""
-    if q.strip():
-        try:
-            hits = [h for h in bot.search(q) if matches(h.chunk, unit, section)]
-        except InvalidQuestion as exc:
-            error = str(exc)
-    shown = filter_chunks(bot.chunks, unit, section)
-    context |= {"hits": hits, "error": error, "groups": group_by_section(shown), "n_shown": len(shown)}
-    return templates.TemplateResponse(request, "lookup.html", context)
+    # A `q` in the URL (an old bookmark) is ignored on purpose: searching is POST only.
+    return _render_lookup(request, bot, "", unit, section)
+
+
+def _last(form: dict[str, list[str]], name: str) -> str:
+    values = form.get(name)
+    return values[-1] if values else ""
+
+
+@router.post("/lookup", response_class=HTMLResponse)
+async def lookup_search(request: Request, bot: Bot) -> Response:
+    """The search form: q (and the current unit/section), or `filter` from a refine button."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != FORM_TYPE:
+        return error_json(415, "unsupported_media_type", "请通过页面上的检索框提交")
+    body = await request.body()  # at most 16 KB: BodyLimit refused anything larger
+    try:
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20)
+        unit, section = _last(form, "unit"), _last(form, "section")
+        if "filter" in form:
+            refine = parse_qs(_last(form, "filter"), keep_blank_values=True, max_num_fields=4)
+            unit, section = _last(refine, "unit"), _last(refine, "section")
+    except ValueError:
+        return error_json(400, "bad_request", "请求格式有误,请检查后重试")
+    q = _last(form, "q")
+    if len(q) > MAX_LOOKUP_QUERY:
+        return error_json(422, "invalid_request", f"检索内容太长了(最多 {MAX_QUESTION_CHARS} 个字)")
+    if len(unit) > MAX_FILTER or len(section) > MAX_FILTER:
+        return error_json(422, "invalid_request", "筛选条件太长了")
+    return await run_in_threadpool(_render_lookup, request, bot, q, unit, section)
 
 
 @router.api_route("/lookup/{chunk_id}", methods=["GET", "HEAD"], response_class=HTMLResponse)

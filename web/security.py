@@ -1,14 +1,21 @@
-"""Security and caching headers on every response: pages, JSON, static files and errors alike.
+"""Edge protections as pure ASGI middleware (not BaseHTTPMiddleware): security and caching headers
+on every response, the request-body limit and the per-client rate limit.
 
-A pure ASGI middleware (not BaseHTTPMiddleware) so it also covers responses produced by exception
-handlers and by Starlette itself (404/405, static files), and never buffers a body.
+Pure ASGI so the headers also cover responses produced by exception handlers and by Starlette itself
+(404/405, static files), and so a response body is never buffered. Only a chunked request body is
+held, and only up to the 16 KB limit, to refuse it before the app reads any of it.
 """
 
 from __future__ import annotations
 
+import math
+
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .ratelimit import RateLimiter, client_ip
+from .settings import IPNetwork
 
 # No inline script or style anywhere: pages load /static/*.js and *.css only, and insert every
 # user or corpus string with textContent. data: images are for the tiny SVG icons in CSS.
@@ -27,12 +34,15 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 
 
-def cache_policy(path: str) -> str:
-    # Answers may change with the corpus and questions are personal: never cache the API.
-    if path.startswith("/api/") or path in ("/healthz", "/openapi.json"):
+def cache_policy(path: str, method: str = "GET", status: int = 200) -> str:
+    # Answers may change with the corpus and questions are personal: never cache the API, nor
+    # a page produced from a posted question (the lookup's search results), nor an error.
+    if path.startswith("/api/") or path in ("/healthz", "/openapi.json") or method not in ("GET", "HEAD"):
+        return "no-store"
+    if status >= 400:
         return "no-store"
     # Static URLs carry a content hash (?v=…), so a long lifetime is safe.
-    if path.startswith("/static/") or path.startswith("/docs-static/"):
+    if path.startswith(("/static/", "/docs-static/")):
         return "public, max-age=604800"
     return "no-cache"
 
@@ -46,37 +56,113 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
+        method: str = scope.get("method", "GET")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
-                headers["Cache-Control"] = cache_policy(path)
+                headers["Cache-Control"] = cache_policy(path, method, int(message.get("status", 200)))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
-class BodyLimit:
-    """Refuse a request whose declared body is larger than any real question could need.
+def _json_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
-    Checks Content-Length only: browsers and HTTP clients send it for JSON bodies, and the library
-    refuses long questions anyway; this keeps a stray multi-megabyte upload from being parsed.
+
+class BodyLimit:
+    """Refuse a request body larger than `max_bytes` with 413, without reading the rest of it.
+
+    A declared Content-Length over the limit is refused before a byte of the body is read. A
+    body without one (chunked transfer encoding) is read here, at most `max_bytes` + one
+    message, and refused as soon as it grows past the limit; a body within the limit is handed
+    on to the app unchanged. The 413 asks the server to close the connection, since the unread
+    remainder of the body would otherwise have to be drained first.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = _json_error(413, "too_large", "提交的内容太大了,请简要描述您的问题", {"Connection": "close"})
+        await response(scope, receive, send)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = Headers(scope=scope).get("content-length", "")
-            if length.isdigit() and int(length) > self.max_bytes:
-                body = {"error": "too_large", "message": "提交的内容太大了,请简要描述您的问题"}
-                await JSONResponse(body, status_code=413)(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        length = headers.get("content-length")
+        if length is not None and length.strip().isdigit():
+            if int(length) > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            # The server stops at Content-Length, so a declared small body cannot grow.
+            await self.app(scope, receive, send)
+            return
+        if "transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body
+            return
+
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away mid-body
+                return
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                break
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(parts), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class RateLimit:
+    """Per-client limit on the routes that run retrieval for a question (POST /api/ask).
+
+    Checked before the body is read, so a flood costs one dictionary update per request.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limiter: RateLimiter,
+        trusted_proxies: tuple[IPNetwork, ...] = (),
+        paths: frozenset[str] = frozenset({"/api/ask"}),
+    ) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.trusted_proxies = trusted_proxies
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "POST" and scope.get("path") in self.paths:
+            wait = self.limiter.hit(client_ip(scope, self.trusted_proxies))
+            if wait > 0:
+                seconds = max(1, math.ceil(wait))
+                message = f"您提问太频繁了,请 {seconds} 秒后再试;急事请直接拨打政策咨询电话"
+                response = _json_error(429, "too_many_requests", message, {"Retry-After": str(seconds)})
+                await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
 
-__all__ = ["CSP", "SECURITY_HEADERS", "BodyLimit", "SecurityHeaders", "cache_policy"]
+__all__ = ["CSP", "SECURITY_HEADERS", "BodyLimit", "RateLimit", "SecurityHeaders", "cache_policy"]

@@ -45,10 +45,15 @@ def tel_href(phone: str) -> str:
     return "tel:" + "".join(ch for ch in phone if ch.isdigit() or ch in "+-")
 
 
-def lookup_url(q: str = "", unit: str = "", section: str = "") -> str:
-    """/lookup with only the parameters that are set, so links stay short and shareable."""
-    params = {k: v for k, v in (("q", q), ("unit", unit), ("section", section)) if v}
-    return "/lookup" + ("?" + urlencode(params) if params else "")
+def filter_query(unit: str = "", section: str = "") -> str:
+    """unit=…&section=… with only the filters that are set (never a question: see pages.py)."""
+    return urlencode({k: v for k, v in (("unit", unit), ("section", section)) if v})
+
+
+def lookup_url(unit: str = "", section: str = "") -> str:
+    """/lookup with only the filters that are set, so links stay short and shareable."""
+    query = filter_query(unit, section)
+    return "/lookup" + ("?" + query if query else "")
 
 
 _WHY_KINDS = {"编号": "num", "部门": "unit", "关键词": "kw", "语义": "sem"}
@@ -101,6 +106,7 @@ __all__ = [
     "Group",
     "chunk_dict",
     "filter_chunks",
+    "filter_query",
     "group_by_section",
     "hit_dict",
     "lookup_url",

@@ -4,6 +4,8 @@
 
 (() => {
   const STORE_KEY = "cy-policy-chat:v1";
+  const SESSION_KEY = "cy-policy-chat:sid"; // anonymous id for the question log; this tab only
+  const PLACEHOLDER_RE = /\[(?:身份证号|手机号|银行卡号|邮箱)\]/;
   const MAX_STORED = 60; // entries (questions + answers) kept across reloads
   const TIMEOUT_MS = 20000;
   const COLLAPSE_AT = 110; // quotes longer than this (characters) start folded
@@ -96,6 +98,21 @@
       // Private mode or full storage: the chat still works, it just won't survive a reload.
     }
     clearBtn.hidden = history.length === 0;
+  }
+
+  // Random, not derived from anything about the person; a new one after "清空" or a new tab.
+  function sessionId() {
+    try {
+      let sid = sessionStorage.getItem(SESSION_KEY);
+      if (!sid || !/^[0-9a-f]{32}$/.test(sid)) {
+        const bytes = crypto.getRandomValues(new Uint8Array(16));
+        sid = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+        sessionStorage.setItem(SESSION_KEY, sid);
+      }
+      return sid;
+    } catch {
+      return "";
+    }
   }
 
   // ---- rendering ---------------------------------------------------------------------------
@@ -233,7 +250,12 @@
     try {
       return await fetch("/api/ask", {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "application/json",
+          "X-Channel": "web",
+          ...(sessionId() ? { "X-Session-Id": sessionId() } : {}),
+        },
         body: JSON.stringify({ question: text }),
         cache: "no-store",
         credentials: "same-origin",
@@ -241,6 +263,26 @@
       });
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  // The server answers with the question as it kept it: ID, phone and card numbers replaced by
+  // placeholders. Show and store that version, so they do not linger in this tab either.
+  function forgetPersonalData(sent, kept) {
+    if (typeof kept !== "string" || kept === sent || !PLACEHOLDER_RE.test(kept)) return;
+    for (let i = history.length - 1; i >= 0; i--) {
+      if (history[i].role === "user" && history[i].text === sent) {
+        history[i].text = kept;
+        break;
+      }
+    }
+    saveHistory();
+    const bubbles = log.querySelectorAll(".msg.user .bubble");
+    for (let i = bubbles.length - 1; i >= 0; i--) {
+      if (bubbles[i].textContent === sent) {
+        bubbles[i].textContent = kept;
+        break;
+      }
     }
   }
 
@@ -281,6 +323,7 @@
         body = null;
       }
       if (res.ok && body && typeof body.answer === "string" && Array.isArray(body.measures)) {
+        forgetPersonalData(text, body.question);
         renderAnswer(body);
         history.push({ role: "bot", answer: body });
         saveHistory();
@@ -347,6 +390,11 @@
   clearBtn.addEventListener("click", () => {
     history = [];
     saveHistory();
+    try {
+      sessionStorage.removeItem(SESSION_KEY);
+    } catch {
+      // nothing stored
+    }
     for (const m of log.querySelectorAll(".msg:not(#welcome)")) m.remove();
     renderQuick();
     scrollToEnd();

@@ -1,0 +1,162 @@
+"""Script injection through the chat and the lookup search, in headless Chromium: every payload is
+shown as literal text, no element is injected and no dialog ever opens.
+
+The CSP (script-src 'self', no inline handlers) would stop most payloads from running even if
+they were inserted as HTML, so the test checks the DOM as well as dialogs: escaping must hold on
+its own, the CSP is the second line of defence.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant
+from assistant.qlog import QuestionLog
+from web.app import create_app
+from web.localserver import CHROMIUM_ARGS, CHROMIUM_PATH, running
+from web.settings import WebSettings
+
+pytestmark = [pytest.mark.browser]
+
+if not Path(CHROMIUM_PATH).exists():
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI 需要 {CHROMIUM_PATH}(apt-get install -y chromium)", pytrace=False)
+    pytest.skip(f"没有 {CHROMIUM_PATH}:跳过浏览器测试", allow_module_level=True)
+
+from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+
+PAYLOADS = [
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(1)</script>",
+    "<svg onload=alert(1)>",
+    "<svg><script>alert(1)</script></svg>",
+    '"><script>alert(1)</script>',
+    "'><img src=x onerror=alert(1)>",
+    '<iframe src="javascript:alert(1)"></iframe>',
+    '<a href="javascript:alert(1)">点我领补贴</a>',
+    "<body onload=alert(1)>",
+    "<details open ontoggle=alert(1)>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    "<input autofocus onfocus=alert(1)>",
+    "<video><source onerror=alert(1)></video>",
+    '<object data="javascript:alert(1)"></object>',
+    '<embed src="javascript:alert(1)">',
+    "javascript:alert(1)",
+    "{{constructor.constructor('alert(1)')()}}",
+    "${alert(1)}",
+    "</textarea><script>alert(1)</script>",
+    "</script><script>alert(1)</script>",
+    '<img src=x onerror="&#97;&#108;&#101;&#114;&#116;(1)">',
+    "<marquee onstart=alert(1)>灵活就业</marquee>",
+    "<scr<script>ipt>alert(1)</scr</script>ipt>",
+    '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
+    '<base href="/evil/"><img src=x onerror="window.__pwned=1">',
+    "灵活就业<img src=x onerror=alert(document.domain)>补贴",
+]
+
+# Elements none of the pages contain on their own; any of them appearing means a payload was parsed.
+INJECTED = (
+    "script:not([src]):not([type='application/json']), iframe, object, embed, svg, math, details, video,"
+    " marquee, meta[http-equiv], base, input[autofocus], img[src='x'], a[href^='javascript']"
+)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("xss-data")
+
+
+@pytest.fixture(scope="module")
+def base_url(chars_assistant: Assistant, data_dir: Path) -> Iterator[str]:
+    app = create_app(chars_assistant, WebSettings(data_dir=data_dir, rate_limit=None))
+    with running(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, base_url: str) -> Iterator[tuple[Page, list[str]]]:
+    ctx = browser.new_context(base_url=base_url, locale="zh-CN", viewport={"width": 1024, "height": 800})
+    page = ctx.new_page()
+    page.set_default_timeout(10_000)
+    dialogs: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    yield page, dialogs
+    ctx.close()
+
+
+def assert_nothing_injected(page: Page) -> None:
+    assert page.locator(INJECTED).count() == 0
+    assert page.evaluate("() => window.__pwned") is None
+
+
+def test_payloads_in_the_chat_are_shown_as_text(page: tuple[Page, list[str]]) -> None:
+    p, dialogs = page
+    p.goto("/")
+    p.wait_for_selector("body[data-ready]")
+    for i, payload in enumerate(PAYLOADS):
+        p.fill("#q", payload)
+        p.press("#q", "Enter")
+        expect(p.locator(".msg.bot:not(.pending):not(#welcome)")).to_have_count(i + 1)
+        bubble = p.locator(".msg.user .bubble").last
+        expect(bubble).to_have_text(payload)
+        assert bubble.evaluate("b => b.childElementCount") == 0  # one text node, no markup
+    assert_nothing_injected(p)
+    # The stored conversation is drawn again on reload: still text.
+    p.reload()
+    p.wait_for_selector("body[data-ready]")
+    expect(p.locator(".msg.user .bubble")).to_have_text(PAYLOADS)
+    assert_nothing_injected(p)
+    p.wait_for_timeout(200)
+    assert dialogs == []
+
+
+def test_payloads_in_the_lookup_search_are_shown_as_text(page: tuple[Page, list[str]]) -> None:
+    p, dialogs = page
+    p.goto("/lookup")
+    for payload in PAYLOADS:
+        p.fill("#q", payload)
+        with p.expect_navigation():
+            p.press("#q", "Enter")
+        expect(p.locator(".lk-results h2")).to_contain_text(f"“{payload}”的检索结果")
+        expect(p.locator("#q")).to_have_value(payload)
+        assert p.title().startswith(payload)
+        assert p.locator("#lk-refine input[name='q']").get_attribute("value") == payload
+        assert_nothing_injected(p)
+    p.wait_for_timeout(200)
+    assert dialogs == []
+
+
+def test_personal_data_typed_into_the_chat_is_replaced_and_logged_as_web(
+    page: tuple[Page, list[str]], data_dir: Path
+) -> None:
+    p, _ = page
+    p.goto("/")
+    p.wait_for_selector("body[data-ready]")
+    raw_id, mobile = "11010519491231002X", "139 1234 5678"
+    p.fill("#q", f"我身份证{raw_id},电话{mobile},灵活就业有补贴吗")
+    p.press("#q", "Enter")
+    expect(p.locator(".msg.user .bubble").last).to_have_text("我身份证[身份证号],电话[手机号],灵活就业有补贴吗")
+    stored = p.evaluate("() => JSON.stringify(sessionStorage)")
+    assert raw_id not in stored and "1234 5678" not in stored
+    sid = p.evaluate("() => sessionStorage.getItem('cy-policy-chat:sid')")
+    assert sid and len(sid) == 32
+    with QuestionLog(data_dir) as qlog:
+        entry = next(e for e in qlog.recent(200) if e.session_id == sid)
+    assert entry.channel == "web" and entry.question == "我身份证[身份证号],电话[手机号],灵活就业有补贴吗"

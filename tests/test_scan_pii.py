@@ -1,0 +1,87 @@
+"""scripts/scan_pii.py finds raw personal data where it should, and nothing where there is none."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from assistant.qlog import LogEntry, QuestionLog
+
+ID_NUMBER = "11010519491231002X"
+MOBILE = "13912345678"
+CARD = "6222021234567890128"  # Luhn-valid, 19 digits
+
+
+def kinds(scan_pii: ModuleType, text: str) -> list[str]:
+    return [kind for kind, _ in scan_pii.find(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"身份证{ID_NUMBER}", ["id_card"]),
+        ("身份证 110105 19491231 002X", ["id_card"]),
+        ("身份证１１０１０５１９４９１２３１００２Ｘ", ["id_card"]),  # full-width
+        (f"手机{MOBILE}", ["mobile"]),
+        ("电话 139-1234-5678 或 +86 139 1234 5678", ["mobile", "mobile"]),
+        (f"卡号{CARD}", ["bank_card"]),
+        ("卡号 6222 0212 3456 7890 128", ["bank_card"]),
+        (f"{ID_NUMBER}{MOBILE}", ["id_card", "mobile"]),  # glued together
+        ("370202198511150013" + MOBILE, ["id_card", "mobile"]),
+        ("12345" + "370202198511150013", ["id_card"]),
+        (f"{ID_NUMBER} {MOBILE} {CARD}", ["id_card", "bank_card", "mobile"]),
+    ],
+)
+def test_finds_raw_personal_data(scan_pii: ModuleType, text: str, expected: list[str]) -> None:
+    assert sorted(kinds(scan_pii, text)) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "110105194912310021",  # wrong check digit
+        "2025年12月31日前申请,补贴3000万元",
+        "编号 123456789012",  # 12 digits
+        "[0.8312345678901234, 0.41]",  # scores: decimals are not cards
+        "2025-11-27T08:21:00.123456+00:00",
+        '127.0.0.1:54321 - "POST /api/ask HTTP/1.1" 200',
+        "0532-58659939",  # the published hotline
+        "我的身份证[身份证号],手机[手机号],卡号[银行卡号]",
+        "0000000000000000",
+    ],
+)
+def test_leaves_other_numbers_alone(scan_pii: ModuleType, text: str) -> None:
+    assert kinds(scan_pii, text) == []
+
+
+def test_findings_are_masked(scan_pii: ModuleType) -> None:
+    ((_, masked),) = list(scan_pii.find(f"卡号{CARD}"))
+    assert CARD not in masked and masked.endswith(CARD[-4:])
+
+
+def test_scan_of_a_redacted_question_log_is_clean_and_of_a_leaky_one_is_not(
+    scan_pii: ModuleType, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    with QuestionLog(data) as qlog:
+        for i in range(20):
+            qlog.record(
+                LogEntry(f"我身份证{ID_NUMBER},手机{MOBILE},卡{CARD}?{i}", ("m3",), (0.8312345678901234,), True,
+                         "answer", 12.345678901234567, "web", "s1")
+            )  # fmt: skip
+    report = scan_pii.scan([data])
+    assert report.files >= 1 and report.total == 0
+
+    # A database written without redaction, and a log line with a raw number, are caught.
+    with sqlite3.connect(data / "leaky.sqlite3") as conn:
+        conn.execute("CREATE TABLE t (q TEXT)")
+        conn.execute("INSERT INTO t VALUES (?)", (f"手机{MOBILE}",))
+    conn.close()
+    (data / "server.log").write_text(f"INFO something {ID_NUMBER}\n", encoding="utf-8")
+    report = scan_pii.scan([data])
+    assert report.counts["id_card"] == 1
+    assert report.counts["mobile"] == 2  # in the table and in the file's raw bytes
+    assert scan_pii.main([str(data)]) == 1
