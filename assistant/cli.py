@@ -10,9 +10,12 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 from .errors import InvalidQuestion, PolicyAssistantError
+from .qlog import QuestionLog, default_data_dir, entry_from_answer
+from .redact import redact_text
 from .service import Assistant, Settings, check_question
 
 
@@ -54,12 +57,26 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not 1 <= args.top <= 10:
         raise InvalidQuestion("--top(top_k)应在 1 到 10 之间")
     bot = _load(args, progress=not args.json)
-    answer = bot.ask(args.question, top_k=args.top)
+    # The redacted question is what is answered and echoed, as on the web: no ID or mobile
+    # number typed by a worried citizen ends up in output that gets copied around.
+    question = redact_text(args.question)
+    started = time.perf_counter()
+    answer = bot.ask(question, top_k=args.top)
+    _log_question(answer.to_dict(), (time.perf_counter() - started) * 1000)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
         print(answer.answer)
     return 0
+
+
+def _log_question(answer: dict, latency_ms: float) -> None:
+    """Record the question in the shared log; a log that cannot be written never costs the answer."""
+    try:
+        with QuestionLog(default_data_dir()) as qlog:
+            qlog.record(entry_from_answer(answer, latency_ms=latency_ms, channel="cli"))
+    except Exception as exc:  # noqa: BLE001 - disk full, read-only dir, locked file…
+        logging.getLogger("policy_assistant").warning("问题日志写入失败: %s", exc)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -85,6 +102,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        # Client addresses come from the socket unless the app's own trusted-proxy setting says
+        # otherwise (POLICY_ASSISTANT_TRUSTED_PROXIES); uvicorn would otherwise trust loopback.
+        proxy_headers=False,
     )
     return 0
 

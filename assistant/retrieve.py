@@ -172,7 +172,9 @@ class Retriever:
                 self._parts.setdefault(name, {})[c.number] = c
         # A neighbour is recognised by its own words (医保, 公积金), not by words several neighbours
         # share (申请, 办理, 补贴), which policy questions use just as often.
-        nb_tokens = [frozenset(lexicon.tokens(f"{nb.topic} {nb.description}")) for nb in lexicon.neighbours]
+        # Only whole names people use for a topic ("医保", "公积金"), not its description or the
+        # pieces of a name: "报名", "申请", "办理" are as common in policy questions as anywhere.
+        nb_tokens = [frozenset(nb.names) for nb in lexicon.neighbours]
         nb_df: dict[str, int] = {}
         for toks in nb_tokens:
             for t in toks:

@@ -91,7 +91,10 @@ class Assistant:
             if not rebuild:
                 raise
             log.warning("正在建立索引 %s(%s)", idx_dir, problem)
-            build_index(corpus, lexicon, emb, idx_dir, progress=progress)
+            try:
+                build_index(corpus, lexicon, emb, idx_dir, progress=progress)
+            except OSError as exc:  # unwritable folder, a file where the folder should be, disk full
+                raise IndexProblem(f"索引无法重建: {idx_dir} ({exc.strerror or exc})") from exc
             index = load_index(idx_dir, corpus, emb.id)
         retriever = Retriever(corpus, lexicon, index, emb, weights, use_lexical=use_lexical, use_dense=use_dense)
         return cls(corpus, lexicon, emb, index.manifest, retriever)

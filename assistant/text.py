@@ -22,6 +22,7 @@ from pypinyin import lazy_pinyin
 _WS_RE = re.compile(r"\s+")
 _HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")
 _PUNCT_RE = re.compile(r"[\W_]+", re.UNICODE)
+_PLACEHOLDER_RE = re.compile(r"\[[\u4e00-\u9fff]{2,6}\]")
 _NUMERAL_RE = re.compile(r"[零〇一二两三四五六七八九十百千万]")
 _converter_lock = threading.Lock()
 _t2s: opencc.OpenCC | None = None
@@ -41,6 +42,8 @@ def _t2s_convert(text: str) -> str:
 def normalize(text: str) -> str:
     """Simplified script, half-width forms, single spaces, lower-case Latin."""
     text = unicodedata.normalize("NFKC", text)
+    # Redaction placeholders ("[身份证号]") stand for personal data, not for what is asked.
+    text = _PLACEHOLDER_RE.sub(" ", text)
     text = _t2s_convert(text)
     return _WS_RE.sub(" ", text).strip().lower()
 

@@ -52,3 +52,24 @@ def test_errors_are_one_line_without_traceback(env: Path, capsys: pytest.Capture
     assert main(argv) == code
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_ask_is_logged_redacted_with_channel_cli(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant.qlog import QuestionLog
+
+    id_number = "11010519491231002X"  # valid GB 11643 checksum
+    assert main(["ask", "--json", f"第6条怎么报名，我的身份证{id_number}"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert id_number not in json.dumps(d, ensure_ascii=False) and "[身份证号]" in d["question"]
+    with QuestionLog(env / "var") as qlog:
+        (entry,) = qlog.recent(5)
+    assert entry.channel == "cli" and entry.chunk_ids[0] == "m6" and id_number not in entry.question
+
+
+def test_unbuildable_index_is_one_line(env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = env / "not-a-dir"
+    blocker.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("POLICY_ASSISTANT_INDEX", str(blocker))
+    assert main(["ask", "就业"]) == 1
+    err = capsys.readouterr().err
+    assert "索引无法重建" in err and "Traceback" not in err
