@@ -666,4 +666,4 @@ def test_a_failing_rebuild_is_reported_not_retried_in_a_loop(
         statuses = [c.get("/healthz").status_code for _ in range(3)]
         reason = c.get("/healthz").json()["reason"]
     assert statuses == [503] * 3 and calls == [1]
-    assert "PermissionError" in reason and "Read-only file system" in reason
+    assert "索引无法重建" in reason and "Read-only file system" in reason
