@@ -112,6 +112,7 @@ class Evidence:
     neighbour_coverage: tuple[float, str | None]
     neighbour_dense: tuple[float, str | None]
     neighbour_named: str | None  # a neighbouring topic whose own words the question uses
+    lexical_on: bool  # False in the dense-only ablation: coverage is then unknown, not zero
     degraded: str | None
 
 
@@ -322,6 +323,7 @@ class Retriever:
                  if any(x in expansion.repaired for x in names)),
                 None,
             ),
+            lexical_on=self.use_lexical,
             degraded=self.degraded,
         )
 
@@ -387,11 +389,14 @@ class Retriever:
             top = hits[0]
             top_i = self._pos[top.chunk.id]
             has_dense = dense.max() > 0
-            evidence = (
-                top.coverage >= w.min_coverage
-                or (has_dense and top.dense >= w.min_dense and top.coverage >= w.min_coverage_with_dense)
-                or (not has_dense and top.coverage >= w.min_coverage_with_dense)
-            )
+            if not ev.lexical_on:
+                evidence = top.dense >= w.min_dense
+            else:
+                evidence = (
+                    top.coverage >= w.min_coverage
+                    or (has_dense and top.dense >= w.min_dense and top.coverage >= w.min_coverage_with_dense)
+                    or (not has_dense and top.coverage >= w.min_coverage_with_dense)
+                )
             # A question nearer to a topic the policy does not cover (医保, 落户…) is declined
             # even when it shares words with a measure.
             nb_cov, nb_cov_topic = ev.neighbour_coverage
