@@ -260,8 +260,12 @@ class Retriever:
         for variant, terms in expansion.glossary:
             own = self.lexicon.tokens(variant) or [variant]
             plain = [t for t in plain if t not in own]
-            alts = frozenset(own) | frozenset(self.lexicon.tokens(" ".join(terms)))
-            units.append((max(idf.get(t, unknown_w) for t in own), alts))
+            policy_words = frozenset(self.lexicon.tokens(" ".join(terms)))
+            alts = frozenset(own) | policy_words
+            # The concept weighs as much as the most specific of its names: "都没有工作" is made of
+            # common words but means 零就业家庭, a rare and telling term.
+            weight = max([idf.get(t, unknown_w) for t in own] + [idf[t] for t in policy_words if t in idf])
+            units.append((weight, alts))
         known = [t for t in plain if t in idf]
         unknown = [t for t in plain if t not in idf]
         units += [(idf[t], frozenset((t,))) for t in known]
