@@ -41,3 +41,16 @@ def scan_pii() -> ModuleType:
     sys.modules["scan_pii"] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def browser():  # noqa: ANN201 - playwright is imported lazily, only by the browser tests
+    """One headless Debian chromium for all browser tests (the modules skip first without it)."""
+    from playwright.sync_api import sync_playwright
+
+    from web.localserver import CHROMIUM_ARGS, CHROMIUM_PATH
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

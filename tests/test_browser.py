@@ -17,7 +17,7 @@ import pytest
 
 from assistant import Assistant
 from web.app import create_app
-from web.localserver import CHROMIUM_ARGS, CHROMIUM_PATH, running
+from web.localserver import CHROMIUM_PATH, running
 
 pytestmark = [
     pytest.mark.browser,
@@ -35,21 +35,13 @@ if not Path(CHROMIUM_PATH).exists():
         pytest.fail(f"CI 需要 {CHROMIUM_PATH}(apt-get install -y chromium)", pytrace=False)
     pytest.skip(f"没有 {CHROMIUM_PATH}:跳过浏览器测试", allow_module_level=True)
 
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def base_url(chars_assistant: Assistant) -> Iterator[str]:
     with running(create_app(chars_assistant)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 class Console:

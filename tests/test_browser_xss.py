@@ -17,7 +17,7 @@ import pytest
 from assistant import Assistant
 from assistant.qlog import QuestionLog
 from web.app import create_app
-from web.localserver import CHROMIUM_ARGS, CHROMIUM_PATH, running
+from web.localserver import CHROMIUM_PATH, running
 from web.settings import WebSettings
 
 pytestmark = [pytest.mark.browser]
@@ -27,7 +27,7 @@ if not Path(CHROMIUM_PATH).exists():
         pytest.fail(f"CI 需要 {CHROMIUM_PATH}(apt-get install -y chromium)", pytrace=False)
     pytest.skip(f"没有 {CHROMIUM_PATH}:跳过浏览器测试", allow_module_level=True)
 
-from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 PAYLOADS = [
     "<img src=x onerror=alert(1)>",
@@ -75,14 +75,6 @@ def base_url(chars_assistant: Assistant, data_dir: Path) -> Iterator[str]:
     app = create_app(chars_assistant, WebSettings(data_dir=data_dir, rate_limit=None))
     with running(app) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
