@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 
 from .errors import InvalidQuestion, PolicyAssistantError
 from .qlog import QuestionLog, default_data_dir, entry_from_answer
-from .redact import redact_text
 from .service import Assistant, Settings, check_question
 
 
@@ -57,11 +56,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not 1 <= args.top <= 10:
         raise InvalidQuestion("--top(top_k)应在 1 到 10 之间")
     bot = _load(args, progress=not args.json)
-    # The redacted question is what is answered and echoed, as on the web: no ID or mobile
-    # number typed by a worried citizen ends up in output that gets copied around.
-    question = redact_text(args.question)
     started = time.perf_counter()
-    answer = bot.ask(question, top_k=args.top)
+    answer = bot.ask(args.question, top_k=args.top)  # redacts personal data itself
     _log_question(answer.to_dict(), (time.perf_counter() - started) * 1000)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))

@@ -18,6 +18,7 @@ from .corpus import Chunk, Corpus, load_corpus
 from .embed import Embedder, get_embedder
 from .errors import IndexProblem, InvalidQuestion, UnknownChunk
 from .index import Manifest, build_index, load_index
+from .redact import redact_text
 from .retrieve import Hit, Retrieval, Retriever, Weights
 from .text import Lexicon
 
@@ -102,7 +103,9 @@ class Assistant:
     # -- questions -------------------------------------------------------------------------
 
     def retrieve(self, question: str, top_k: int = 3) -> Retrieval:
-        return self.retriever.retrieve(check_question(question), top_k=top_k)
+        # Personal data typed by a worried citizen is replaced before retrieval, so no answer,
+        # log or copied reply can echo it, whichever edge the question came through.
+        return self.retriever.retrieve(redact_text(check_question(question)), top_k=top_k)
 
     def ask(self, question: str, top_k: int = 3, today: dt.date | None = None) -> Answer:
         if not 1 <= top_k <= 10:

@@ -59,3 +59,10 @@ def test_this_year_note_only_where_the_text_says_this_year(chars_assistant: Assi
 def test_answer_for_chunk_is_the_copyable_reply(chars_assistant: Assistant) -> None:
     a = chars_assistant.answer_for("m10")
     assert a.measures[0].id == "m10" and "区退役军人事务局" in a.answer and PHONE in a.answer
+
+
+def test_personal_data_is_never_echoed(chars_assistant: Assistant) -> None:
+    mobile = "13812345678"
+    d = chars_assistant.ask(f"第3条，我电话{mobile}").to_dict()
+    assert mobile not in str(d) and "[手机号]" in d["question"]
+    assert d["measures"][0]["id"] == "m3"
