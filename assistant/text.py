@@ -81,7 +81,7 @@ class Expansion:
     original: str
     normalized: str
     corrections: tuple[tuple[str, str], ...]  # (as typed, corpus term)
-    glossary: tuple[tuple[str, tuple[str, ...]], ...]  # (variant found, policy terms added)
+    glossary: tuple[tuple[str, tuple[str, ...]], ...]  # (variants found, "、"-joined; policy terms added)
 
     @property
     def repaired(self) -> str:
@@ -204,31 +204,35 @@ class Lexicon:
         normalized = normalize(question)
         corrections = self.corrections(normalized)
         repaired = Expansion(question, normalized, corrections, ()).repaired
-        bounds = self._boundaries(repaired)
+        spans = self._word_spans(repaired)
         hits = []
         for entry in self.glossary:
-            found = next((v for v in entry.variants if self._occurs(v, repaired, bounds)), None)
+            # All variants present ("工钱…包工头…"): each is the same concept, and none of them
+            # may be left behind as an unknown word that dilutes the question.
+            found = [v for v in entry.variants if self._occurs(v, repaired, spans)]
             if found:
-                hits.append((found, entry.terms))
+                hits.append(("、".join(found), entry.terms))
         return Expansion(question, normalized, corrections, tuple(hits))
 
-    def _boundaries(self, text: str) -> frozenset[int]:
+    def _word_spans(self, text: str) -> list[tuple[int, int]]:
         with self._tok_lock:
             words = self.tokenizer.lcut(text)
-        cuts, pos = {0}, 0
+        spans, pos = [], 0
         for w in words:
+            spans.append((pos, pos + len(w)))
             pos += len(w)
-            cuts.add(pos)
-        return frozenset(cuts)
+        return spans
 
     @staticmethod
-    def _occurs(variant: str, text: str, bounds: frozenset[int]) -> bool:
-        """A two-character variant must be a whole word: "租房" is not in "公租房"."""
+    def _occurs(variant: str, text: str, spans: list[tuple[int, int]]) -> bool:
+        """A two-character variant must not sit inside a longer word: "租房" is not in "公租房".
+        (It may straddle two words: jieba cuts "没到账" as 没到|账, and "到账" is still meant.)"""
         if len(variant) > 2:
             return variant in text
         start = text.find(variant)
         while start != -1:
-            if start in bounds and start + len(variant) in bounds:
+            end = start + len(variant)
+            if not any(a <= start and end <= b and b - a > len(variant) for a, b in spans):
                 return True
             start = text.find(variant, start + 1)
         return False
