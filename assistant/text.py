@@ -19,6 +19,8 @@ import jieba
 import opencc
 from pypinyin import lazy_pinyin
 
+from .errors import CorpusError
+
 _WS_RE = re.compile(r"\s+")
 _HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")
 _PUNCT_RE = re.compile(r"[\W_]+", re.UNICODE)
@@ -53,10 +55,16 @@ def bare(text: str) -> str:
     return _PUNCT_RE.sub("", normalize(text))
 
 
-def _data_lines(path: Path) -> Iterable[str]:
+def _numbered_lines(path: Path) -> list[tuple[int, str]]:
+    """(line number, text) of the data lines of a lexicon file: no blanks, no "#" comments."""
     if not path.exists():
         return []
-    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [(n, ln.strip()) for n, ln in enumerate(lines, start=1) if ln.strip() and not ln.startswith("#")]
+
+
+def _data_lines(path: Path) -> list[str]:
+    return [ln for _, ln in _numbered_lines(path)]
 
 
 @dataclass(frozen=True)
@@ -120,19 +128,19 @@ class Lexicon:
 
     @staticmethod
     def _read_neighbours(path: Path) -> Iterable[Neighbour]:
-        for n, ln in enumerate(_data_lines(path), start=1):
+        for n, ln in _numbered_lines(path):
             cols = [c.strip() for c in ln.split("\t")]
             if len(cols) != 3 or not all(cols):
-                raise ValueError(f"{path}: 第{n}条数据行需要“主题<TAB>名称|名称<TAB>描述”")
+                raise CorpusError(str(path), n, "需要“主题<TAB>名称|名称<TAB>描述”三列")
             names = tuple(normalize(x) for x in cols[1].split("|") if x.strip())
             yield Neighbour(topic=cols[0], names=names, description=cols[2])
 
     @staticmethod
     def _read_glossary(path: Path) -> Iterable[GlossaryEntry]:
-        for n, ln in enumerate(_data_lines(path), start=1):
+        for n, ln in _numbered_lines(path):
             left, sep, right = ln.partition("\t")
             if not sep or not right.strip():
-                raise ValueError(f"{path}: 第{n}条数据行需要“口语词<TAB>政策用语”")
+                raise CorpusError(str(path), n, "需要“口语词<TAB>政策用语”两列")
             variants = tuple(normalize(v) for v in left.split("|") if v.strip())
             yield GlossaryEntry(variants=variants, terms=tuple(right.split()))
 

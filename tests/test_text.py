@@ -63,3 +63,12 @@ def test_tokens_drop_stopwords_and_punctuation(lexicon: Lexicon) -> None:
     tokens = lexicon.tokens("请问，城阳区的以工代赈是什么？")
     assert "以工代赈" in tokens
     assert not {"请问", "的", "是", "什么", "，", "？"} & set(tokens)
+
+
+def test_malformed_glossary_names_file_and_line(tmp_path: Path) -> None:
+    from assistant.errors import CorpusError
+
+    (tmp_path / "glossary.tsv").write_text("# comment\n\n外卖\t新业态\n骑手 没有制表符\n", encoding="utf-8")
+    with pytest.raises(CorpusError) as err:
+        Lexicon(tmp_path)
+    assert err.value.line == 4 and "glossary.tsv:4" in str(err.value)
