@@ -17,7 +17,7 @@ import logging
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -89,7 +89,6 @@ class Hit:
     dense: float  # cosine similarity, best over chunk and its sentences (0 when dense is off)
     coverage: float  # IDF-weighted share of the question's tokens found in the chunk, 0–1
     why: tuple[str, ...]
-    best_sentences: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,6 @@ class Evidence:
     coverage: np.ndarray  # IDF-weighted share of question tokens found in the chunk
     phrase: np.ndarray  # verbatim 4-character runs of the question found in the chunk, 0–1
     dense: np.ndarray  # best cosine over the chunk and its sentences (zeros when dense is off)
-    row_scores: np.ndarray  # cosine per dense row, for picking the most relevant sentences
     cited: tuple[int, ...]  # chunk positions cited by number
     units: tuple[str, ...]  # departments named
     duty: bool  # the question asks what a department is responsible for
@@ -125,7 +123,6 @@ class Retrieval:
     matched: tuple[Hit, ...]  # the hits that clear the threshold (≤ top_k), best first
     degraded: str | None = None  # why dense retrieval was skipped, if it was
     neighbour: str | None = None  # the uncovered topic the question resembles most, if declined for it
-    notes: tuple[str, ...] = field(default=())
 
 
 class Retriever:
@@ -149,10 +146,6 @@ class Retriever:
         self.chunks = corpus.chunks
         self._pos = {c.id: i for i, c in enumerate(self.chunks)}
         self._row_chunk = np.array([self._pos[r.chunk] for r in index.rows])
-        self._row_sentence = np.array([r.sentence for r in index.rows])
-        self._sentence_rows = [
-            [r for r in np.where(self._row_chunk == i)[0] if self._row_sentence[r] >= 0] for i in range(len(corpus.chunks))
-        ]
         self._chunk_tokens = [frozenset(lexicon.tokens(lexical_text(c))) for c in self.chunks]
         self._chunk_texts = [lexical_text(c) for c in self.chunks]
         n = len(self.chunks)
@@ -225,13 +218,13 @@ class Retriever:
                     found.append(unit)
         return tuple(found)
 
-    def _dense_scores(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Per chunk: best cosine; per row: cosine; and the query vector (None if dense is off)."""
+    def _dense_scores(self, text: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per chunk: best cosine over the chunk and its sentences; and the query vector (None if off)."""
         n = len(self.chunks)
         best = np.zeros(n, dtype=np.float32)
         row_scores = np.zeros(len(self._row_chunk), dtype=np.float32)
         if not self.use_dense or self.embedder is None:
-            return best, row_scores, None
+            return best, None
         try:
             q = self.embedder.queries([text])
         except EmbedderError as exc:
@@ -240,11 +233,11 @@ class Retriever:
             log.error("dense retrieval disabled, answering from lexical evidence only: %s", exc)
             self.degraded = str(exc)
             self.use_dense = False
-            return best, row_scores, None
+            return best, None
         scores, ids = self.index.dense.search(q, self.index.dense.ntotal)
         row_scores[ids[0]] = scores[0]
         np.maximum.at(best, self._row_chunk, row_scores)
-        return best, row_scores, q[0]
+        return best, q[0]
 
     def _concepts(self, expansion: Expansion) -> tuple[list[tuple[float, frozenset[str]]], float]:
         """What the question talks about, each counted once, with its IDF weight.
@@ -301,7 +294,7 @@ class Retriever:
         phrase = np.array(
             [min(1.0, sum(g in text for g in grams) / 3) for text in self._chunk_texts], dtype=np.float32
         )
-        dense, row_scores, dense_q = self._dense_scores(expansion.repaired)
+        dense, dense_q = self._dense_scores(expansion.repaired)
         nb_dense, nb_dense_topic = 0.0, None
         if dense_q is not None and len(self.index.background):
             sims = self.index.background @ dense_q
@@ -316,7 +309,6 @@ class Retriever:
             coverage=coverage,
             phrase=phrase,
             dense=dense,
-            row_scores=row_scores,
             cited=tuple(self._pos[c.id] for c in self.numbers_in(expansion.repaired)),
             units=self.units_in(expansion.text),
             duty=bool(_DUTY_RE.search(expansion.normalized)),
@@ -373,8 +365,6 @@ class Retriever:
         for i in order:
             if score[i] <= 0:
                 break
-            sent_rows = self._sentence_rows[i]
-            best_sents = sorted(sent_rows, key=lambda r: -ev.row_scores[r])[:2]
             hits.append(
                 Hit(
                     chunk=self.chunks[i],
@@ -383,7 +373,6 @@ class Retriever:
                     dense=round(float(dense[i]), 4),
                     coverage=round(float(ev.coverage[i]), 4),
                     why=tuple(why[i]),
-                    best_sentences=tuple(int(self._row_sentence[r]) for r in best_sents),
                 )
             )
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .answer import Answer, MeasureAnswer, compose, suggestions, validity_notes
+from .answer import Answer, MeasureAnswer, compose, suggestions
 from .corpus import Chunk, Corpus, load_corpus
 from .embed import Embedder, get_embedder
 from .errors import IndexProblem, InvalidQuestion, UnknownChunk
@@ -134,9 +134,6 @@ class Assistant:
         hit = Hit(chunk=c, score=1.0, lexical=0.0, dense=0.0, coverage=0.0, why=("直接查看",))
         retrieval = Retrieval(c.label, self.lexicon.expand(c.label), "answer", (hit,), (hit,))
         return compose(retrieval, self.corpus, today)
-
-    def notes_for(self, chunk_id: str, today: dt.date | None = None) -> tuple[str, ...]:
-        return validity_notes(self.chunk(chunk_id), self.corpus, today or dt.date.today())
 
     def suggestions(self) -> tuple[str, ...]:
         return suggestions(self.corpus)
