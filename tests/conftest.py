@@ -43,9 +43,12 @@ def scan_pii() -> ModuleType:
     return module
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():  # noqa: ANN201 - playwright is imported lazily, only by the browser tests
-    """One headless Debian chromium for all browser tests (the modules skip first without it)."""
+    """Headless Debian chromium for one browser-test module (the modules skip first without it).
+
+    Module-scoped on purpose: playwright's sync API keeps an event loop running on the main
+    thread while it is open, which breaks later tests that call asyncio.run()."""
     from playwright.sync_api import sync_playwright
 
     from web.localserver import CHROMIUM_ARGS, CHROMIUM_PATH
