@@ -30,11 +30,11 @@ from assistant.evaluate import (
 
 REPO = Path(__file__).resolve().parent.parent
 PHONE = "0532-58659939"
-# Quality gate on eval/faq.jsonl with the default embedder. Measured 0.970 when this was set; the
-# floor sits one point lower so that a harmless tie-break change does not fail CI, while a real
+# Quality gate on eval/faq.jsonl with the default embedder: issue 4's target. Measured 0.986 when
+# this was set (held-out 0.939); the margin lets a harmless tie-break change pass CI, while a real
 # regression (a broken glossary, lost typo repair, a threshold gone wrong) does. It only goes up:
 # raise it after a tuning round that also holds on eval/faq_holdout.jsonl.
-FLOOR = 0.96
+FLOOR = 0.97
 
 JSON_KEYS = {
     "n", "top1", "hit3", "mrr", "no_match_precision", "no_match_recall",
