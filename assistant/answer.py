@@ -51,14 +51,14 @@ class Answer:
 
 
 @cache
-def _env() -> jinja2.Environment:
-    # Plain-text output: autoescape stays off here; HTML pages escape at their own edge.
+def template_env(html: bool = False) -> jinja2.Environment:
+    """The package's Jinja2 templates. Plain text (answers) is not escaped; HTML (the eval report)
+    is, because questions are arbitrary text and some are injection attempts."""
     return jinja2.Environment(
         loader=jinja2.PackageLoader("assistant", "templates"),
-        autoescape=False,
+        autoescape=html,
         trim_blocks=True,
         lstrip_blocks=True,
-        keep_trailing_newline=False,
         undefined=jinja2.StrictUndefined,
     )
 
@@ -112,7 +112,7 @@ def compose(retrieval: Retrieval, corpus: Corpus, today: dt.date | None = None) 
     kind = retrieval.kind
     template = {"answer": "answer.txt.j2", "no_match": "no_match.txt.j2", "greeting": "greeting.txt.j2"}[kind]
     labels = {m.id: (h.chunk.label) for m, h in zip(measures, retrieval.matched, strict=True)}
-    text = _env().get_template(template).render(
+    text = template_env().get_template(template).render(
         measures=measures,
         labels=labels,
         doc_title=meta.title,

@@ -41,7 +41,6 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,7 +48,7 @@ import jinja2
 import numpy as np
 from tqdm.auto import tqdm
 
-from .answer import Answer
+from .answer import Answer, template_env
 from .errors import PolicyAssistantError
 from .retrieve import Retrieval
 
@@ -740,16 +739,8 @@ def _slug(spec: str) -> str:
 # -- the HTML report ----------------------------------------------------------------------------
 
 
-@cache
 def _html_env() -> jinja2.Environment:
-    # HTML: autoescape on (questions are arbitrary text, some are injection attempts).
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("assistant", "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    return template_env(html=True)
 
 
 _HEADLINE = (
