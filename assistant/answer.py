@@ -11,8 +11,8 @@ from typing import Any
 
 import jinja2
 
-from .corpus import Chunk, Corpus
-from .retrieve import Hit, Retrieval
+from .corpus import Chunk, Corpus, Document
+from .planner import Plan, Shown
 
 _THIS_YEAR_RE = re.compile(r"(?<![0-9一二两三四五六七八九十几])年内")
 
@@ -25,6 +25,7 @@ class MeasureAnswer:
     title: str
     section: str
     quote: str
+    highlights: tuple[str, ...]  # sentences of `quote` that answer this question, verbatim, in order
     lead_units: tuple[str, ...]
     notes: tuple[str, ...]
     score: float
@@ -32,7 +33,11 @@ class MeasureAnswer:
 
 @dataclass(frozen=True)
 class Answer:
-    """The answer contract of GUIDE §3; `to_dict()` is exactly what the CLI and HTTP return."""
+    """The answer contract of GUIDE §3; `to_dict()` is exactly what the CLI and HTTP return.
+
+    `context_used` and `suggestions` travel with the record for the edges (the question log, the
+    chat's chips) but are not part of the contract's dict.
+    """
 
     question: str
     matched: bool
@@ -40,10 +45,14 @@ class Answer:
     measures: tuple[MeasureAnswer, ...]
     phone: str
     answer: str
+    context_used: bool = False
+    suggestions: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        del d["context_used"], d["suggestions"]
         for m in d["measures"]:
+            m["highlights"] = list(m["highlights"])
             m["lead_units"] = list(m["lead_units"])
             m["notes"] = list(m["notes"])
         d["measures"] = list(d["measures"])
@@ -82,8 +91,28 @@ def validity_notes(chunk: Chunk, corpus: Corpus, today: dt.date) -> tuple[str, .
     return tuple(notes)
 
 
-def _measure(hit: Hit, corpus: Corpus, today: dt.date) -> MeasureAnswer:
-    c = hit.chunk
+@dataclass(frozen=True)
+class KeyLine:
+    """One line of the answer's opening: the measure it is about and what answers the question."""
+
+    label: str  # "第3条", or "《其他文件》第3条" for a measure of a related document
+    texts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DocBlock:
+    """The measures of one document, quoted under that document's own title, number and phone."""
+
+    title: str
+    number: str
+    phone: str
+    dept: str
+    measures: tuple[MeasureAnswer, ...]
+    primary: bool
+
+
+def _measure(shown: Shown, corpus: Corpus, today: dt.date) -> MeasureAnswer:
+    c = shown.hit.chunk
     return MeasureAnswer(
         id=c.id,
         number=c.number if c.kind == "measure" else None,
@@ -91,43 +120,133 @@ def _measure(hit: Hit, corpus: Corpus, today: dt.date) -> MeasureAnswer:
         title=c.title,
         section=c.section,
         quote=c.text,
+        highlights=shown.highlight.sentences,
         lead_units=c.lead_units,
         notes=validity_notes(c, corpus, today),
-        score=round(hit.score, 4),
+        score=round(shown.hit.score, 4),
     )
 
 
+def _short_label(chunk: Chunk, corpus: Corpus) -> str:
+    own = chunk.label.split(" ")[0] if chunk.kind == "measure" else chunk.title
+    if chunk.doc == corpus.primary:
+        return own
+    return f"《{_doc(corpus, chunk.doc).meta.title}》{own}"
+
+
+def _doc(corpus: Corpus, doc_id: str) -> Document:
+    return next(d for d in corpus.documents if d.meta.doc_id == doc_id)
+
+
+def _key_line(shown: Shown, m: MeasureAnswer, plan: Plan, corpus: Corpus) -> KeyLine | None:
+    """What the question asked, first: the unit clause for "哪个部门", the validity note for
+    "还能享受吗", the highlighted sentences otherwise, and a plain "文件中没有写明…" when the
+    measure does not state the fact asked for."""
+    texts: list[str] = []
+    intent = plan.intent
+    if intent.asks("department") and m.lead_units:
+        texts.append("责任单位:" + "、".join(m.lead_units))
+    if intent.asks("validity"):
+        passed = [n for n in m.notes if "已过" in n]
+        stated = [d.sentence for d in shown.hit.chunk.deadlines]
+        if passed:
+            texts.extend(passed)
+        elif stated:
+            texts.extend(dict.fromkeys(stated))
+        else:
+            doc = _doc(corpus, m.doc)
+            blank = "" if doc.meta.get("有效性") else ",文件“有效性”一栏也未填写"
+            texts.append(f"本条没有写明截止期限{blank},是否仍在执行请电话咨询。")
+    if not texts or intent.facts:
+        texts.extend(h for h in m.highlights if h not in texts)
+    for aspect in shown.highlight.not_stated:
+        texts.append(f"文件中没有写明{aspect},请电话咨询。")
+    if not texts:
+        return None
+    return KeyLine(_short_label(shown.hit.chunk, corpus), tuple(texts))
+
+
 def suggestions(corpus: Corpus) -> tuple[str, ...]:
-    """One example per section, from the corpus itself: the title of its first measure."""
+    """Starter questions for an empty chat and for the greeting (corpus/lexicon/examples.txt);
+    the first measure titles per section when that file is missing."""
+    path = corpus.root / "lexicon" / "examples.txt"
+    if path.exists():
+        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+        found = tuple(ln for ln in lines if ln and not ln.startswith("#"))
+        if found:
+            return found
     seen: dict[str, str] = {}
     for c in corpus.primary_doc.measures:
         seen.setdefault(c.section, c.title)
     return tuple(seen.values())
 
 
-def compose(retrieval: Retrieval, corpus: Corpus, today: dt.date | None = None) -> Answer:
+def _blocks(measures: tuple[MeasureAnswer, ...], corpus: Corpus) -> tuple[DocBlock, ...]:
+    order = list(dict.fromkeys(m.doc for m in measures))
+    blocks = []
+    for doc_id in order:
+        meta = _doc(corpus, doc_id).meta
+        blocks.append(
+            DocBlock(
+                title=meta.title,
+                number=meta.number,
+                phone=meta.phone,
+                dept=meta.consult_dept,
+                measures=tuple(m for m in measures if m.doc == doc_id),
+                primary=doc_id == corpus.primary,
+            )
+        )
+    return tuple(blocks)
+
+
+def _same_number_elsewhere(plan: Plan, corpus: Corpus) -> tuple[str, ...]:
+    """"第三条" cites the primary document; say which other documents have a 第3条 too."""
+    out = []
+    for cid in plan.retrieval.cited:
+        chunk = corpus.chunk(cid)
+        if chunk is None or chunk.kind != "measure" or chunk.doc != corpus.primary:
+            continue
+        for d in corpus.documents:
+            if d.meta.doc_id != corpus.primary and any(c.number == chunk.number for c in d.measures):
+                out.append(f"《{d.meta.title}》也有第{chunk.number}条;如需查看,请在问题中写明文件名称。")
+    return tuple(out)
+
+
+def compose(plan: Plan, corpus: Corpus, today: dt.date | None = None, follow: tuple[str, ...] = ()) -> Answer:
     today = today or dt.date.today()
     meta = corpus.primary_doc.meta
-    measures = tuple(_measure(h, corpus, today) for h in retrieval.matched)
-    kind = retrieval.kind
-    template = {"answer": "answer.txt.j2", "no_match": "no_match.txt.j2", "greeting": "greeting.txt.j2"}[kind]
-    labels = {m.id: (h.chunk.label) for m, h in zip(measures, retrieval.matched, strict=True)}
+    measures = tuple(_measure(s, corpus, today) for s in plan.shown)
+    kind = plan.kind if measures or plan.kind != "answer" else "no_match"
+    template = {
+        "answer": "answer.txt.j2",
+        "no_match": "no_match.txt.j2",
+        "greeting": "greeting.txt.j2",
+        "clarify": "clarify.txt.j2",
+    }[kind]
+    labels = {m.id: s.hit.chunk.label for m, s in zip(measures, plan.shown, strict=True)}
+    key_lines = [_key_line(s, m, plan, corpus) for s, m in zip(plan.shown, measures, strict=True)]
     text = template_env().get_template(template).render(
-        measures=measures,
+        blocks=_blocks(measures, corpus),
         labels=labels,
+        key_lines=[k for k in key_lines if k is not None],
+        elsewhere=_same_number_elsewhere(plan, corpus),
+        groups=plan.groups,
+        n_shown=len(measures),
         doc_title=meta.title,
         doc_number=meta.number,
         phone=meta.phone,
         dept=meta.consult_dept,
-        thanks=any(w in retrieval.expansion.normalized for w in ("谢", "thank")),
+        thanks=any(w in plan.retrieval.expansion.normalized for w in ("谢", "thank")),
         examples=suggestions(corpus)[:4],
         n_measures=len(corpus.primary_doc.measures),
     )
     return Answer(
-        question=retrieval.question,
+        question=plan.question,
         matched=bool(measures),
         kind=kind,
         measures=measures,
         phone=meta.phone,
         answer=text.strip(),
+        context_used=plan.context_used,
+        suggestions=follow,
     )

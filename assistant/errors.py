@@ -54,3 +54,11 @@ class UnknownChunk(PolicyAssistantError):
     def __init__(self, chunk_id: str) -> None:
         self.chunk_id = chunk_id
         super().__init__(f"没有编号为 {chunk_id!r} 的条目")
+
+
+class UnknownGroup(UnknownChunk):
+    """A target group that corpus/lexicon/groups.tsv does not name (a 404 at the web edge, like a chunk)."""
+
+    def __init__(self, name: str) -> None:
+        PolicyAssistantError.__init__(self, f"没有名为 {name!r} 的群体")
+        self.chunk_id = name

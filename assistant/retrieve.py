@@ -123,6 +123,8 @@ class Retrieval:
     matched: tuple[Hit, ...]  # the hits that clear the threshold (≤ top_k), best first
     degraded: str | None = None  # why dense retrieval was skipped, if it was
     neighbour: str | None = None  # the uncovered topic the question resembles most, if declined for it
+    cited: tuple[str, ...] = ()  # ids of the chunks the question cites by number ("第七条")
+    evidence_tokens: tuple[str, ...] = ()  # the question's lexical tokens, glossary terms included
 
 
 class Retriever:
@@ -180,6 +182,11 @@ class Retriever:
         # Words the policy itself uses ("贷款", "养老") prove nothing either way.
         self._neighbour_tokens = [frozenset(t for t in toks if nb_df[t] == 1 and t not in self._idf) for toks in nb_tokens]
         self.degraded: str | None = None
+
+    @property
+    def idf(self) -> dict[str, float]:
+        """Inverse document frequency of the corpus's tokens (over chunks)."""
+        return self._idf
 
     @staticmethod
     def _build_unit_aliases(units: Sequence[str]) -> list[tuple[str, str]]:
@@ -330,7 +337,7 @@ class Retriever:
         """Fuse the evidence into a ranking and decide whether the policy covers the question."""
         w = weights or self.weights
         if ev.greeting:
-            return Retrieval(ev.question, ev.expansion, "greeting", (), (), ev.degraded)
+            return Retrieval(ev.question, ev.expansion, "greeting", (), (), ev.degraded, None, (), ev.q_tokens)
         n = len(self.chunks)
         dense = ev.dense
         # Dense similarity is rescaled within the question so that its spread, not its level
@@ -408,7 +415,10 @@ class Retriever:
                     if h is top or h.score >= w.keep_ratio * top.score or direct[self._pos[h.chunk.id]]
                 ]
         kind = "answer" if matched else "no_match"
-        return Retrieval(ev.question, ev.expansion, kind, tuple(hits), tuple(matched[:top_k]), ev.degraded, neighbour)
+        cited = tuple(self.chunks[i].id for i in ev.cited)
+        return Retrieval(
+            ev.question, ev.expansion, kind, tuple(hits), tuple(matched[:top_k]), ev.degraded, neighbour, cited, ev.q_tokens
+        )
         if dense_q is not None and len(self.index.background):
             sims = self.index.background @ dense_q
             j = int(np.argmax(sims))

@@ -11,15 +11,20 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from .answer import Answer, MeasureAnswer, compose, suggestions
 from .corpus import Chunk, Corpus, load_corpus
 from .embed import Embedder, get_embedder
-from .errors import IndexProblem, InvalidQuestion, UnknownChunk
+from .errors import IndexProblem, InvalidQuestion, UnknownChunk, UnknownGroup
+from .groups import Group, GroupIndex, read_groups
+from .highlight import Highlight
 from .index import Manifest, build_index, load_index
+from .planner import Plan, Planner, Shown
 from .redact import redact_text
 from .retrieve import Hit, Retrieval, Retriever, Weights
+from .suggest import follow_ups
 from .text import Lexicon
 
 log = logging.getLogger("policy_assistant")
@@ -63,6 +68,8 @@ class Assistant:
         self.embedder = embedder
         self.manifest = manifest
         self.retriever = retriever
+        self.groups = GroupIndex(read_groups(corpus.root / "lexicon" / "groups.tsv", corpus))
+        self.planner = Planner(corpus, lexicon, retriever, self.groups)
 
     @classmethod
     def load(
@@ -107,10 +114,29 @@ class Assistant:
         # log or copied reply can echo it, whichever edge the question came through.
         return self.retriever.retrieve(redact_text(check_question(question)), top_k=top_k)
 
-    def ask(self, question: str, top_k: int = 3, today: dt.date | None = None) -> Answer:
+    def plan(self, question: str, top_k: int = 3, context: Sequence[str] | None = None) -> Plan:
+        """What an answer will show and why, before rendering (the eval and staff tools read it)."""
         if not 1 <= top_k <= 10:
             raise InvalidQuestion("top_k 应在 1 到 10 之间")
-        return compose(self.retrieve(question, top_k), self.corpus, today)
+        if context is not None and (
+            isinstance(context, str) or not all(isinstance(c, str) for c in context) or len(context) > 25
+        ):
+            raise InvalidQuestion("context 应为上一轮答复的条目编号列表,如 [\"m7\"]")
+        # Personal data typed by a worried citizen is replaced before anything else, so no
+        # answer, log or copied reply can echo it, whichever edge the question came through.
+        return self.planner.plan(redact_text(check_question(question)), top_k, context)
+
+    def ask(
+        self,
+        question: str,
+        top_k: int = 3,
+        today: dt.date | None = None,
+        context: Sequence[str] | None = None,
+    ) -> Answer:
+        """Answer a question; `context` = the measure ids of the previous answer, best first."""
+        plan = self.plan(question, top_k, context)
+        follow = follow_ups(plan, self.corpus, self.planner.intents, self.groups)
+        return compose(plan, self.corpus, today, follow)
 
     def search(self, question: str, k: int = 10) -> tuple[Hit, ...]:
         """Ranked hits with their evidence, for hotline staff (no threshold applied)."""
@@ -133,7 +159,15 @@ class Assistant:
         c = self.chunk(chunk_id)
         hit = Hit(chunk=c, score=1.0, lexical=0.0, dense=0.0, coverage=0.0, why=("直接查看",))
         retrieval = Retrieval(c.label, self.lexicon.expand(c.label), "answer", (hit,), (hit,))
-        return compose(retrieval, self.corpus, today)
+        intent = self.planner.intents.read("")
+        plan = Plan(c.label, "answer", (Shown(hit, Highlight((), ()), "browsed"),), intent, retrieval)
+        return compose(plan, self.corpus, today)
+
+    def group(self, name: str) -> Group:
+        g = self.groups.get(name)
+        if g is None:
+            raise UnknownGroup(name)
+        return g
 
     def suggestions(self) -> tuple[str, ...]:
         return suggestions(self.corpus)

@@ -8,7 +8,7 @@ from assistant import Assistant
 
 PHONE = "0532-58659939"
 CONTRACT_KEYS = {"question", "matched", "kind", "measures", "phone", "answer"}
-MEASURE_KEYS = {"id", "number", "doc", "title", "section", "quote", "lead_units", "notes", "score"}
+MEASURE_KEYS = {"id", "number", "doc", "title", "section", "quote", "highlights", "lead_units", "notes", "score"}
 
 
 def test_contract_shape_and_rendered_answer(chars_assistant: Assistant) -> None:

@@ -1,0 +1,47 @@
+"""Follow-up questions: 「那找哪个部门？」 right after an answer is about that answer.
+
+The caller passes the ids of the previous answer's measures (`context`). A question with no topic
+of its own (see `intent.QuestionIntent.elliptical`) is answered about them; without a context it
+must not be matched at random, so the assistant asks which measure is meant. A question with its
+own evidence — a new topic, a cited number, a group — ignores the context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .corpus import Chunk, Corpus
+from .intent import QuestionIntent
+
+# A previous answer lists at most a handful of measures; a longer context (a group list) is cut
+# to its first measures, which are its most relevant.
+MAX_CONTEXT = 3
+
+
+@dataclass(frozen=True)
+class Resolution:
+    kind: str  # "context": answer about these chunks | "clarify": ask which measure | "own": ignore context
+    chunks: tuple[Chunk, ...] = ()
+
+
+def clean_context(corpus: Corpus, context: Iterable[str] | None) -> tuple[Chunk, ...]:
+    """Known chunks of the context, in order, without repeats; unknown ids are dropped, since a
+    stale tab may send ids of an older corpus."""
+    out: list[Chunk] = []
+    for cid in context or ():
+        c = corpus.chunk(cid) if isinstance(cid, str) else None
+        if c is not None and c not in out:
+            out.append(c)
+    return tuple(out[:MAX_CONTEXT])
+
+
+def resolve(intent: QuestionIntent, context: tuple[Chunk, ...], cited: bool) -> Resolution:
+    if cited or not intent.elliptical:
+        return Resolution("own")
+    if context:
+        return Resolution("context", context)
+    return Resolution("clarify")
+
+
+__all__ = ["MAX_CONTEXT", "Resolution", "clean_context", "resolve"]

@@ -1,0 +1,107 @@
+"""What a question asks for (an amount, a department, whether it still applies…) and whether it
+has a topic of its own.
+
+Both are read from data (`corpus/lexicon/intents.tsv`, `followup.txt`) so that the hotline's
+vocabulary grows without code. The answer stage uses the intents to pick the key sentences of a
+measure; the follow-up stage uses `elliptical` to tell 「那找哪个部门？」 (about the previous answer)
+from 「创业贷款找哪个部门？」 (a question of its own).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CorpusError
+from .text import Lexicon, normalize
+
+# Intents whose answer is a fact stated in a sentence (as opposed to "which department", answered
+# by the unit clause, or "what is there for me", answered by a list).
+FACT_INTENTS = ("amount", "rate", "count", "duration", "frequency", "place", "how")
+
+
+@dataclass(frozen=True)
+class IntentRule:
+    name: str
+    cues: re.Pattern[str]
+    evidence: re.Pattern[str] | None  # a sentence that states the fact; None: no sentence does
+    aspect: str  # what it is called in "文件中没有写明{aspect}"
+
+
+@dataclass(frozen=True)
+class QuestionIntent:
+    """What one question asks for, and what is left of it once those words are taken away."""
+
+    intents: tuple[str, ...]  # in the order of intents.tsv
+    topic: tuple[str, ...]  # tokens that say what the question is about
+    deictic: bool  # points back at something said before ("这个", "上面说的")
+
+    @property
+    def elliptical(self) -> bool:
+        """No topic of its own: only an intent, a pointer back, or nothing at all."""
+        return not self.topic
+
+    def asks(self, name: str) -> bool:
+        return name in self.intents
+
+    @property
+    def facts(self) -> tuple[str, ...]:
+        return tuple(i for i in self.intents if i in FACT_INTENTS)
+
+
+def _lines(path: Path) -> list[tuple[int, str]]:
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8").splitlines()
+    return [(n, ln.rstrip("\n")) for n, ln in enumerate(text, 1) if ln.strip() and not ln.startswith("#")]
+
+
+def read_intents(path: Path) -> tuple[IntentRule, ...]:
+    rules = []
+    for n, line in _lines(path):
+        cols = line.split("\t")
+        if len(cols) not in (3, 4) or not cols[0].strip() or not cols[1].strip():
+            raise CorpusError(str(path), n, "需要“意图<TAB>问法|问法<TAB>句子特征<TAB>名称”四列")
+        try:
+            cues = re.compile("|".join(f"(?:{c})" for c in cols[1].split("|") if c))
+            evidence = re.compile(cols[2]) if cols[2].strip() else None
+        except re.error as exc:
+            raise CorpusError(str(path), n, f"正则表达式有误: {exc}") from exc
+        rules.append(IntentRule(cols[0].strip(), cues, evidence, cols[3].strip() if len(cols) > 3 else ""))
+    return tuple(rules)
+
+
+class IntentReader:
+    """Reads intents and topic words of questions against one lexicon."""
+
+    def __init__(self, lexicon: Lexicon, group_words: tuple[str, ...] = ()) -> None:
+        self.lexicon = lexicon
+        self.rules = read_intents(lexicon.dir / "intents.tsv")
+        self.by_name = {r.name: r for r in self.rules}
+        lines = [ln for _, ln in _lines(lexicon.dir / "followup.txt")]
+        self.deictic_words = tuple(sorted({w for w in (lines[0].split() if lines else ())}, key=len, reverse=True))
+        self.generic = frozenset(w for ln in lines[1:2] for w in ln.split())
+        # Group words ("大学生", "退役军人") are a topic of their own: 「我是大学生呢」 is a new question.
+        self.group_words = group_words
+
+    def read(self, question: str) -> QuestionIntent:
+        text = normalize(question)
+        intents = tuple(r.name for r in self.rules if r.cues.search(text))
+        rest = text
+        for r in self.rules:
+            rest = r.cues.sub(" ", rest)
+        deictic = False
+        for w in self.deictic_words:
+            if w in rest:
+                deictic = True
+                rest = rest.replace(w, " ")
+        # A lone character left over ("办", "领") is a fragment of a cue, not a topic.
+        topic = [t for t in self.lexicon.tokens(rest) if t not in self.generic and len(t) > 1 and not t.isdigit()]
+        return QuestionIntent(intents, tuple(dict.fromkeys(topic)), deictic)
+
+    def rule(self, name: str) -> IntentRule | None:
+        return self.by_name.get(name)
+
+
+__all__ = ["FACT_INTENTS", "IntentReader", "IntentRule", "QuestionIntent", "read_intents"]

@@ -1,0 +1,161 @@
+"""Question (+ the previous answer) → what to show: which measures, why, and their key sentences.
+
+This is where the conversation's stages meet, each in its own module: `intent` (what is asked),
+`followup` (about the previous answer?), `groups` ("我是退役军人…"), `multipart` (two questions in
+one), `retrieve` (which measures) and `highlight` (which sentences). It decides; `answer` renders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .corpus import Chunk, Corpus
+from .followup import clean_context, resolve
+from .groups import Group, GroupIndex
+from .highlight import Highlight, Highlighter
+from .intent import IntentReader, QuestionIntent
+from .multipart import split_parts
+from .retrieve import Hit, Retrieval, Retriever
+from .text import Lexicon
+
+# A group answer lists every measure for the group, but a pathological group (a word that every
+# measure uses) must not turn one answer into the whole document.
+MAX_GROUP_MEASURES = 12
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One measure in an answer, with the sentences that answer this question."""
+
+    hit: Hit
+    highlight: Highlight
+    via: str  # "retrieved" | "context" | "group" | "part"
+
+
+@dataclass(frozen=True)
+class Plan:
+    question: str
+    kind: str  # "answer" | "no_match" | "greeting" | "clarify"
+    shown: tuple[Shown, ...]
+    intent: QuestionIntent
+    retrieval: Retrieval
+    context_used: bool = False
+    groups: tuple[str, ...] = ()
+    parts: tuple[str, ...] = ()
+
+
+class Planner:
+    def __init__(self, corpus: Corpus, lexicon: Lexicon, retriever: Retriever, groups: GroupIndex) -> None:
+        self.corpus = corpus
+        self.lexicon = lexicon
+        self.retriever = retriever
+        self.groups = groups
+        self.intents = IntentReader(lexicon, groups.words())
+        self.highlighter = Highlighter(lexicon, self.intents, retriever.idf)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _terms(self, retrieval: Retrieval) -> tuple[list[str], list[str]]:
+        """The question's words and the policy phrases its glossary words stand for."""
+        terms = list(retrieval.evidence_tokens)
+        phrases = [t for _, ts in retrieval.expansion.glossary for t in ts if len(t) >= 3]
+        return terms, phrases
+
+    def _show(
+        self,
+        hit: Hit,
+        retrieval: Retrieval,
+        intent: QuestionIntent,
+        via: str,
+        extra_phrases: Iterable[str] = (),
+    ) -> Shown:
+        terms, phrases = self._terms(retrieval)
+        if via == "context":
+            terms, phrases = [], []
+        hl = self.highlighter.pick(hit.chunk, terms, intent, [*phrases, *extra_phrases])
+        return Shown(hit, hl, via)
+
+    @staticmethod
+    def _direct_hit(chunk: Chunk, why: str) -> Hit:
+        return Hit(chunk=chunk, score=1.0, lexical=0.0, dense=0.0, coverage=0.0, why=(why,))
+
+    # -- the decision ----------------------------------------------------------------------
+
+    def plan(self, question: str, top_k: int = 3, context: Iterable[str] | None = None) -> Plan:
+        retrieval = self.retriever.retrieve(question, top_k=top_k)
+        intent = self.intents.read(question)
+        if retrieval.kind == "greeting":
+            return Plan(question, "greeting", (), intent, retrieval)
+        cited = bool(retrieval.cited)
+
+        resolution = resolve(intent, clean_context(self.corpus, context), cited)
+        if resolution.kind == "context":
+            shown = tuple(
+                self._show(self._direct_hit(c, "上一轮答复"), retrieval, intent, "context") for c in resolution.chunks
+            )
+            return Plan(question, "answer", shown, intent, retrieval, context_used=True)
+        if resolution.kind == "clarify":
+            return Plan(question, "clarify", (), intent, retrieval)
+
+        group_plan = self._group_plan(question, retrieval, intent)
+        if group_plan is not None:
+            return group_plan
+        multi_plan = self._multi_plan(question, retrieval, intent, top_k)
+        if multi_plan is not None:
+            return multi_plan
+        shown = tuple(self._show(h, retrieval, intent, "retrieved") for h in retrieval.matched)
+        return Plan(question, retrieval.kind, shown, intent, retrieval)
+
+    def _group_plan(self, question: str, retrieval: Retrieval, intent: QuestionIntent) -> Plan | None:
+        """「我是退役军人，有哪些政策？」: every measure for the group(s), most relevant first."""
+        if not intent.asks("broad") or retrieval.cited:
+            return None
+        named = self.groups.named_in(question)
+        if not named:
+            return None
+        # Anything the question says beyond the group ("大学生创业贷款有哪些政策") is a topic of its
+        # own; then retrieval, not the group list, answers it.
+        group_words = {w for g in named for w in (*g.variants, *g.policy_words)}
+        rest = [t for t in intent.topic if not any(t in w or w in t for w in group_words)]
+        if rest:
+            return None
+        rank = {h.chunk.id: i for i, h in enumerate(retrieval.hits)}
+        by_id = {h.chunk.id: h for h in retrieval.hits}
+        shown: list[Shown] = []
+        seen: set[str] = set()
+        for group in named:
+            ids = sorted(group.measures, key=lambda cid: rank.get(cid, len(rank)))
+            for cid in ids[:MAX_GROUP_MEASURES]:
+                if cid in seen:
+                    continue
+                seen.add(cid)
+                chunk = self.corpus.chunk(cid)
+                assert chunk is not None  # groups are computed from this corpus
+                hit = by_id.get(cid) or self._direct_hit(chunk, f"群体:{group.name}")
+                shown.append(self._show(hit, retrieval, intent, "group", group.policy_words))
+        return Plan(question, "answer", tuple(shown), intent, retrieval, groups=tuple(g.name for g in named))
+
+    def _multi_plan(self, question: str, retrieval: Retrieval, intent: QuestionIntent, top_k: int) -> Plan | None:
+        """「A和B分别找哪个部门」: each part answered, in the order asked — but only when every part
+        has evidence of its own and they lead to different measures; otherwise "和" was part of
+        one topic (退役军人和妇女) and the whole question's ranking stands."""
+        parts = split_parts(question)
+        if len(parts) < 2:
+            return None
+        answers: list[tuple[str, Retrieval]] = []
+        for part in parts:
+            if self.intents.read(part).elliptical:
+                return None
+            r = self.retriever.retrieve(part, top_k=top_k)
+            if r.kind != "answer" or not r.matched:
+                return None
+            answers.append((part, r))
+        tops = [r.matched[0].chunk.id for _, r in answers]
+        if len(set(tops)) < len(tops):
+            return None
+        shown = tuple(self._show(r.matched[0], r, intent, "part") for _, r in answers)
+        return Plan(question, "answer", shown, intent, retrieval, parts=parts)
+
+
+__all__ = ["MAX_GROUP_MEASURES", "Plan", "Planner", "Shown"]
