@@ -57,7 +57,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise InvalidQuestion("--top(top_k)应在 1 到 10 之间")
     bot = _load(args, progress=not args.json)
     started = time.perf_counter()
-    answer = bot.ask(args.question, top_k=args.top)  # redacts personal data itself
+    context = [c for part in args.context for c in part.replace("，", ",").split(",") if c.strip()]
+    answer = bot.ask(args.question, top_k=args.top, context=[c.strip() for c in context] or None)  # redacts itself
     _log_question(answer.to_dict(), (time.perf_counter() - started) * 1000)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -73,6 +74,23 @@ def _log_question(answer: dict, latency_ms: float) -> None:
             qlog.record(entry_from_answer(answer, latency_ms=latency_ms, channel="cli"))
     except Exception as exc:  # noqa: BLE001 - disk full, read-only dir, locked file…
         logging.getLogger("policy_assistant").warning("问题日志写入失败: %s", exc)
+
+
+def cmd_groups(args: argparse.Namespace) -> int:
+    """The target groups and the measures computed for each, for review."""
+    bot = _load(args, progress=False)
+    groups = bot.groups.groups if not args.name else (bot.group(args.name),)
+    if args.json:
+        rows = [{"name": g.name, "words": list(g.variants), "policy_words": list(g.policy_words),
+                 "measures": list(g.measures)} for g in groups]  # fmt: skip
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for g in groups:
+        labels = [f"{bot.chunk(cid).label}" for cid in g.measures]
+        print(f"{g.name}({len(g.measures)} 条;文中用语:{'、'.join(g.policy_words)})")
+        for label in labels:
+            print(f"  {label}")
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -123,7 +141,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", help="问题,例如:送外卖的有没有保险补贴?")
     p.add_argument("--json", action="store_true", help="输出答复的 JSON(与 HTTP 接口相同)")
     p.add_argument("--top", type=int, default=3, help="最多返回几条措施(默认 3)")
+    p.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="编号",
+        help="上一轮答复的条目编号(可重复或用逗号分隔,如 --context m7),用于“那找哪个部门?”这样的追问",
+    )
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("groups", help="列出服务对象群体及其对应的措施")
+    _add_common(p)
+    p.add_argument("name", nargs="?", help="只看这个群体,如“退役军人”")
+    p.add_argument("--json", action="store_true", help="输出 JSON")
+    p.set_defaults(func=cmd_groups)
 
     p = sub.add_parser("serve", help="启动网页聊天和工作人员查询页")
     _add_common(p)

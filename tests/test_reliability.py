@@ -333,7 +333,7 @@ class _Exploding:
 
     phone = PHONE
 
-    def ask(self, question: str, top_k: int = 3) -> Any:
+    def ask(self, question: str, top_k: int = 3, **_: Any) -> Any:
         raise RuntimeError(f"secret internals while answering {question}")
 
     def answer_for(self, chunk_id: str) -> Any:

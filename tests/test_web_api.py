@@ -23,8 +23,9 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 M3_QUESTION = "灵活就业人员意外伤害保险补贴"
 VETERANS = "区退役军人事务局"
 WEB = Path(__file__).resolve().parent.parent / "web"
-CONTRACT_KEYS = {"question", "matched", "kind", "measures", "phone", "answer"}
-MEASURE_KEYS = {"id", "number", "doc", "title", "section", "quote", "lead_units", "notes", "score"}
+# HTTP adds to the Python contract what only a web client needs: the next-question chips.
+CONTRACT_KEYS = {"question", "matched", "kind", "measures", "phone", "answer", "suggestions"}
+MEASURE_KEYS = {"id", "number", "doc", "title", "section", "quote", "highlights", "lead_units", "notes", "score"}
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,8 @@ def test_ask_returns_the_contract(client: TestClient) -> None:
 
 def test_ask_matches_the_library(client: TestClient, chars_assistant: Assistant) -> None:
     resp = client.post("/api/ask", json={"question": M3_QUESTION})
-    assert resp.json() == chars_assistant.ask(M3_QUESTION).to_dict()
+    answer = chars_assistant.ask(M3_QUESTION)
+    assert resp.json() == {**answer.to_dict(), "suggestions": list(answer.suggestions)}
 
 
 def test_ask_outside_the_policy_declines_with_the_phone(client: TestClient) -> None:
@@ -279,7 +281,7 @@ class _Broken:
     def __init__(self, exc: Exception) -> None:
         self.exc = exc
 
-    def ask(self, question: str, top_k: int = 3) -> Any:
+    def ask(self, question: str, top_k: int = 3, **_: Any) -> Any:
         raise self.exc
 
 

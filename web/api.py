@@ -38,6 +38,11 @@ class AskRequest(BaseModel):
     question: str = Field(
         description=f"市民的问题,1–{MAX_QUESTION_CHARS} 个字(首尾空白不计)", json_schema_extra=QUESTION_SCHEMA
     )
+    context: list[str] | None = Field(
+        default=None,
+        max_length=25,
+        description="上一轮答复的条目编号(最相关的在前),如 [\"m7\"];用于“那找哪个部门?”这样的追问",
+    )
 
 
 class SearchRequest(BaseModel):
@@ -62,6 +67,7 @@ class MeasureOut(BaseModel):
     title: str
     section: str
     quote: str
+    highlights: list[str] = Field(description="原文中直接回答这个问题的句子(逐字摘录,按原文顺序)")
     lead_units: list[str]
     notes: list[str]
     score: float
@@ -72,10 +78,11 @@ class AnswerOut(BaseModel):
 
     question: str
     matched: bool
-    kind: str = Field(description="answer | no_match | greeting")
+    kind: str = Field(description="answer | no_match | greeting | clarify(追问缺少上下文时,请市民说明是哪一项)")
     measures: list[MeasureOut]
     phone: str
-    answer: str = Field(description="给人读的纯文本答复,总含咨询电话")
+    answer: str = Field(description="给人读的纯文本答复:先是要点,再是原文,总含咨询电话")
+    suggestions: list[str] = Field(description="接下来可以问的问题(点选时连同本条答复的编号作为 context 发送)")
 
 
 class ChunkOut(BaseModel):
@@ -94,6 +101,17 @@ class ChunkDetail(ChunkOut):
     notes: list[str] = Field(description="有效期等提示")
     phone: str
     answer: str = Field(description="可直接念给来电市民的答复(“复制答复”按钮复制的内容)")
+
+
+class GroupOut(BaseModel):
+    name: str = Field(description="服务对象群体,如“退役军人”")
+    words: list[str] = Field(description="市民的常见说法")
+    policy_words: list[str] = Field(description="政策原文中的用语;措施原文含其中之一即视为面向该群体")
+    measures: list[str] = Field(description="面向该群体的条目编号")
+
+
+class GroupDetail(GroupOut):
+    items: list[ChunkOut] = Field(description="面向该群体的条目全文")
 
 
 class HitOut(ChunkOut):
@@ -128,7 +146,8 @@ class HealthDown(ErrorBody):
 def ask(body: AskRequest, bot: Bot, request: Request, recorder: Recorder) -> dict[str, Any]:
     question = edge_question(body.question)
     started = time.perf_counter()
-    answer = bot.ask(question).to_dict()
+    result = bot.ask(question, context=body.context)
+    answer = {**result.to_dict(), "suggestions": list(result.suggestions)}
     latency_ms = (time.perf_counter() - started) * 1000
     recorder.record(
         entry_from_answer(answer, latency_ms=latency_ms, channel=channel_of(request), session_id=session_of(request))
@@ -162,6 +181,27 @@ def measure(chunk_id: str, bot: Bot) -> dict[str, Any]:
         "phone": answer.phone,
         "answer": answer.answer,
     }
+
+
+def _group_dict(g: Any) -> dict[str, Any]:
+    return {"name": g.name, "words": list(g.variants), "policy_words": list(g.policy_words), "measures": list(g.measures)}
+
+
+@router.get("/api/groups", response_model=list[GroupOut], tags=["政策条目"], summary="服务对象群体")
+def groups(bot: Bot) -> list[dict[str, Any]]:
+    return [_group_dict(g) for g in bot.groups.groups]
+
+
+@router.get(
+    "/api/groups/{name}",
+    response_model=GroupDetail,
+    responses=documented(404),
+    tags=["政策条目"],
+    summary="某一群体的措施",
+)
+def group(name: str, bot: Bot) -> dict[str, Any]:
+    g = bot.group(name)
+    return {**_group_dict(g), "items": [chunk_dict(bot.chunk(cid)) for cid in g.measures]}
 
 
 @router.post(

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant import InvalidQuestion, PolicyAssistantError, UnknownChunk
+from assistant.errors import UnknownGroup
 
 from .deps import ServiceUnavailable, templates
 from .observability import request_id_of
@@ -134,7 +135,7 @@ async def on_invalid_question(request: Request, exc: Exception) -> Response:
 
 async def on_unknown_chunk(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, UnknownChunk)
-    message = f"没有编号为“{exc.chunk_id}”的条目"
+    message = str(exc) if isinstance(exc, UnknownGroup) else f"没有编号为“{exc.chunk_id}”的条目"
     if wants_html(request):
         return not_found_page(request, message)
     return error_json(404, "not_found", message)
