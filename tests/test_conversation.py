@@ -1,0 +1,221 @@
+"""Answers that answer (issue 8): key sentences, follow-ups, group lists, two-part questions,
+suggestions that follow the answer, and related documents quoted under their own name.
+
+The model-free `chars` embedder is enough here: what is tested is how a question's own words,
+its intent and the previous answer decide what is shown, not semantic similarity."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant
+from assistant.intent import IntentReader
+from assistant.multipart import split_parts
+from assistant.suggest import NEXT_QUESTIONS
+
+REPO = Path(__file__).resolve().parent.parent
+PHONE = "0532-58659939"
+RIDER = "灵活就业人员意外伤害保险补贴标准是多少"
+
+
+def first(answer):  # noqa: ANN001, ANN201
+    return answer.measures[0]
+
+
+# ---- highlights ------------------------------------------------------------------------------
+
+
+def test_highlight_is_the_sentence_that_answers_verbatim_and_short(chars_assistant: Assistant) -> None:
+    m = first(chars_assistant.ask(RIDER))
+    assert m.id == "m3"
+    assert len(m.highlights) >= 1 and all(h in m.quote for h in m.highlights)
+    assert any("100元" in h for h in m.highlights)
+    assert sum(map(len, m.highlights)) <= 0.5 * len(m.quote)
+    # In text order, and the title sentence ("实施灵活就业促进工程。") is not a highlight.
+    positions = [m.quote.index(h) for h in m.highlights]
+    assert positions == sorted(positions) and not m.highlights[0].startswith(m.title)
+
+
+def test_the_text_answer_leads_with_the_highlight(chars_assistant: Assistant) -> None:
+    a = chars_assistant.ask(RIDER)
+    hl = first(a).highlights[0]
+    assert a.answer.index(hl) < a.answer.index(first(a).quote)
+    assert PHONE in a.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "figure"),
+    [
+        ("稳岗扩岗专项贷款单户授信额度最高多少", "3000万元"),
+        ("稳岗扩岗专项贷款的优惠贷款利率是多少", "4%"),
+        ("城乡公益性岗位今年新开发多少个", "1500个"),
+        ("就享家乐业服务站年内新建多少家", "16家"),
+        ("专业性招聘活动多久组织一次", "每周"),
+        ("企业开办时间压减到几个工作日", "0.5个工作日"),
+    ],
+)
+def test_a_question_for_a_figure_highlights_the_sentence_stating_it(
+    chars_assistant: Assistant, question: str, figure: str
+) -> None:
+    m = first(chars_assistant.ask(question))
+    assert any(figure in h for h in m.highlights), (question, m.id, m.highlights)
+
+
+def test_asking_which_department_leads_with_the_units(chars_assistant: Assistant) -> None:
+    a = chars_assistant.ask("第7条找哪个部门办")
+    units = "、".join(first(a).lead_units)
+    assert a.answer.index("责任单位:" + units) < a.answer.index(first(a).quote)
+
+
+def test_a_fact_the_measure_does_not_state_is_said_plainly(chars_assistant: Assistant) -> None:
+    a = chars_assistant.ask("第10条的补贴金额是多少")  # m10 states no amount
+    assert first(a).id == "m10" and "文件中没有写明具体金额" in a.answer and PHONE in a.answer
+
+
+# ---- follow-ups ------------------------------------------------------------------------------
+
+
+def test_which_department_after_the_tax_answer_is_about_the_tax_measure(chars_assistant: Assistant) -> None:
+    a = chars_assistant.ask("那这个找哪个部门办?", context=["m7"])
+    assert a.kind == "answer" and [m.id for m in a.measures] == ["m7"] and a.context_used
+    assert "城阳区税务局" in a.answer.split("\n")[0]
+
+
+def test_still_valid_after_the_tax_answer_gives_the_validity_note(chars_assistant: Assistant) -> None:
+    import datetime as dt
+
+    a = chars_assistant.ask("现在还能享受吗?", context=["m7"], today=dt.date(2026, 11, 29))
+    assert first(a).id == "m7"
+    assert "2025年12月31日" in a.answer.split("\n")[0] and "已过" in a.answer.split("\n")[0]
+
+
+def test_how_much_after_the_rider_answer_is_the_amount(chars_assistant: Assistant) -> None:
+    a = chars_assistant.ask("一年补多少钱?", context=["m3"])
+    assert a.matched and any("100元" in h for h in first(a).highlights)
+
+
+def test_a_question_with_its_own_topic_ignores_the_context(chars_assistant: Assistant) -> None:
+    assert first(chars_assistant.ask("第十二条呢", context=["m7"])).id == "m12"
+    off = chars_assistant.ask("那城阳哪家火锅好吃呢", context=["m7"])
+    assert not off.matched and off.kind == "no_match" and not off.context_used
+
+
+def test_an_elliptical_question_without_context_asks_which_measure(chars_assistant: Assistant) -> None:
+    for q in ("那找哪个部门?", "现在还能享受吗?", "一年补多少钱?", "这个呢"):
+        a = chars_assistant.ask(q)
+        assert a.kind == "clarify" and not a.matched and a.measures == (), q
+        assert PHONE in a.answer and "哪一项" in a.answer
+
+
+def test_unknown_context_ids_are_dropped_not_an_error(chars_assistant: Assistant) -> None:
+    assert chars_assistant.ask("找哪个部门?", context=["m99", "nonsense"]).kind == "clarify"
+
+
+# ---- groups ----------------------------------------------------------------------------------
+
+
+def test_groups_are_computed_from_the_measure_texts(chars_assistant: Assistant) -> None:
+    groups = {g.name: g for g in chars_assistant.groups.groups}
+    assert {"退役军人", "高校毕业生", "小微企业", "残疾人"} <= set(groups)
+    for g in groups.values():
+        assert g.measures, g.name
+        for cid in g.measures:
+            assert any(w in chars_assistant.chunk(cid).text for w in g.policy_words), (g.name, cid)
+        others = [c.id for c in chars_assistant.corpus.primary_doc.measures if c.id not in g.measures]
+        for cid in others:
+            assert not any(w in chars_assistant.chunk(cid).text for w in g.policy_words), (g.name, cid)
+
+
+def test_a_broad_group_question_lists_every_measure_for_the_group(chars_assistant: Assistant) -> None:
+    small = chars_assistant.groups.get("小微企业")
+    assert small is not None and len(small.measures) > 1
+    a = chars_assistant.ask("小微企业能享受哪些扶持?")
+    assert sorted(m.id for m in a.measures) == sorted(small.measures)
+    for m in a.measures:  # each with its sentence about that group
+        assert any("小微企业" in h for h in m.highlights), (m.id, m.highlights)
+
+
+def test_colloquial_group_words_find_the_group(chars_assistant: Assistant) -> None:
+    veterans = chars_assistant.groups.get("退役军人")
+    assert veterans is not None
+    a = chars_assistant.ask("我是退伍兵,能享受什么政策?")
+    assert {m.id for m in a.measures} == set(veterans.measures)
+
+
+def test_a_group_question_with_a_topic_of_its_own_is_answered_by_retrieval(chars_assistant: Assistant) -> None:
+    plan = chars_assistant.plan("大学生创业担保贷款有什么政策")
+    assert plan.groups == () and plan.shown[0].hit.chunk.id == "m13"  # 创业担保贷款, not the graduates' list
+    assert chars_assistant.plan("我是大学生,有什么政策").groups == ("高校毕业生",)
+
+
+# ---- two-part questions ----------------------------------------------------------------------
+
+
+def test_split_keeps_the_order_asked() -> None:
+    assert split_parts("创业担保贷款和企业开办分别找哪个部门?") == ("创业担保贷款", "企业开办找哪个部门")
+    assert split_parts("送外卖的骑手有没有保险补贴?") == ("送外卖的骑手有没有保险补贴",)
+
+
+def test_each_part_is_answered_in_the_order_asked(chars_assistant: Assistant) -> None:
+    a = chars_assistant.ask("创业担保贷款和企业开办分别找哪个部门?")
+    assert [m.id for m in a.measures][:2] == ["m13", "m14"]
+    lines = a.answer.split("\n")
+    assert "区人力资源社会保障局、区总工会" in lines[0] and "区行政审批局" in lines[1]
+
+
+def test_and_inside_one_topic_is_not_split(chars_assistant: Assistant) -> None:
+    a = chars_assistant.ask("助力退役军人和妇女就业创业")
+    assert first(a).id == "m10"
+
+
+# ---- suggestions -----------------------------------------------------------------------------
+
+
+def test_suggestions_follow_the_answer_and_read_as_follow_ups(chars_assistant: Assistant, tmp_path: Path) -> None:
+    a = chars_assistant.ask(RIDER)
+    assert a.suggestions and "补贴标准是多少?" not in a.suggestions  # just answered (amount)
+    assert "找哪个部门办?" in a.suggestions
+    b = chars_assistant.ask("第十条讲的什么")
+    assert "补贴标准是多少?" not in b.suggestions  # m10 states no amount
+    assert a.suggestions != b.suggestions
+    reader = IntentReader(chars_assistant.lexicon, chars_assistant.groups.words())
+    for _, wording in NEXT_QUESTIONS:
+        assert reader.read(wording).elliptical, wording
+
+
+def test_tapping_a_suggestion_with_context_answers_about_that_measure(chars_assistant: Assistant) -> None:
+    a = chars_assistant.ask(RIDER)
+    chip = next(s for s in a.suggestions if "部门" in s)
+    b = chars_assistant.ask(chip, context=[m.id for m in a.measures])
+    assert first(b).id == "m3" and "区人力资源社会保障局" in b.answer.split("\n")[0]
+
+
+# ---- related documents -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_docs(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    root = tmp_path_factory.mktemp("two-docs")
+    shutil.copytree(REPO / "corpus", root / "corpus")
+    shutil.copy(REPO / "tests" / "data" / "related-rule.txt", root / "corpus" / "lingong-2024.txt")
+    return Assistant.load(root / "corpus", root / "index", "chars")
+
+
+def test_a_related_rule_is_quoted_under_its_own_title_number_and_phone(two_docs: Assistant) -> None:
+    a = two_docs.ask("零工驿站每日几点开放")
+    m = first(a)
+    assert m.id == "lingong-2024:m1" and m.doc == "lingong-2024"
+    assert "《城阳区零工驿站服务规范》(城人社发〔2024〕99号)" in a.answer
+    assert "0532-58650000" in a.answer and PHONE in a.answer
+    assert "根据《城阳区稳定和扩大就业" not in a.answer  # not under the primary's title
+    assert re.search(r"《城阳区零工驿站服务规范》第1条", a.answer)
+
+
+def test_a_bare_number_prefers_the_primary_document_and_says_so(two_docs: Assistant) -> None:
+    a = two_docs.ask("第三条是什么")
+    assert first(a).id == "m3"
+    assert "《城阳区零工驿站服务规范》也有第3条" in a.answer
