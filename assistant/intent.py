@@ -97,7 +97,8 @@ class IntentReader:
                 deictic = True
                 rest = rest.replace(w, " ")
         # A lone character left over ("办", "领") is a fragment of a cue, not a topic.
-        topic = [t for t in self.lexicon.tokens(rest) if t not in self.generic and len(t) > 1 and not t.isdigit()]
+        # Numbers stay: 「100元的补贴是什么」 is about the measure that states 100元.
+        topic = [t for t in self.lexicon.tokens(rest) if t not in self.generic and (len(t) > 1 or t.isdigit())]
         return QuestionIntent(intents, tuple(dict.fromkeys(topic)), deictic)
 
     def rule(self, name: str) -> IntentRule | None:

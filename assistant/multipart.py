@@ -10,11 +10,14 @@ import re
 
 from .text import normalize
 
-# Conjunctions that join the topics of a two-part question. "和/与/跟/及" also join words inside one
-# topic (退役军人和妇女, 家政和养老), which is why a split must be confirmed by retrieval.
-_JOIN_RE = re.compile(r"以及|还有|另外|和|与|跟|及|、|，|,|;|；")
-# Words that say "each of them" and belong to the shared question, not to a part.
-_EACH_RE = re.compile(r"分别|各自|各|都")
+# Conjunctions that join the topics of a two-part question. Commas do not: a citizen's one question
+# is often several clauses (「我是去年毕业的，现在打零工，有社保补贴吗」).
+_JOIN_RE = re.compile(r"以及|还有|另外|和|与|跟|及|、")
+# "和/与/跟/及/、" also join words inside one topic (退役军人和妇女, 企业跟职业学校合作, 家政、养老),
+# so they split a question only when it says "each" (分别/各…); "还有/以及/另外" add a second
+# question by themselves. Either way retrieval must confirm that the parts differ.
+_EACH_RE = re.compile(r"分别|各自|各|都|两个|两项|两种")
+_ADDITIVE_RE = re.compile(r"以及|还有|另外")
 MIN_PART_CHARS = 2
 MAX_PARTS = 4
 
@@ -26,6 +29,8 @@ def split_parts(question: str) -> tuple[str, ...]:
     stays on the last part and the planner reads the intent from the whole question.
     """
     text = normalize(question).rstrip("？?。.!！ ")
+    if not (_EACH_RE.search(text) or _ADDITIVE_RE.search(text)):
+        return (text,)
     pieces = [p.strip() for p in _JOIN_RE.split(text)]
     pieces = [_EACH_RE.sub("", p).strip() for p in pieces]
     parts = tuple(p for p in pieces if len(p) >= MIN_PART_CHARS)
