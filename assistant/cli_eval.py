@@ -1,6 +1,6 @@
 """`policy-assistant eval`: run FAQ files through the assistant and print (or write) the figures.
 
-A thin edge over assistant.evaluate: it parses options, prints a table or one JSON line, and
+A thin edge over assistant.evaluation: it parses options, prints a table or one JSON line, and
 writes the HTML report. Library errors (FaqError, IndexProblem, …) propagate to cli.main, which
 prints them as one line.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .evaluate import (
+from .evaluation import (
     KIND_LABELS,
     PROBLEM_LABELS,
     PROBLEM_LABELS_EN,

@@ -17,7 +17,7 @@ import pytest
 from assistant import Assistant
 from assistant.answer import Answer, MeasureAnswer
 from assistant.cli import main
-from assistant.evaluate import (
+from assistant.evaluation import (
     FaqError,
     FaqItem,
     ablation,

@@ -1,0 +1,56 @@
+"""Evaluation over FAQ files, in four stages: loading the questions (faq), asking and scoring them
+(scoring, into the records of results), comparing retrieval configurations (ablation) and the HTML
+report (report).
+
+Metric definitions are in the scoring module's doc and, for people, in eval/README.md.
+"""
+
+from __future__ import annotations
+
+from .ablation import AblationConfig, AblationRow, ablation, ablation_configs, short_spec
+from .faq import KIND_LABELS, KINDS, MAX_QUESTION_CHARS, FaqError, FaqItem, check_ids, load_faq, parse_faq_line
+from .report import TARGETS, ReportError, render_report, report_context, write_report
+from .results import (
+    PROBLEM_LABELS,
+    PROBLEM_LABELS_EN,
+    PROBLEMS,
+    Confusion,
+    EvalReport,
+    Evidence,
+    ItemResult,
+    KindStats,
+)
+from .scoring import Bot, evaluate, score_item, summarize
+
+__all__ = [
+    "KINDS",
+    "KIND_LABELS",
+    "MAX_QUESTION_CHARS",
+    "PROBLEMS",
+    "PROBLEM_LABELS",
+    "PROBLEM_LABELS_EN",
+    "TARGETS",
+    "AblationConfig",
+    "AblationRow",
+    "Bot",
+    "Confusion",
+    "EvalReport",
+    "Evidence",
+    "FaqError",
+    "FaqItem",
+    "ItemResult",
+    "KindStats",
+    "ReportError",
+    "ablation",
+    "ablation_configs",
+    "check_ids",
+    "evaluate",
+    "load_faq",
+    "parse_faq_line",
+    "render_report",
+    "report_context",
+    "score_item",
+    "short_spec",
+    "summarize",
+    "write_report",
+]

@@ -1,0 +1,239 @@
+"""The self-contained HTML report: headline figures against their targets, per-kind bars,
+confusions, the ablation table and every failure with its evidence."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ..answer import template_env
+from ..errors import PolicyAssistantError
+from .ablation import AblationRow
+from .faq import KIND_LABELS, KINDS
+from .results import PROBLEM_LABELS, PROBLEM_LABELS_EN, EvalReport
+
+# Quality bars from issue 4, by FAQ file name. top1 here is the headline (all items).
+TARGETS: Mapping[str, Mapping[str, float]] = {
+    "faq.jsonl": {"top1": 0.97, "hit3": 0.99, "no_match_recall": 0.96, "must": 0.98, "complete": 1.0},
+    "faq_holdout.jsonl": {"top1": 0.93},
+}
+
+
+
+class ReportError(PolicyAssistantError):
+    """The HTML report cannot be written."""
+
+
+def _html_env() -> jinja2.Environment:
+    return template_env(html=True)
+
+
+_HEADLINE = (
+    ("top1", "首位准确率 top-1", "全部题目:政策内答对首条、政策外拒答、问候识别"),
+    ("top1_in_scope", "政策内 top-1", "只算有 expect 的题目"),
+    ("hit3", "前三命中 hit@3", "答复中的前 3 条含期望条目"),
+    ("mrr", "MRR", "完整排序中期望条目的倒数名次(判定前)"),
+    ("no_match_recall", "拒答召回", "政策外问题被拒答的比例"),
+    ("no_match_precision", "拒答精确率", "拒答中确为政策外的比例"),
+    ("must", "必含内容 must", "答复含有每题要求的原文片段"),
+    ("complete", "完整性", "答复含电话和每条措施的责任单位"),
+    ("p50_ms", "延迟 p50", "每次 ask 的毫秒数"),
+    ("p95_ms", "延迟 p95", "每次 ask 的毫秒数"),
+)
+_ABLATION_COLS = (
+    ("top1", "top-1"),
+    ("top1_in_scope", "政策内 top-1"),
+    ("hit3", "hit@3"),
+    ("mrr", "MRR"),
+    ("rank1", "排序首位"),
+    ("no_match_recall", "拒答召回"),
+    ("no_match_precision", "拒答精确率"),
+    ("p50_ms", "p50 ms"),
+)
+
+
+def _targets_for(report: EvalReport) -> Mapping[str, float]:
+    return TARGETS.get(Path(report.name).name, {})
+
+
+def _fmt(key: str, value: float | None) -> str:
+    if value is None:
+        return "—"
+    if key.endswith("_ms"):
+        return f"{value:.1f}"
+    if key == "mrr":
+        return f"{value:.3f}"
+    return f"{value * 100:.1f}%"
+
+
+def _heat(count: int, top: int) -> str:
+    # Light to strong red by count; readable on white.
+    alpha = 0.15 + 0.75 * (count / top if top else 0)
+    return f"rgba(200, 40, 40, {alpha:.2f})"
+
+
+def report_context(
+    reports: Sequence[EvalReport],
+    ablation_rows: Sequence[AblationRow] = (),
+    labels: Mapping[str, str] | None = None,
+    meta: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Everything the template shows, precomputed (the template only lays it out)."""
+    labels = dict(labels or {})
+    labels.setdefault("no_match", "(拒答)")
+    labels.setdefault("greeting", "(当作问候)")
+    labels.setdefault("oos", "(政策外)")
+    labels.setdefault("answer", "(作答)")
+    files = [Path(r.name).name for r in reports]
+
+    headline = []
+    for key, title, hint in _HEADLINE:
+        values = []
+        for r in reports:
+            v = getattr(r, key)
+            target = _targets_for(r).get(key)
+            ok = None if target is None or v is None else v >= target - 1e-9
+            values.append({"text": _fmt(key, v), "target": _fmt(key, target) if target is not None else None, "ok": ok})
+        gap = None
+        if len(reports) >= 2 and not key.endswith("_ms"):
+            a, b = getattr(reports[0], key), getattr(reports[1], key)
+            if a is not None and b is not None:
+                d = b - a
+                gap = {"text": (f"{d:+.3f}" if key == "mrr" else f"{d * 100:+.1f}"), "bad": d < -0.02}
+        headline.append({"key": key, "title": title, "hint": hint, "values": values, "gap": gap})
+
+    kinds = []
+    for kind in KINDS:
+        per = []
+        for r in reports:
+            ks = next((k for k in r.by_kind if k.kind == kind), None)
+            per.append(
+                None
+                if ks is None
+                else {
+                    "top1": ks.top1,
+                    "pct": f"{ks.top1 * 100:.0f}",
+                    "n": ks.n,
+                    "correct": ks.correct,
+                    "fail": ks.failures,
+                }
+            )
+        if any(per):
+            kinds.append({"kind": kind, "label": KIND_LABELS[kind], "per": per})
+
+    confusion = []
+    for r in reports:
+        cs = r.confusions
+        rows = list(dict.fromkeys(c.expected for c in cs))
+        cols = list(dict.fromkeys(c.got for c in sorted(cs, key=lambda c: c.got)))
+        counts = {(c.expected, c.got): c.count for c in cs}
+        top = max((c.count for c in cs), default=0)
+        matrix = [
+            {
+                "expected": e,
+                "cells": [
+                    {"count": counts.get((e, g), 0), "color": _heat(counts.get((e, g), 0), top)}
+                    if counts.get((e, g))
+                    else None
+                    for g in cols
+                ],
+            }
+            for e in rows
+        ]
+        sections = []
+        for title, keep in (
+            (
+                "答错条目:期望的条目 → 排在第一的条目",
+                lambda c: c.expected not in ("oos", "greeting") and c.got not in ("no_match", "greeting"),
+            ),
+            (
+                "误拒:期望的条目 → 拒答",
+                lambda c: c.expected not in ("oos", "greeting") and c.got in ("no_match", "greeting"),
+            ),
+            ("误答:政策外问题 → 给出的条目", lambda c: c.expected == "oos"),
+            ("问候未识别", lambda c: c.expected == "greeting"),
+        ):
+            chosen = [c for c in cs if keep(c)]
+            if chosen:
+                sections.append({"title": title, "pairs": chosen})
+        confusion.append(
+            {"file": Path(r.name).name, "pairs": cs, "sections": sections, "rows": rows, "cols": cols, "matrix": matrix}
+        )
+
+    ablation_view = []  # one table per FAQ set: rows = configurations
+    if ablation_rows:
+        for i, first in enumerate(ablation_rows[0].reports):
+            best: dict[str, float] = {}
+            for key, _ in _ABLATION_COLS:
+                vals = [v for v in (getattr(row.reports[i], key) for row in ablation_rows) if v is not None]
+                if vals:
+                    best[key] = min(vals) if key.endswith("_ms") else max(vals)
+            table = []
+            for row in ablation_rows:
+                rep = row.reports[i]
+                cells = [
+                    {"text": _fmt(key, v), "best": v is not None and key in best and math.isclose(v, best[key])}
+                    for key, _ in _ABLATION_COLS
+                    for v in [getattr(rep, key)]
+                ]
+                table.append(
+                    {
+                        "label": row.config.label,
+                        "embedder": row.config.embedder,
+                        "full": row.config.mode == "full",
+                        "cells": cells,
+                    }
+                )
+            ablation_view.append({"file": Path(first.name).name, "rows": table})
+
+    failures = []
+    for r in reports:
+        groups = [
+            {"problem": p, "label": PROBLEM_LABELS[p], "en": PROBLEM_LABELS_EN[p], "items": items}
+            for p, items in r.failures_by_problem()
+        ]
+        failures.append({"file": Path(r.name).name, "n": len(r.failures), "groups": groups})
+
+    return {
+        "files": files,
+        "reports": reports,
+        "headline": headline,
+        "kinds": kinds,
+        "confusion": confusion,
+        "ablation_cols": [label for _, label in _ABLATION_COLS],
+        "ablation": ablation_view,
+        "failures": failures,
+        "labels": labels,
+        "kind_labels": KIND_LABELS,
+        "meta": dict(meta or {}),
+        "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def render_report(
+    reports: Sequence[EvalReport],
+    ablation_rows: Sequence[AblationRow] = (),
+    labels: Mapping[str, str] | None = None,
+    meta: Mapping[str, str] | None = None,
+) -> str:
+    """The self-contained HTML report (no external resources, no scripts)."""
+    if not reports:
+        raise ReportError("没有评测结果,无法生成报告")
+    context = report_context(reports, ablation_rows, labels, meta)
+    return _html_env().get_template("report.html.j2").render(**context)
+
+
+def write_report(path: str | Path, html: str) -> Path:
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"无法写入报告 {p}: {exc.strerror or exc}") from exc
+    return p
+

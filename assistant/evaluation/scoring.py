@@ -1,0 +1,238 @@
+"""Scoring: is the assistant answering the right measure, declining what the policy does not
+cover, and rendering complete answers?
+
+An FAQ file is JSON Lines, one question a line::
+
+    {"q": "送外卖的骑手有没有保险补贴？", "expect": ["m3"], "must": ["100元"], "kind": "colloquial"}
+
+``expect`` lists the acceptable chunk ids (empty for ``oos`` and ``greeting``), ``must`` substrings
+the rendered answer has to contain, ``kind`` one of :data:`KINDS`. Every question goes through the
+public path (``bot.ask``), exactly as a citizen's would; ``bot.retrieve`` is called as well, untimed,
+only to explain failures (ranks and evidence scores).
+
+Metric definitions (eval/README.md has the same, for people):
+
+* **top1** — headline, over *all* items. An item is correct when
+  in-scope (non-empty ``expect``): the answer matched and its first measure is in ``expect``;
+  ``oos``: the answer did not match (``matched`` is false);
+  ``greeting``: the answer's kind is ``greeting``.
+  **top1_in_scope** is the same over in-scope items only.
+* **hit3** — in-scope items whose shown answer (``top_k=3``) contains an expected id.
+* **mrr** — mean reciprocal rank of the first expected id in the *full ranking* (``Retrieval.hits``),
+  before the match decision; 0 when absent. **rank1** is the share ranked first there. Together
+  with top1 they separate ranking mistakes from threshold mistakes.
+* **no_match_precision / no_match_recall** — the positive class is ``oos``; a prediction is
+  positive when the answer did not match. Greeting items are left out of this confusion (they are
+  scored by their own kind). None when undefined (nothing declined / no oos items).
+* **must** — share of all ``must`` substrings (over all items) found in the rendered answer text.
+* **complete** — share of answers that contain the phone and, when matched, every lead unit of
+  every measure shown.
+* **p50_ms / p95_ms** — wall time of each ``bot.ask``; one untimed warm-up call first, so that
+  loading the model lazily is not counted as a slow question.
+"""
+
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..answer import Answer
+from ..retrieve import Retrieval
+from .faq import KINDS, FaqError, FaqItem, check_ids
+from .results import Confusion, EvalReport, Evidence, ItemResult, KindStats, mean_of, ratio_of
+
+
+class Bot(Protocol):
+    """What evaluate() needs of an Assistant (tests may pass a fake)."""
+
+    @property
+    def chunks(self) -> Sequence[Any]: ...
+
+    def ask(self, question: str, top_k: int = 3) -> Answer: ...
+
+    def retrieve(self, question: str, top_k: int = 3) -> Retrieval: ...
+
+
+
+# -- scoring ------------------------------------------------------------------------------------
+
+_TOP_EVIDENCE = 5
+
+
+def _evidence(hit: Any, rank: int) -> Evidence:
+    return Evidence(
+        id=hit.chunk.id,
+        rank=rank,
+        score=float(hit.score),
+        lexical=float(hit.lexical),
+        dense=float(hit.dense),
+        coverage=float(hit.coverage),
+        why=tuple(hit.why),
+    )
+
+
+def score_item(item: FaqItem, answer: Answer, retrieval: Retrieval | None, latency_ms: float) -> ItemResult:
+    """Score one answer against its FAQ item (pure; evaluate() does the asking)."""
+    got = tuple(m.id for m in answer.measures)
+    if item.target == "answer":
+        if answer.matched and got and got[0] in item.expect:
+            outcome = "ok"
+        else:
+            outcome = "wrong_measure" if answer.matched else "false_decline"
+    elif item.target == "decline":
+        outcome = "false_accept" if answer.matched else "ok"
+    else:
+        outcome = "ok" if answer.kind == "greeting" else "greeting_missed"
+
+    text = answer.answer
+    must_missing = tuple(m for m in item.must if m not in text)
+    incomplete: list[str] = []
+    if answer.phone and answer.phone not in text:
+        incomplete.append(f"电话 {answer.phone}")
+    elif not answer.phone:
+        incomplete.append("电话(答复中没有 phone)")
+    for m in answer.measures:
+        for unit in m.lead_units:
+            if unit not in text:
+                incomplete.append(f"{m.id} 责任单位 {unit}")
+
+    hits = retrieval.hits if retrieval is not None else ()
+    top = tuple(_evidence(h, i) for i, h in enumerate(hits[:_TOP_EVIDENCE], start=1))
+    expected = next((_evidence(h, i) for i, h in enumerate(hits, start=1) if h.chunk.id in item.expect), None)
+    return ItemResult(
+        item=item,
+        kind=answer.kind,
+        matched=answer.matched,
+        shown=tuple((m.id, float(m.score)) for m in answer.measures),
+        top=top,
+        expected=expected,
+        outcome=outcome,
+        must_missing=must_missing,
+        incomplete=tuple(incomplete),
+        latency_ms=latency_ms,
+        answer=text,
+    )
+
+
+def _confusions(results: Sequence[ItemResult]) -> tuple[Confusion, ...]:
+    pairs: dict[tuple[str, str], list[str]] = {}
+    for r in results:
+        if r.correct:
+            continue
+        target = r.item.target
+        expected = "/".join(r.item.expect) if target == "answer" else ("oos" if target == "decline" else "greeting")
+        got = r.got[0] if r.got else r.kind
+        pairs.setdefault((expected, got), []).append(r.item.q)
+    out = [Confusion(e, g, len(qs), tuple(qs)) for (e, g), qs in pairs.items()]
+    return tuple(sorted(out, key=lambda c: (-c.count, c.expected, c.got)))
+
+
+def summarize(
+    results: Sequence[ItemResult],
+    name: str = "",
+    embedder: str = "",
+    mode: str = "full",
+    degraded: str | None = None,
+) -> EvalReport:
+    """Aggregate item results into the report's metrics (pure)."""
+    if not results:
+        raise FaqError(name or "<items>", None, "没有可评测的问题")
+    in_scope = [r for r in results if r.item.target == "answer"]
+    oos = [r for r in results if r.item.target == "decline"]
+    greetings = [r for r in results if r.item.target == "greeting"]
+    # No-match confusion: positives are oos items; predicted positive = not matched.
+    scored = in_scope + oos
+    declined = [r for r in scored if not r.matched]
+    true_declines = sum(1 for r in declined if r.item.target == "decline")
+    must_total = sum(len(r.item.must) for r in results)
+    must_found = sum(len(r.item.must) - len(r.must_missing) for r in results)
+    latencies = np.array([r.latency_ms for r in results], dtype=np.float64)
+
+    by_kind = []
+    for kind in KINDS:
+        rs = [r for r in results if r.item.kind == kind]
+        if not rs:
+            continue
+        ins = [r for r in rs if r.item.target == "answer"]
+        k_must_total = sum(len(r.item.must) for r in rs)
+        by_kind.append(
+            KindStats(
+                kind=kind,
+                n=len(rs),
+                correct=sum(r.correct for r in rs),
+                top1=sum(r.correct for r in rs) / len(rs),
+                hit3=mean_of([float(r.hit3) for r in ins]),
+                mrr=mean_of([r.rr for r in ins]),
+                must=ratio_of(sum(len(r.item.must) - len(r.must_missing) for r in rs), k_must_total),
+                failures=sum(r.failed for r in rs),
+            )
+        )
+
+    return EvalReport(
+        name=name,
+        embedder=embedder,
+        mode=mode,
+        n=len(results),
+        n_in_scope=len(in_scope),
+        n_oos=len(oos),
+        n_greeting=len(greetings),
+        top1=sum(r.correct for r in results) / len(results),
+        top1_in_scope=mean_of([float(r.correct) for r in in_scope]),
+        hit3=mean_of([float(r.hit3) for r in in_scope]),
+        mrr=mean_of([r.rr for r in in_scope]),
+        rank1=mean_of([float(r.expected is not None and r.expected.rank == 1) for r in in_scope]),
+        no_match_precision=ratio_of(true_declines, len(declined)),
+        no_match_recall=ratio_of(true_declines, len(oos)),
+        must=ratio_of(must_found, must_total),
+        complete=sum(not r.incomplete for r in results) / len(results),
+        p50_ms=float(np.percentile(latencies, 50)),
+        p95_ms=float(np.percentile(latencies, 95)),
+        by_kind=tuple(by_kind),
+        confusions=_confusions(results),
+        results=tuple(results),
+        degraded=degraded,
+    )
+
+
+def _mode(bot: Any) -> str:
+    retriever = getattr(bot, "retriever", None)
+    lexical = getattr(retriever, "use_lexical", True)
+    dense = getattr(retriever, "use_dense", True)
+    return "full" if lexical and dense else ("lexical" if lexical else "dense")
+
+
+def _embedder_id(bot: Any) -> str:
+    manifest = getattr(bot, "manifest", None)
+    return str(getattr(manifest, "embedder", "") or getattr(getattr(bot, "embedder", None), "id", ""))
+
+
+def evaluate(bot: Bot, items: Sequence[FaqItem], progress: bool = False, name: str | None = None) -> EvalReport:
+    """Ask every question through ``bot.ask`` (timed) and score it; see the module doc for metrics."""
+    if not items:
+        raise FaqError(name or "<items>", None, "没有可评测的问题")
+    check_ids(items, (c.id for c in bot.chunks))
+    if name is None:
+        name = ", ".join(dict.fromkeys(i.source for i in items if i.source)) or "<items>"
+    # Warm-up: embedders load lazily; the first question would otherwise carry the model load.
+    warm = next((i.q for i in items if i.target != "greeting"), items[0].q)
+    bot.ask(warm)
+    results = []
+    for item in tqdm(
+        items, desc=Path(name).name or "eval", unit="题", disable=not progress, file=sys.stderr, leave=False
+    ):
+        t0 = time.perf_counter()
+        answer = bot.ask(item.q, top_k=3)
+        latency = (time.perf_counter() - t0) * 1000.0
+        retrieval = bot.retrieve(item.q, top_k=3)
+        results.append(score_item(item, answer, retrieval, latency))
+    status = getattr(bot, "status", None)
+    degraded = status().get("reason") if callable(status) else None
+    return summarize(results, name=name, embedder=_embedder_id(bot), mode=_mode(bot), degraded=degraded)
+
