@@ -116,8 +116,8 @@ def test_question_shows_the_m3_card_with_units_and_tel_link(phone: tuple[Page, C
 
 def test_long_quote_folds_and_unfolds(phone: tuple[Page, Console]) -> None:
     page, _ = phone
-    ask(page, M3_QUESTION)
-    card = page.locator('.card[data-id="m3"]')
+    ask(page, "第1条")  # cited by number: no highlights, the quote itself folds
+    card = page.locator('.card[data-id="m1"]')
     quote, more = card.locator(".quote"), card.locator("button.more")
     expect(quote).to_have_class(re.compile(r"\bcollapsed\b"))
     folded = quote.bounding_box()
@@ -128,6 +128,20 @@ def test_long_quote_folds_and_unfolds(phone: tuple[Page, Console]) -> None:
     expect(more).to_have_attribute("aria-expanded", "true")
     opened = quote.bounding_box()
     assert folded and opened and opened["height"] > folded["height"]
+
+
+def test_with_highlights_the_full_measure_opens_on_demand_with_the_sentence_marked(phone: tuple[Page, Console]) -> None:
+    page, _ = phone
+    ask(page, M3_QUESTION)
+    card = page.locator('.card[data-id="m3"]')
+    expect(card.locator(".key mark").first).to_contain_text("100元")
+    quote, more = card.locator(".quote"), card.locator("button.more")
+    expect(quote).to_be_hidden()
+    expect(more).to_have_text("查看条文全文")
+    more.click()
+    expect(quote).to_be_visible()
+    expect(quote.locator("mark").first).to_contain_text("100元")
+    expect(quote).to_contain_text("实施灵活就业促进工程。")
 
 
 def test_validity_notes_are_shown(phone: tuple[Page, Console]) -> None:
@@ -141,15 +155,14 @@ def test_quick_reply_chips_on_load_and_after_each_answer(
     phone: tuple[Page, Console], chars_assistant: Assistant
 ) -> None:
     page, _ = phone
-    chips = page.locator(".quick .quick-chip")
+    chips = page.locator(".quick .quick-chip:not(.group-chip)")
     expect(chips).to_have_text(list(chars_assistant.suggestions()))
-    first = chips.first.inner_text()
-    chips.first.click()
-    expect(page.locator(".msg.user .bubble").last).to_have_text(first)
-    expect(page.locator(".msg.bot .card").first).to_be_visible()
+    ask(page, M3_QUESTION)
     expect(page.locator(".quick")).to_have_count(1)
     after = page.locator(".quick .quick-chip").all_inner_texts()
-    assert after and first not in after and set(after) <= set(chars_assistant.suggestions())
+    # The chips now follow the answer (m3): its next questions, not the starter list.
+    assert after == list(chars_assistant.ask(M3_QUESTION).suggestions)
+    assert "找哪个部门办?" in after
 
 
 def test_conversation_survives_reload(phone: tuple[Page, Console]) -> None:

@@ -42,6 +42,7 @@ def chat(request: Request, bot: Bot) -> HTMLResponse:
         "tel": tel_href(bot.phone),
         "dept": meta.consult_dept,
         "suggestions": list(bot.suggestions()),
+        "groups": [g.name for g in bot.groups.groups],
         "maxChars": MAX_QUESTION_CHARS,
     }
     context = {"config": config, "meta": meta, "n_measures": len(bot.corpus.primary_doc.measures)}

@@ -61,6 +61,22 @@
     return `tel:${String(phone).replace(/[^0-9+-]/g, "")}`;
   }
 
+  // The quote as text nodes, with the highlighted sentences wrapped in <mark> (never innerHTML).
+  function appendMarked(node, text, marks) {
+    let pos = 0;
+    const spans = marks
+      .map((h) => [text.indexOf(h), h.length])
+      .filter(([at]) => at >= 0)
+      .sort((a, b) => a[0] - b[0]);
+    for (const [at, len] of spans) {
+      if (at < pos) continue;
+      if (at > pos) node.append(document.createTextNode(text.slice(pos, at)));
+      node.append(el("mark", null, text.slice(at, at + len)));
+      pos = at + len;
+    }
+    if (pos < text.length) node.append(document.createTextNode(text.slice(pos)));
+  }
+
   function toast(text) {
     const t = el("div", "toast", text);
     t.setAttribute("role", "status");
@@ -131,14 +147,34 @@
     card.append(head);
     if (m.section) card.append(el("p", "card-section", m.section));
 
-    const quote = el("blockquote", "quote", m.quote);
+    const highlights = Array.isArray(m.highlights) ? m.highlights.filter((h) => typeof h === "string" && h) : [];
+    const notes = Array.isArray(m.notes) ? m.notes : [];
+    if (notes.some((n) => String(n).includes("已过"))) head.append(el("span", "badge expired", "已过期"));
+
+    // The sentences that answer the question, visible without expanding; the full measure below.
+    if (highlights.length) {
+      const key = el("div", "key");
+      key.append(el("span", "key-label", "原文要点"));
+      for (const h of highlights) {
+        const p = el("p", "key-text");
+        p.append(el("mark", null, h));
+        key.append(p);
+      }
+      card.append(key);
+    }
+
+    const quote = el("blockquote", "quote");
+    appendMarked(quote, String(m.quote), highlights);
     quote.id = `quote-${++uid}`;
     card.append(quote);
-    if (String(m.quote).length > COLLAPSE_AT) {
+    if (String(m.quote).length > COLLAPSE_AT || highlights.length) {
       quote.classList.add("collapsed");
-      const more = button("more", "展开全文", () => {
+      if (highlights.length) quote.hidden = true;
+      const label = highlights.length ? "查看条文全文" : "展开全文";
+      const more = button("more", label, () => {
         const open = quote.classList.toggle("collapsed") === false;
-        more.textContent = open ? "收起" : "展开全文";
+        quote.hidden = highlights.length > 0 && !open;
+        more.textContent = open ? "收起" : label;
         more.setAttribute("aria-expanded", String(open));
       });
       more.setAttribute("aria-expanded", "false");
@@ -154,7 +190,6 @@
       card.append(row);
     }
 
-    const notes = Array.isArray(m.notes) ? m.notes : [];
     if (notes.length) {
       const list = el("ul", "notes");
       for (const n of notes) list.append(el("li", null, `提示:${n}`));
@@ -168,8 +203,22 @@
     bubble.dataset.kind = ans.kind;
     const lines = ans.answer.split("\n").map((s) => s.trim()).filter(Boolean);
     if (ans.kind === "answer" && ans.measures.length) {
-      // The first and last lines of the plain-text answer frame the quotes; the cards replace the middle.
-      bubble.append(el("p", "lead", lines[0]));
+      // The plain-text answer opens with one "▶" line per measure (the units for "哪个部门", the
+      // validity note for "还能享受吗", "文件中没有写明…"); a line that only repeats a card's own
+      // highlighted sentences is left to the card.
+      const shown = new Set(
+        ans.measures
+          .filter((m) => Array.isArray(m.highlights) && m.highlights.length)
+          .map((m) => `▶ 第${m.number}条:${m.highlights.join(" ")}`),
+      );
+      const keys = lines.filter((l) => l.startsWith("▶ ") && !shown.has(l));
+      const intro = lines.find((l) => !l.startsWith("▶ ") && !l.startsWith("提示:"));
+      if (intro) bubble.append(el("p", "lead", intro));
+      if (keys.length) {
+        const list = el("ul", "keylines");
+        for (const k of keys) list.append(el("li", null, k.slice(2)));
+        bubble.append(list);
+      }
       for (const m of ans.measures) bubble.append(measureCard(m));
       if (lines.length > 1) bubble.append(el("p", "foot", lines[lines.length - 1]));
     } else {
@@ -213,11 +262,30 @@
     for (const q of log.querySelectorAll(".quick")) q.remove();
   }
 
+  // The measure ids of the last answered turn: sent with the next question, so that
+  // 「那找哪个部门？」 is understood as a question about them.
+  function lastContext() {
+    for (let i = history.length - 1; i >= 0; i--) {
+      const h = history[i];
+      if (h.role !== "bot") continue;
+      if (h.answer.kind === "answer" && h.answer.measures.length) return h.answer.measures.map((m) => m.id);
+      return [];
+    }
+    return [];
+  }
+
+  function lastAnswer() {
+    const bots = history.filter((h) => h.role === "bot");
+    return bots.length ? bots[bots.length - 1].answer : null;
+  }
+
   function renderQuick() {
     removeQuick();
     const asked = new Set(history.filter((h) => h.role === "user").map((h) => h.text));
     const first = !history.length;
-    let items = config.suggestions.filter((s) => !asked.has(s));
+    const last = lastAnswer();
+    const follow = last && Array.isArray(last.suggestions) ? last.suggestions.filter((s) => typeof s === "string") : [];
+    let items = follow.length ? follow : config.suggestions.filter((s) => !asked.has(s));
     if (!items.length) items = config.suggestions.slice();
     if (!first) items = items.slice(0, 4);
 
@@ -226,6 +294,16 @@
     const list = el("div", "quick-list");
     for (const s of items) list.append(button("quick-chip", s, () => ask(s)));
     wrap.append(list);
+    if (first && Array.isArray(config.groups) && config.groups.length) {
+      wrap.append(el("p", "quick-label", "我是……(点选您的身份,查看可享受的全部政策)"));
+      const groups = el("div", "quick-list groups");
+      for (const g of config.groups) {
+        const chip = button("quick-chip group-chip", g, () => ask(`我是${g},能享受哪些政策?`));
+        chip.dataset.group = g;
+        groups.append(chip);
+      }
+      wrap.append(groups);
+    }
     log.append(wrap);
   }
 
@@ -244,7 +322,7 @@
 
   // ---- asking ------------------------------------------------------------------------------
 
-  async function postQuestion(text) {
+  async function postQuestion(text, context) {
     const ctrl = new AbortController();
     const timer = setTimeout(() => ctrl.abort(), TIMEOUT_MS);
     try {
@@ -256,7 +334,7 @@
           "X-Channel": "web",
           ...(sessionId() ? { "X-Session-Id": sessionId() } : {}),
         },
-        body: JSON.stringify({ question: text }),
+        body: JSON.stringify(context && context.length ? { question: text, context } : { question: text }),
         cache: "no-store",
         credentials: "same-origin",
         signal: ctrl.signal,
@@ -302,6 +380,8 @@
       history.push({ role: "user", text });
       saveHistory();
     }
+    // The previous turn, read before this question is in the history.
+    const context = lastContext();
     busy = true;
     updateComposer();
     const typing = showTyping();
@@ -311,7 +391,7 @@
     try {
       let res;
       try {
-        res = await postQuestion(text);
+        res = await postQuestion(text, context);
       } finally {
         await pause(Math.max(0, MIN_TYPING_MS - (Date.now() - started)));
         typing.remove();

@@ -1,0 +1,83 @@
+"""The conversation in headless Chromium (issue 8): the key sentence without expanding, a
+follow-up that remembers the previous answer, and the "我是…" chips."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant
+from web.app import create_app
+from web.localserver import CHROMIUM_PATH, running
+
+pytestmark = [pytest.mark.browser]
+
+if not Path(CHROMIUM_PATH).exists():
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI 需要 {CHROMIUM_PATH}(apt-get install -y chromium)", pytrace=False)
+    pytest.skip(f"没有 {CHROMIUM_PATH}:跳过浏览器测试", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def base_url(chars_assistant: Assistant) -> Iterator[str]:
+    with running(create_app(chars_assistant)) as url:
+        yield url
+
+
+@pytest.fixture
+def phone(browser: Browser, base_url: str) -> Iterator[Page]:
+    ctx = browser.new_context(base_url=base_url, locale="zh-CN", viewport={"width": 390, "height": 844})
+    page = ctx.new_page()
+    page.set_default_timeout(10_000)
+    page.goto("/")
+    page.wait_for_selector("body[data-ready]")
+    yield page
+    ctx.close()
+
+
+def ask(page: Page, question: str) -> None:
+    answered = page.locator(".msg.bot:not(.pending)").count()
+    page.fill("#q", question)
+    page.press("#q", "Enter")
+    expect(page.locator(".msg.bot:not(.pending)")).to_have_count(answered + 1)
+
+
+def test_rider_question_shows_the_100_yuan_sentence_without_expanding(phone: Page) -> None:
+    ask(phone, "灵活就业人员意外伤害保险补贴")
+    key = phone.locator('.card[data-id="m3"] .key')
+    expect(key).to_be_visible()
+    expect(key).to_contain_text("每人每年不高于100元标准给予意外伤害保险补贴")
+    assert phone.locator('.card[data-id="m3"] button.more').get_attribute("aria-expanded") == "false"
+
+
+def test_which_department_after_the_tax_answer_names_the_tax_bureau(phone: Page) -> None:
+    ask(phone, "重点群体就业创业税收优惠政策")
+    expect(phone.locator('.msg.bot .card[data-id="m7"]').last).to_be_visible()
+    ask(phone, "那找哪个部门?")
+    last = phone.locator(".msg.bot").last
+    expect(last.locator(".keylines")).to_contain_text("城阳区税务局")
+    expect(last.locator('.card[data-id="m7"]')).to_be_visible()
+
+
+def test_the_veterans_chip_lists_the_veterans_measures(phone: Page, chars_assistant: Assistant) -> None:
+    veterans = chars_assistant.groups.get("退役军人")
+    assert veterans is not None
+    phone.locator('.group-chip[data-group="退役军人"]').click()
+    last = phone.locator(".msg.bot").last
+    expect(last.locator(".card")).to_have_count(len(veterans.measures))
+    ids = last.locator(".card").evaluate_all("cards => cards.map(c => c.dataset.id)")
+    assert sorted(ids) == sorted(veterans.measures)
+    expect(phone.locator(".msg.user .bubble").last).to_contain_text("我是退役军人")
+
+
+def test_clearing_the_chat_forgets_the_context(phone: Page) -> None:
+    ask(phone, "重点群体就业创业税收优惠政策")
+    phone.click("#clear")
+    ask(phone, "那找哪个部门?")
+    expect(phone.locator(".msg.bot").last).to_contain_text("哪一项")
+    expect(phone.locator(".msg.bot").last.locator(".card")).to_have_count(0)
