@@ -76,6 +76,10 @@ class Planner:
         hl = self.highlighter.pick(hit.chunk, terms, intent, [*phrases, *extra_phrases])
         return Shown(hit, hl, via)
 
+    def highlight(self, hit: Hit, retrieval: Retrieval) -> Highlight:
+        """The key sentences of one hit for the question behind `retrieval` (the lookup page)."""
+        return self._show(hit, retrieval, self.intents.read(retrieval.question), "retrieved").highlight
+
     @staticmethod
     def _direct_hit(chunk: Chunk, why: str) -> Hit:
         return Hit(chunk=chunk, score=1.0, lexical=0.0, dense=0.0, coverage=0.0, why=(why,))

@@ -142,6 +142,11 @@ class Assistant:
         """Ranked hits with their evidence, for hotline staff (no threshold applied)."""
         return self.retrieve(question, top_k=k).hits[:k]
 
+    def search_marked(self, question: str, k: int = 10) -> tuple[tuple[Hit, tuple[str, ...]], ...]:
+        """Ranked hits, each with the sentences that answer the question (marked on the lookup page)."""
+        retrieval = self.retrieve(question, top_k=k)
+        return tuple((h, self.planner.highlight(h, retrieval).sentences) for h in retrieval.hits[:k])
+
     # -- browsing --------------------------------------------------------------------------
 
     @property

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from assistant import Assistant, PolicyAssistantError
 
-from .views import filter_query, lookup_url, tel_href, why_kind
+from .views import filter_query, lookup_url, marked, tel_href, why_kind
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -50,5 +50,6 @@ templates.env.globals["lookup_url"] = lookup_url
 templates.env.globals["filter_query"] = filter_query
 templates.env.filters["tel"] = tel_href
 templates.env.filters["why_kind"] = why_kind
+templates.env.filters["marked"] = marked
 
 __all__ = ["STATIC_DIR", "Bot", "ServiceUnavailable", "get_assistant", "static_url", "templates"]

@@ -49,36 +49,49 @@ def chat(request: Request, bot: Bot) -> HTMLResponse:
     return templates.TemplateResponse(request, "chat.html", context)
 
 
-def _lookup_context(bot: Bot, q: str, unit: str, section: str) -> dict[str, Any]:
+def _lookup_context(bot: Bot, q: str, unit: str, section: str, group: str = "") -> dict[str, Any]:
     measures = [c for c in bot.chunks if c.kind == "measure"]
     return {
         "meta": bot.corpus.primary_doc.meta,
         "phone": bot.phone,
         "units": unit_counts(measures),
         "sections": section_counts(bot.chunks),
+        "target_groups": [(g.name, len(g.measures)) for g in bot.groups.groups],
         "unit": unit,
         "section": section,
+        "group": group,
         "q": q,
         # Numbers typed on the page jump to m<N> of the primary document (numbered 1…N by the parser).
         "max_number": len(bot.corpus.primary_doc.measures),
     }
 
 
-def _render_lookup(request: Request, bot: Bot, q: str, unit: str, section: str) -> HTMLResponse:
+def _render_lookup(request: Request, bot: Bot, q: str, unit: str, section: str, group: str = "") -> HTMLResponse:
     hits: list[Any] = []
+    marks: dict[str, tuple[str, ...]] = {}
     error = ""
     shown_q = ""
+    target = bot.groups.get(group) if group else None
+    members = target.measures if target else (() if group else None)  # an unknown group matches nothing
     if q.strip():
         try:
             check_question(q)  # the limit counts what was typed; redaction only shortens
             shown_q = redact_text(q).strip()
-            hits = [h for h in bot.search(shown_q) if matches(h.chunk, unit, section)]
+            found = [(h, m) for h, m in bot.search_marked(shown_q) if matches(h.chunk, unit, section, members)]
+            hits = [h for h, _ in found]
+            marks = {h.chunk.id: m for h, m in found}
         except InvalidQuestion as exc:
             error = str(exc)
             shown_q = redact_text(q.strip())[:MAX_QUESTION_CHARS]
-    context = _lookup_context(bot, shown_q, unit, section)
-    shown = filter_chunks(bot.chunks, unit, section)
-    context |= {"hits": hits, "error": error, "groups": group_by_section(shown), "n_shown": len(shown)}
+    context = _lookup_context(bot, shown_q, unit, section, group)
+    shown = filter_chunks(bot.chunks, unit, section, members)
+    context |= {
+        "hits": hits,
+        "marks": marks,
+        "error": error,
+        "groups": group_by_section(shown),
+        "n_shown": len(shown),
+    }
     return templates.TemplateResponse(request, "lookup.html", context)
 
 
@@ -88,9 +101,10 @@ def lookup(
     bot: Bot,
     unit: Annotated[str, Query(max_length=MAX_FILTER)] = "",
     section: Annotated[str, Query(max_length=MAX_FILTER)] = "",
+    group: Annotated[str, Query(max_length=MAX_FILTER)] = "",
 ) -> HTMLResponse:
     # A `q` in the URL (an old bookmark) is ignored on purpose: searching is POST only.
-    return _render_lookup(request, bot, "", unit, section)
+    return _render_lookup(request, bot, "", unit, section, group)
 
 
 def _last(form: dict[str, list[str]], name: str) -> str:
@@ -107,18 +121,18 @@ async def lookup_search(request: Request, bot: Bot) -> Response:
     body = await request.body()  # at most 16 KB: BodyLimit refused anything larger
     try:
         form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20)
-        unit, section = _last(form, "unit"), _last(form, "section")
+        unit, section, group = _last(form, "unit"), _last(form, "section"), _last(form, "group")
         if "filter" in form:
-            refine = parse_qs(_last(form, "filter"), keep_blank_values=True, max_num_fields=4)
-            unit, section = _last(refine, "unit"), _last(refine, "section")
+            refine = parse_qs(_last(form, "filter"), keep_blank_values=True, max_num_fields=6)
+            unit, section, group = _last(refine, "unit"), _last(refine, "section"), _last(refine, "group")
     except ValueError:
         return error_json(400, "bad_request", "请求格式有误,请检查后重试")
     q = _last(form, "q")
     if len(q) > MAX_LOOKUP_QUERY:
         return error_json(422, "invalid_request", f"检索内容太长了(最多 {MAX_QUESTION_CHARS} 个字)")
-    if len(unit) > MAX_FILTER or len(section) > MAX_FILTER:
+    if len(unit) > MAX_FILTER or len(section) > MAX_FILTER or len(group) > MAX_FILTER:
         return error_json(422, "invalid_request", "筛选条件太长了")
-    return await run_in_threadpool(_render_lookup, request, bot, q, unit, section)
+    return await run_in_threadpool(_render_lookup, request, bot, q, unit, section, group)
 
 
 @router.api_route("/lookup/{chunk_id}", methods=["GET", "HEAD"], response_class=HTMLResponse)

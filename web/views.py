@@ -6,10 +6,12 @@ reshape the library's records for an edge, so the API and the pages show the sam
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
+
+from markupsafe import Markup, escape
 
 from assistant.corpus import Chunk
 from assistant.retrieve import Hit
@@ -45,15 +47,29 @@ def tel_href(phone: str) -> str:
     return "tel:" + "".join(ch for ch in phone if ch.isdigit() or ch in "+-")
 
 
-def filter_query(unit: str = "", section: str = "") -> str:
-    """unit=…&section=… with only the filters that are set (never a question: see pages.py)."""
-    return urlencode({k: v for k, v in (("unit", unit), ("section", section)) if v})
+def filter_query(unit: str = "", section: str = "", group: str = "") -> str:
+    """unit=…&section=…&group=… with only the filters that are set (never a question: see pages.py)."""
+    return urlencode({k: v for k, v in (("unit", unit), ("section", section), ("group", group)) if v})
 
 
-def lookup_url(unit: str = "", section: str = "") -> str:
+def lookup_url(unit: str = "", section: str = "", group: str = "") -> str:
     """/lookup with only the filters that are set, so links stay short and shareable."""
-    query = filter_query(unit, section)
+    query = filter_query(unit, section, group)
     return "/lookup" + ("?" + query if query else "")
+
+
+def marked(text: str, sentences: Iterable[str]) -> Markup:
+    """`text` escaped, with each of `sentences` (verbatim parts of it) wrapped in <mark>."""
+    spans = sorted((text.find(s), len(s)) for s in sentences if s and s in text)
+    out, pos = [], 0
+    for at, n in spans:
+        if at < pos:
+            continue
+        out.append(escape(text[pos:at]))
+        out.append(Markup("<mark>") + escape(text[at : at + n]) + Markup("</mark>"))
+        pos = at + n
+    out.append(escape(text[pos:]))
+    return Markup("").join(out)
 
 
 _WHY_KINDS = {"编号": "num", "部门": "unit", "关键词": "kw", "语义": "sem"}
@@ -64,12 +80,19 @@ def why_kind(reason: str) -> str:
     return _WHY_KINDS.get(reason.split(":", 1)[0].split("：", 1)[0], "other")
 
 
-def matches(c: Chunk, unit: str | None, section: str | None) -> bool:
-    return (not unit or unit in c.lead_units) and (not section or c.section == section)
+def matches(c: Chunk, unit: str | None, section: str | None, members: Collection[str] | None = None) -> bool:
+    """`members`: the ids of a target group's measures when filtering by group, else None."""
+    return (
+        (not unit or unit in c.lead_units)
+        and (not section or c.section == section)
+        and (members is None or c.id in members)
+    )
 
 
-def filter_chunks(chunks: Iterable[Chunk], unit: str | None = None, section: str | None = None) -> list[Chunk]:
-    return [c for c in chunks if matches(c, unit, section)]
+def filter_chunks(
+    chunks: Iterable[Chunk], unit: str | None = None, section: str | None = None, members: Collection[str] | None = None
+) -> list[Chunk]:
+    return [c for c in chunks if matches(c, unit, section, members)]
 
 
 @dataclass(frozen=True)
@@ -110,6 +133,7 @@ __all__ = [
     "group_by_section",
     "hit_dict",
     "lookup_url",
+    "marked",
     "matches",
     "section_counts",
     "tel_href",

@@ -61,7 +61,7 @@
     return `tel:${String(phone).replace(/[^0-9+-]/g, "")}`;
   }
 
-  // The quote as text nodes, with the highlighted sentences wrapped in <mark> (never innerHTML).
+  // The quote as text nodes, with the highlighted sentences wrapped in <mark>, built from text nodes only.
   function appendMarked(node, text, marks) {
     let pos = 0;
     const spans = marks

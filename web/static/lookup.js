@@ -211,4 +211,50 @@
       button.classList.remove("done");
     }, 1800);
   });
+
+  // ---- the sentences that answered the search, marked on the detail page too -------------
+  // The search itself stays out of URLs; the marked sentences (corpus text, not the question)
+  // travel to the detail page in this tab's sessionStorage.
+  const MARKS_KEY = "cy-lookup:marks";
+
+  document.addEventListener("click", (e) => {
+    const link = e.target.closest(".lk-card[data-marks] a.lk-card-link");
+    if (!link) return;
+    const card = link.closest(".lk-card");
+    try {
+      sessionStorage.setItem(MARKS_KEY, JSON.stringify({ id: card.dataset.id, marks: JSON.parse(card.dataset.marks) }));
+    } catch {
+      // storage unavailable: the detail page simply shows no marks
+    }
+  });
+
+  function markDetail() {
+    const text = detail && detail.querySelector(".fulltext");
+    if (!text) return;
+    let saved = null;
+    try {
+      saved = JSON.parse(sessionStorage.getItem(MARKS_KEY) || "null");
+    } catch {
+      saved = null;
+    }
+    if (!saved || saved.id !== detail.dataset.id || !Array.isArray(saved.marks)) return;
+    const full = text.textContent;
+    const spans = saved.marks
+      .filter((m) => typeof m === "string" && m && full.includes(m))
+      .map((m) => [full.indexOf(m), m.length])
+      .sort((a, b) => a[0] - b[0]);
+    if (!spans.length) return;
+    text.textContent = "";
+    let pos = 0;
+    for (const [at, len] of spans) {
+      if (at < pos) continue;
+      text.append(document.createTextNode(full.slice(pos, at)));
+      const mark = document.createElement("mark");
+      mark.textContent = full.slice(at, at + len);
+      text.append(mark);
+      pos = at + len;
+    }
+    text.append(document.createTextNode(full.slice(pos)));
+  }
+  markDetail();
 })();
