@@ -18,6 +18,9 @@ from .text import Lexicon, normalize
 
 # Intents whose answer is a fact stated in a sentence (as opposed to "which department", answered
 # by the unit clause, or "what is there for me", answered by a list).
+# Question words: a clause with one of these asks something of its own.
+_QUESTION_RE = re.compile(r"吗|呢|什么|哪|怎么|怎样|如何|多少|几|是否|能否|能不能|可不可以|有没有|是不是|啥")
+
 FACT_INTENTS = ("amount", "rate", "count", "duration", "frequency", "place", "how")
 
 
@@ -57,6 +60,23 @@ def _lines(path: Path) -> list[tuple[int, str]]:
     return [(n, ln.rstrip("\n")) for n, ln in enumerate(text, 1) if ln.strip() and not ln.startswith("#")]
 
 
+def _top_level_split(text: str) -> list[str]:
+    """Split cues at "|" outside parentheses, so a cue may itself hold a group like (?:政策|扶持)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "\\":
+            continue
+        if ch == "(" and (i == 0 or text[i - 1] != "\\"):
+            depth += 1
+        elif ch == ")" and (i == 0 or text[i - 1] != "\\"):
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
 def read_intents(path: Path) -> tuple[IntentRule, ...]:
     rules = []
     for n, line in _lines(path):
@@ -64,7 +84,7 @@ def read_intents(path: Path) -> tuple[IntentRule, ...]:
         if len(cols) not in (3, 4) or not cols[0].strip() or not cols[1].strip():
             raise CorpusError(str(path), n, "需要“意图<TAB>问法|问法<TAB>句子特征<TAB>名称”四列")
         try:
-            cues = re.compile("|".join(f"(?:{c})" for c in cols[1].split("|") if c))
+            cues = re.compile("|".join(f"(?:{c})" for c in _top_level_split(cols[1]) if c))
             evidence = re.compile(cols[2]) if cols[2].strip() else None
         except re.error as exc:
             raise CorpusError(str(path), n, f"正则表达式有误: {exc}") from exc
@@ -82,6 +102,8 @@ class IntentReader:
         lines = [ln for _, ln in _lines(lexicon.dir / "followup.txt")]
         self.deictic_words = tuple(sorted({w for w in (lines[0].split() if lines else ())}, key=len, reverse=True))
         self.generic = frozenset(w for ln in lines[1:2] for w in ln.split())
+        # Words that say nothing more about a group question than the group itself.
+        self.group_neutral = self.generic | frozenset(w for ln in lines[2:3] for w in ln.split())
         # Group words ("大学生", "退役军人") are a topic of their own: 「我是大学生呢」 is a new question.
         self.group_words = group_words
 
@@ -92,14 +114,25 @@ class IntentReader:
         for r in self.rules:
             rest = r.cues.sub(" ", rest)
         deictic = False
+        topic_groups: list[str] = []
         for w in self.deictic_words:
             if w in rest:
                 deictic = True
                 rest = rest.replace(w, " ")
+        # A group named ("用人单位", "退役军人") is a topic even where its words are generic ("单位").
+        for w in self.group_words:
+            if w in rest:
+                topic_groups.append(w)
+                rest = rest.replace(w, " ")
         # A lone character left over ("办", "领") is a fragment of a cue, not a topic.
         # Numbers stay: 「100元的补贴是什么」 is about the measure that states 100元.
         topic = [t for t in self.lexicon.tokens(rest) if t not in self.generic and (len(t) > 1 or t.isdigit())]
-        return QuestionIntent(intents, tuple(dict.fromkeys(topic)), deictic)
+        return QuestionIntent(intents, tuple(dict.fromkeys([*topic_groups, *topic])), deictic)
+
+    def asks_something(self, text: str) -> bool:
+        """Whether a clause is itself a question: an intent cue or a question word."""
+        norm = normalize(text)
+        return any(r.cues.search(norm) for r in self.rules) or bool(_QUESTION_RE.search(norm))
 
     def rule(self, name: str) -> IntentRule | None:
         return self.by_name.get(name)

@@ -7,33 +7,42 @@ Only the split is decided here; whether each part has evidence of its own is ret
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from .text import normalize
 
-# Conjunctions that join the topics of a two-part question. Commas do not: a citizen's one question
-# is often several clauses (「我是去年毕业的，现在打零工，有社保补贴吗」).
-_JOIN_RE = re.compile(r"以及|还有|另外|和|与|跟|及|、")
 # "和/与/跟/及/、" also join words inside one topic (退役军人和妇女, 企业跟职业学校合作, 家政、养老),
-# so they split a question only when it says "each" (分别/各…); "还有/以及/另外" add a second
-# question by themselves. Either way retrieval must confirm that the parts differ.
-_EACH_RE = re.compile(r"分别|各自|各|都|两个|两项|两种")
-_ADDITIVE_RE = re.compile(r"以及|还有|另外")
+# and a comma often separates the clauses of one question (「我是去年毕业的，现在打零工，有补贴吗」).
+# So a question splits at them only when it says "each" (分别/各…) or adds a second question
+# (还有/另外/又…); otherwise only into clauses that each ask something themselves
+# (「…贷款利率多少？骑手意外险补多少钱？」, 「青年社区建几个、服务站建几家」).
+# "都", "各", "又", "同时" are too common in one-topic questions (「一个员工都没裁」, 「各街道」) to
+# mark a second question; "还有没有…" asks about one thing.
+_EACH_RE = re.compile(r"分别|各自|两个|两项|两种|这两|(?:和|与|跟|及|、)[^，,。？?]{1,12}都")
+_ADDITIVE_RE = re.compile(r"以及|还有(?!没有|吗|啥|什么)|另外|此外")
+_JOIN_RE = re.compile(r"以及|还有(?!没有|吗|啥|什么)|另外|此外|和|与|跟|及|、|，|,|；|;|？|\?|。|！|!")
+_EACH_WORD_RE = re.compile(r"分别|各自|都")
+_CLAUSE_RE = re.compile(r"、|，|,|；|;|？|\?|。|！|!")
 MIN_PART_CHARS = 2
 MAX_PARTS = 4
 
 
-def split_parts(question: str) -> tuple[str, ...]:
+def split_parts(question: str, asks: Callable[[str], bool] = lambda _: False) -> tuple[str, ...]:
     """The parts of a question, in the order asked; one part when it does not split.
 
-    The question's tail after the last part ("…分别找哪个部门") is what each part asks, so it
-    stays on the last part and the planner reads the intent from the whole question.
+    `asks` tells whether a clause is a question of its own (the intent reader knows the cues).
+    The tail after the last part ("…分别找哪个部门") stays on the last part; the planner reads
+    what a part asks from the part, or from the whole question when the part asks nothing.
     """
     text = normalize(question).rstrip("？?。.!！ ")
-    if not (_EACH_RE.search(text) or _ADDITIVE_RE.search(text)):
-        return (text,)
-    pieces = [p.strip() for p in _JOIN_RE.split(text)]
-    pieces = [_EACH_RE.sub("", p).strip() for p in pieces]
-    parts = tuple(p for p in pieces if len(p) >= MIN_PART_CHARS)
+    if _EACH_RE.search(text) or _ADDITIVE_RE.search(text):
+        pieces = [_EACH_WORD_RE.sub("", _ADDITIVE_RE.sub("", p)).strip() for p in _JOIN_RE.split(text)]
+        parts = tuple(p for p in pieces if len(p) >= MIN_PART_CHARS)
+    else:
+        pieces = [p.strip() for p in _CLAUSE_RE.split(text)]
+        parts = tuple(p for p in pieces if len(p) >= MIN_PART_CHARS)
+        if not all(asks(p) for p in parts):
+            return (text,)
     if len(parts) < 2 or len(parts) > MAX_PARTS:
         return (text,)
     return parts

@@ -120,8 +120,11 @@ class Planner:
             return None
         # Anything the question says beyond the group ("大学生创业贷款有哪些政策") is a topic of its
         # own; then retrieval, not the group list, answers it.
-        group_words = {w for g in named for w in (*g.variants, *g.policy_words)}
-        rest = [t for t in intent.topic if not any(t in w or w in t for w in group_words)]
+        # The ways people name the group, not its policy words: "创业担保贷款" is one of the
+        # entrepreneurs' policy words, but asking about it is asking about that loan.
+        group_words = {v for g in named for v in g.variants}
+        neutral = self.intents.group_neutral
+        rest = [t for t in intent.topic if t not in neutral and not any(t in w or w in t for w in group_words)]
         if rest:
             return None
         rank = {h.chunk.id: i for i, h in enumerate(retrieval.hits)}
@@ -144,21 +147,26 @@ class Planner:
         """「A和B分别找哪个部门」: each part answered, in the order asked — but only when every part
         has evidence of its own and they lead to different measures; otherwise "和" was part of
         one topic (退役军人和妇女) and the whole question's ranking stands."""
-        parts = split_parts(question)
+        parts = split_parts(question, self.intents.asks_something)
         if len(parts) < 2:
             return None
-        answers: list[tuple[str, Retrieval]] = []
-        for part in parts:
-            if self.intents.read(part).elliptical:
-                return None
+        answers: list[tuple[QuestionIntent, Retrieval]] = []
+        # A part with no topic of its own ("这两个政策分别找哪个部门") is the question shared by the
+        # others, already read from the whole question.
+        topical = [(p, i) for p, i in ((p, self.intents.read(p)) for p in parts) if not i.elliptical]
+        if len(topical) < 2:
+            return None
+        for part, part_intent in topical:
             r = self.retriever.retrieve(part, top_k=top_k)
             if r.kind != "answer" or not r.matched:
                 return None
-            answers.append((part, r))
+            # Each part's key sentence answers what that part asks ("利率多少" / "补多少钱");
+            # a part that asks nothing itself ("创业担保贷款和…") shares the question's intent.
+            answers.append((part_intent if part_intent.intents else intent, r))
         tops = [r.matched[0].chunk.id for _, r in answers]
         if len(set(tops)) < len(tops):
             return None
-        shown = tuple(self._show(r.matched[0], r, intent, "part") for _, r in answers)
+        shown = tuple(self._show(r.matched[0], r, i, "part") for i, r in answers)
         return Plan(question, "answer", shown, intent, retrieval, parts=parts)
 
 
