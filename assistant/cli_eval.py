@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .evaluation import (
+    ANSWER_METRICS,
     KIND_LABELS,
     PROBLEM_LABELS,
     PROBLEM_LABELS_EN,
@@ -29,6 +30,7 @@ from .evaluation import (
     render_report,
     write_report,
 )
+from .evaluation.report import TARGETS, lower_is_better, meets
 from .service import REPO_ROOT, Assistant
 
 DEFAULT_FAQ = REPO_ROOT / "eval" / "faq.jsonl"
@@ -39,7 +41,7 @@ def register(subparsers: Any, add_common: Callable[[argparse.ArgumentParser], No
         "eval",
         help="在问答评测集上评测答复质量",
         description="把评测集(JSON Lines)中的每个问题交给助手,计算 top-1、hit@3、MRR、拒答精确率/召回率、"
-        "必含内容覆盖、完整性和延迟,并列出所有失败。",
+        "必含内容覆盖、完整性、延迟,以及要点句、追问、列举、外地与相邻事务等答复质量指标,并列出所有失败。",
     )
     add_common(p)
     p.add_argument(
@@ -140,7 +142,30 @@ def _f(key: str, v: float | None) -> str:
         return "—"
     if key.endswith("_ms"):
         return f"{v:.1f}"
+    if key.endswith(("_list_len", "_list_excess")):
+        return f"{v:.2f}"
     return f"{v:.3f}"
+
+
+def _answer_table(reports: Sequence[EvalReport], names: Sequence[str]) -> str:
+    """The answer-quality metrics (issues 8 and 10), each with its item count and target mark."""
+    body = []
+    for spec in ANSWER_METRICS:
+        row = [spec.title]
+        for name, r in zip(names, reports, strict=True):
+            v, n = r.figure(spec.key), r.figure_n(spec.key)
+            target = TARGETS.get(name, {}).get(spec.key)
+            mark = "" if target is None or v is None else (" ✓" if meets(spec.key, v, target) else " ✗")
+            row.append("—" if v is None else f"{_f(spec.key, v)} ({n}){mark}")
+        body.append(row)
+    targets = "、".join(
+        f"{s.title} {'≤' if lower_is_better(s.key) else '≥'} {t:g}"
+        for s in ANSWER_METRICS
+        for t in [TARGETS.get(names[0], {}).get(s.key)]
+        if t is not None
+    )
+    out = _table(["答复质量(题数)", *names], body)
+    return out + (f"\n  目标({names[0]}): {targets}" if targets else "")
 
 
 _METRICS = (
@@ -165,14 +190,25 @@ def _ev(label: str, score: float, lexical: float, dense: float, coverage: float)
 def format_failure(r: ItemResult, labels: dict[str, str]) -> list[str]:
     item = r.item
     head = f"  {item.where}  [{KIND_LABELS.get(item.kind, item.kind)}] {item.q}"
-    expect = "/".join(item.expect) if item.expect else ("拒答" if item.target == "decline" else "问候")
+    expect = (
+        "/".join(item.expect)
+        if item.expect
+        else {"decline": "拒答", "greeting": "问候", "clarify": "请对方说明"}.get(item.target, item.target)
+    )
+    if item.expect_all:
+        expect += " 并列出全部 " + "、".join(item.expect_all)
     got = (
         ", ".join(f"{i} {s:.2f}" for i, s in r.shown)
         if r.shown
-        else {"no_match": "拒答", "greeting": "问候"}.get(r.kind, r.kind)
+        else {"no_match": "拒答", "greeting": "问候", "clarify": "请对方说明"}.get(r.kind, r.kind)
     )
     detail = f"      期望 {expect} → 得到 {got}"
-    lines = [head, detail]
+    lines = [head]
+    if item.context:
+        lines.append("      上文 " + "、".join(item.context))
+    lines.append(detail)
+    if r.missing and r.matched:
+        lines.append("      漏列 " + "、".join(r.missing))
     if item.target == "answer":
         if r.expected:
             e = r.expected
@@ -220,6 +256,9 @@ def format_table(
             row.append("" if a is None or b is None or key.endswith("_ms") else f"{b - a:+.3f}")
         body.append(row)
     out.append(_table(header, body))
+
+    out.append("")
+    out.append(_answer_table(reports, names))
 
     out.append("")
     out.append("分类别 top-1(答对/题数)")

@@ -7,19 +7,23 @@ the cheap fusion/decision step. Usage:
     python eval/tune.py [--trials 3000] [--faq eval/faq.jsonl] [--holdout eval/faq_holdout.jsonl]
 
 Prints the best setting as a `Weights(...)` literal to paste into assistant/retrieve.py.
+
+Only questions the retriever decides on its own are searched over: a follow-up (asked with the
+previous answer's ids) and a context-less elliptical question (answered with a clarifying reply)
+are resolved by the planner above the retriever, so its weights cannot be judged by them.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import random
 from pathlib import Path
 
 from tqdm import tqdm
 
 from assistant import Assistant
+from assistant.evaluation import FaqItem, load_faq
 from assistant.retrieve import Weights
 
 SPACE = {
@@ -41,31 +45,32 @@ SPACE = {
 }
 
 
-def load(path: Path) -> list[dict]:
-    return [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+def load(path: Path) -> list[FaqItem]:
+    """The questions of an FAQ file (validated as the eval does) that the retriever alone decides."""
+    return [it for it in load_faq(path) if not it.context and it.target != "clarify"]
 
 
-def correct(item: dict, retrieval) -> bool:  # noqa: ANN001 - Retrieval
-    if item["kind"] == "greeting":
+def correct(item: FaqItem, retrieval) -> bool:  # noqa: ANN001 - Retrieval
+    if item.target == "greeting":
         return retrieval.kind == "greeting"
-    if not item["expect"]:
+    if item.target == "decline":
         return retrieval.kind == "no_match"
-    return bool(retrieval.matched) and retrieval.matched[0].chunk.id in item["expect"]
+    return bool(retrieval.matched) and retrieval.matched[0].chunk.id in item.expect
 
 
-def score(bot: Assistant, evidence: list, items: list[dict], weights: Weights) -> float:
+def score(bot: Assistant, evidence: list, items: list[FaqItem], weights: Weights) -> float:
     """Top-1 accuracy, with out-of-scope questions counted twice: wrongly answering a question the
     policy does not cover misleads a citizen more than a decline that gives the phone number."""
     decide = bot.retriever.decide
     total = got = 0
     for it, ev in zip(items, evidence, strict=True):
-        weight = 1 if it["expect"] or it["kind"] == "greeting" else 2
+        weight = 2 if it.target == "decline" else 1
         total += weight
         got += weight * correct(it, decide(ev, 3, weights))
     return got / total
 
 
-def top1(bot: Assistant, evidence: list, items: list[dict], weights: Weights) -> float:
+def top1(bot: Assistant, evidence: list, items: list[FaqItem], weights: Weights) -> float:
     decide = bot.retriever.decide
     return sum(correct(it, decide(ev, 3, weights)) for it, ev in zip(items, evidence, strict=True)) / len(items)
 
@@ -81,8 +86,8 @@ def main() -> None:
 
     bot = Assistant.load()
     items, held = load(args.faq), load(args.holdout)
-    ev = [bot.retriever.evidence(it["q"]) for it in tqdm(items, desc="evidence")]
-    ev_held = [bot.retriever.evidence(it["q"]) for it in tqdm(held, desc="evidence (held-out)")]
+    ev = [bot.retriever.evidence(it.q) for it in tqdm(items, desc="evidence")]
+    ev_held = [bot.retriever.evidence(it.q) for it in tqdm(held, desc="evidence (held-out)")]
 
     current = bot.retriever.weights
     best_w, best = current, score(bot, ev, items, current)
@@ -101,7 +106,7 @@ def main() -> None:
             if not correct(it, r):
                 got = [h.chunk.id for h in r.matched]
                 top = [(h.chunk.id, h.coverage, h.dense) for h in r.hits[:3]]
-                print("FAIL", it["kind"], it["q"], it["expect"], got, top, r.neighbour)
+                print("FAIL", it.kind, it.q, it.expect, got, top, r.neighbour)
 
 
 if __name__ == "__main__":

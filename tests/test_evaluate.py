@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from assistant import Assistant
 from assistant.answer import Answer, MeasureAnswer
 from assistant.cli import main
+from assistant.cli_eval import format_table
 from assistant.evaluation import (
+    ANSWER_METRICS,
+    EvalReport,
     FaqError,
     FaqItem,
+    ItemResult,
     ablation,
     evaluate,
     load_faq,
@@ -132,14 +138,58 @@ def test_evaluate_checks_expected_ids_against_the_corpus(bot: Assistant, tmp_pat
 
 
 def answer(
-    matched: bool, ids: tuple[str, ...] = (), kind: str | None = None, text: str = PHONE, units=("区财政局",)
+    matched: bool,
+    ids: tuple[str, ...] = (),
+    kind: str | None = None,
+    text: str = f"区财政局 {PHONE}",  # complete: the phone and the lead unit
+    units=("区财政局",),
+    quote: str = "q",
+    highlights: tuple[str, ...] = (),
 ) -> Answer:
-    measures = tuple(MeasureAnswer(i, None, "d", "t", "s", "q", tuple(units), (), 0.5) for i in ids)
+    """A hand-made answer; the first measure carries `quote` and `highlights`, the others none."""
+    measures = tuple(
+        MeasureAnswer(
+            id=i,
+            number=None,
+            doc="d",
+            title="t",
+            section="s",
+            quote=quote if n == 0 else "q",
+            highlights=highlights if n == 0 else (),
+            lead_units=tuple(units),
+            notes=(),
+            score=0.5,
+        )
+        for n, i in enumerate(ids)
+    )
     return Answer("q", matched, kind or ("answer" if matched else "no_match"), measures, PHONE, text)
 
 
-def item(expect: tuple[str, ...], kind: str, must: tuple[str, ...] = ()) -> FaqItem:
-    return FaqItem(q=f"q-{kind}-{expect}", expect=expect, must=must, kind=kind, source="x.jsonl", line=1)
+def item(
+    expect: tuple[str, ...],
+    kind: str,
+    must: tuple[str, ...] = (),
+    context: tuple[str, ...] = (),
+    expect_all: tuple[str, ...] = (),
+) -> FaqItem:
+    return FaqItem(
+        q=f"q-{kind}-{expect}-{context}",
+        expect=expect,
+        must=must,
+        kind=kind,
+        source="x.jsonl",
+        line=1,
+        context=context,
+        expect_all=expect_all,
+    )
+
+
+def scored(it: FaqItem, ans: Answer) -> ItemResult:
+    return score_item(it, ans, None, 1.0)
+
+
+def metric(report: EvalReport, key: str) -> tuple[float | None, int | None]:
+    return report.figure(key), report.figure_n(key)
 
 
 def test_no_match_precision_and_recall() -> None:
@@ -175,6 +225,178 @@ def test_greeting_answered_as_policy_is_a_failure() -> None:
     assert r.problem == "greeting_missed"
 
 
+# -- answer-quality metrics (issues 8 and 10) on hand-made answers -----------------------------------
+
+QUOTE = "甲。乙乙。丙丙丙。"  # three sentences, 9 characters
+
+
+def test_fact_in_highlights_counts_only_facts_answered_right() -> None:
+    results = [
+        scored(item(("m3",), "fact", ("100元",)), answer(True, ("m3",), highlights=("每人每年不高于100元。",))),
+        # Both figures asked; the highlight holds only one.
+        scored(item(("m8",), "fact", ("4%", "3000万元")), answer(True, ("m8",), highlights=("不超过4%。",))),
+        # Left out: the wrong measure first, no figure asked, not a fact question.
+        scored(item(("m7",), "fact", ("2025年12月31日",)), answer(True, ("m8",), highlights=("2025年12月31日",))),
+        scored(item(("m9",), "fact"), answer(True, ("m9",))),
+        scored(item(("m3",), "colloquial", ("100元",)), answer(True, ("m3",))),
+    ]
+    assert metric(summarize(results), "fact_in_highlights") == (0.5, 2)
+
+
+def test_highlight_share_and_empty_over_multi_sentence_answers() -> None:
+    results = [
+        scored(item(("m1",), "direct"), answer(True, ("m1",), quote=QUOTE, highlights=("乙乙。",))),
+        scored(item(("m2",), "direct"), answer(True, ("m2",), quote=QUOTE)),  # no highlight
+        # Left out: a one-sentence quote, a declined question, an out-of-scope one answered.
+        scored(item(("m3",), "direct"), answer(True, ("m3",), quote="只有一句。")),
+        scored(item(("m4",), "direct"), answer(False)),
+        scored(item((), "oos"), answer(True, ("m5",), quote=QUOTE, highlights=("甲。",))),
+    ]
+    report = summarize(results)
+    assert metric(report, "highlight_share") == (pytest.approx(3 / 9), 1)
+    assert metric(report, "highlight_empty") == (0.5, 2)
+
+
+def test_followup_accuracy_and_context_kept_apart_from_declines() -> None:
+    results = [
+        scored(item(("m7",), "followup", context=("m7",)), answer(True, ("m7",))),
+        scored(item(("m12",), "followup", context=("m7",)), answer(True, ("m7",))),  # stuck to the context
+        scored(item((), "oos", context=("m7",)), answer(False)),  # off-topic after m7: declined, not a follow-up
+    ]
+    report = summarize(results)
+    assert metric(report, "followup_accuracy") == (0.5, 2)
+    assert results[1].problem == "wrong_measure"
+    assert results[2].correct
+    assert report.to_dict()["failures"][0]["context"] == ["m7"]
+
+
+def test_clarify_rate_and_clarify_is_not_a_decline() -> None:
+    results = [
+        scored(item((), "clarify"), answer(False, kind="clarify")),
+        scored(item((), "clarify"), answer(True, ("m3",))),  # answered at random
+        scored(item((), "clarify"), answer(False)),  # declined: not what was asked either
+        scored(item((), "oos"), answer(False, kind="clarify")),  # a clarify reply declines an oos question
+    ]
+    report = summarize(results)
+    assert metric(report, "clarify_rate") == (pytest.approx(1 / 3), 3)
+    assert [r.problem for r in results] == [None, "clarify_missed", "clarify_missed", None]
+    assert report.n_clarify == 3 and report.n_oos == 1
+    # Clarify items stay out of the no-match confusion: one oos item, declined.
+    assert report.no_match_recall == 1.0 and report.no_match_precision == 1.0
+    assert [(c.expected, c.got) for c in report.confusions] == [("clarify", "m3"), ("clarify", "no_match")]
+
+
+def test_group_lists_recall_length_and_excess() -> None:
+    group = item(("m7", "m8", "m13"), "group", expect_all=("m7", "m8", "m13"))
+    results = [
+        scored(group, answer(True, ("m13", "m8", "m7", "m4"))),  # all three and one more
+        scored(group, answer(True, ("m13",))),  # one of three
+        # All listed, but led by a measure that is not in the list: wrong first measure.
+        scored(group, answer(True, ("m4", "m7", "m8", "m13"))),
+    ]
+    report = summarize(results)
+    assert metric(report, "group_recall") == (pytest.approx((1 + 1 / 3 + 1) / 3), 3)
+    assert metric(report, "group_list_len") == (pytest.approx(3.0), 3)
+    assert metric(report, "group_list_excess") == (pytest.approx((1 - 2 + 1) / 3), 3)
+    assert [r.problem for r in results] == [None, "list_incomplete", "wrong_measure"]
+    assert results[1].missing == ("m7", "m8") and results[1].recall == pytest.approx(1 / 3)
+    assert report.top1 == pytest.approx(1 / 3)
+    assert ("m7/m8/m13", "漏列 m7、m8") in [(c.expected, c.got) for c in report.confusions]
+    assert metric(report, "multi_recall") == (None, 0)  # no two-part question in this set
+
+
+def test_multi_part_may_lead_with_either_part() -> None:
+    two = item(("m13",), "multi", expect_all=("m13", "m14"))
+    results = [
+        scored(two, answer(True, ("m14", "m13"))),  # second part first: still both answered
+        scored(two, answer(True, ("m13",))),
+        scored(two, answer(False)),
+    ]
+    report = summarize(results)
+    assert [r.problem for r in results] == [None, "list_incomplete", "false_decline"]
+    assert metric(report, "multi_recall") == (pytest.approx(0.5), 3)
+    assert metric(report, "multi_list_len") == (pytest.approx(1.0), 3)
+    assert metric(report, "multi_list_excess") == (pytest.approx(-1.0), 3)
+
+
+def test_search_style_metrics_of_issue_10() -> None:
+    results = [
+        scored(item((), "place_other"), answer(False)),
+        scored(item((), "place_other"), answer(True, ("m3",))),  # another city answered with ours
+        scored(item(("m3",), "place_chain"), answer(True, ("m3",))),
+        scored(item((), "neighbour"), answer(False)),
+        scored(item(("m8",), "keywords"), answer(True, ("m7",))),
+        scored(item(("m7",), "year"), answer(True, ("m7",))),
+        scored(item(("m8",), "latest"), answer(True, ("m8",))),
+        scored(item(("m13",), "not_stated", ("创业担保贷款",)), answer(True, ("m13",), text=f"创业担保贷款 {PHONE}")),
+        scored(item(("m13",), "not_stated", ("创业担保贷款",)), answer(True, ("m13",))),  # must missing
+    ]
+    report = summarize(results)
+    assert metric(report, "other_place_declined") == (0.5, 2)
+    assert metric(report, "chain_answered") == (1.0, 1)
+    assert metric(report, "neighbour_declined") == (1.0, 1)
+    assert metric(report, "search_in_scope_top1") == (0.75, 4)  # keywords, year, latest, place_chain
+    assert metric(report, "not_stated_right") == (0.5, 2)
+    # Other places and neighbours are declines: the no-match confusion counts them with oos.
+    assert report.n_oos == 3 and report.no_match_recall == pytest.approx(2 / 3)
+    assert results[1].problem == "false_accept"
+
+
+def test_answer_metrics_without_items_are_none_and_shown_as_dash() -> None:
+    report = summarize([scored(item(("m1",), "direct"), answer(True, ("m1",), text=f"区财政局 {PHONE}"))], "x.jsonl")
+    d = report.to_dict()
+    for spec in ANSWER_METRICS:
+        if spec.key.startswith("highlight_"):
+            continue  # the one answer above qualifies for neither (one-sentence quote)
+        assert d[spec.key] is None and d["answer_metrics_n"][spec.key] == 0
+    json.dumps(d)
+    table = format_table([report])
+    assert "答复质量" in table and "追问准确率" in table
+    assert re.search(r"追问准确率\s+—", table)
+    html = render_report([report])
+    assert "答复质量" in html and "要点句含数字" in html
+
+
+def test_targets_are_marked_both_ways() -> None:
+    good = item(("m3",), "fact", ("100元",))
+    long_quote = "一句。" * 4  # highlights of 3 of 4 sentences: more than half the quote
+    results = [scored(good, answer(True, ("m3",), quote=long_quote, highlights=("100元一句。一句。一句。",)))]
+    report = summarize(results, "faq.jsonl")
+    html = render_report([report])
+    # fact_in_highlights met (≥ 95 %), highlight_share missed (≤ 50 %): both marks appear.
+    assert "目标 ≥ 95.0%" in html and "目标 ≤ 50.0%" in html
+    table = format_table([report])
+    assert re.search(r"要点句含数字\s+1\.000 \(1\) ✓", table)
+    assert re.search(r"要点句占原文\s+\S+ \(1\) ✗", table)
+
+
+# -- evaluate() asks with context only when the item has one ----------------------------------------
+
+
+class FakeBot:
+    """Answers every question with m7; records how `ask` was called."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+        self.chunks = [SimpleNamespace(id=i) for i in ("m3", "m7", "m12")]
+
+    def ask(self, question: str, top_k: int = 3, **kwargs: Sequence[str]) -> Answer:
+        self.calls.append((question, kwargs))
+        return answer(True, ("m7",), text=f"区财政局 {PHONE}")
+
+    def retrieve(self, question: str, top_k: int = 3) -> None:
+        return None
+
+
+def test_evaluate_passes_context_only_for_followups() -> None:
+    bot = FakeBot()
+    items = [item(("m7",), "direct"), item(("m12",), "followup", context=("m7", "m3"))]
+    report = evaluate(bot, items)  # type: ignore[arg-type]  # a fake with the same ask/retrieve
+    asked = bot.calls[1:]  # the first call is the untimed warm-up
+    assert asked == [(items[0].q, {}), (items[1].q, {"context": ["m7", "m3"]})]
+    assert metric(report, "followup_accuracy") == (0.0, 1)
+
+
 # -- load_faq errors name the file and line ------------------------------------------------------
 
 BAD_LINES = [
@@ -189,6 +411,20 @@ BAD_LINES = [
     ('{"q": "火锅", "expect": ["m7"], "must": [], "kind": "oos"}', "expect 应为空"),
     ('{"q": "第7条", "expect": [], "must": [], "kind": "number"}', "需要 expect"),
     ('{"q": "第一条", "expect": ["m1"], "must": [], "kind": "number"}', "与第 1 行重复"),
+    # context and expect_all (issue 8)
+    ('{"q": "那找谁", "context": "m7", "expect": ["m7"], "must": [], "kind": "followup"}', "context 应为"),
+    ('{"q": "那找谁", "context": [], "expect": ["m7"], "must": [], "kind": "followup"}', "context 不能为空"),
+    ('{"q": "那找谁", "expect": ["m7"], "must": [], "kind": "followup"}', "需要 context"),
+    ('{"q": "那找谁", "context": ["m7"], "expect": [], "must": [], "kind": "clarify"}', "不能有 context"),
+    ('{"q": "那找谁", "expect": ["m7"], "must": [], "kind": "clarify"}', "expect 应为空"),
+    ('{"q": "A和B", "expect": ["m13"], "must": [], "kind": "multi"}', "需要 expect_all"),
+    ('{"q": "A和B", "expect": ["m13"], "expect_all": [], "must": [], "kind": "multi"}', "expect_all 不能为空"),
+    ('{"q": "A和B", "expect": ["m13"], "expect_all": ["m14", "m14"], "must": [], "kind": "multi"}', "expect_all 中有重复"),
+    ('{"q": "火锅", "expect": [], "expect_all": ["m3"], "must": [], "kind": "oos"}', "不能有 expect_all"),
+    ('{"q": "广州补贴", "expect": ["m3"], "must": [], "kind": "place_other"}', "expect 应为空"),
+    ('{"q": "补贴 2020", "expect": [], "must": [], "kind": "year"}', "需要 expect"),
+    ('{"q": "那找谁", "expect": ["m7"], "must": [], "kind": "follow-up"}', "未知的 kind 'follow-up'"),
+    ('{"q": "那找谁", "contexts": ["m7"], "expect": ["m7"], "must": [], "kind": "followup"}', "未知字段 contexts"),
 ]
 
 
@@ -212,12 +448,48 @@ def test_load_faq_unknown_id_and_file_errors(tmp_path: Path) -> None:
         load_faq(write_faq(tmp_path / "empty.jsonl", ["", "  "]))
 
 
+def test_load_faq_context_and_expect_all(tmp_path: Path) -> None:
+    path = write_faq(
+        tmp_path / "conv.jsonl",
+        [
+            {"q": "怎么申请？", "context": ["m3"], "expect": ["m3"], "must": [], "kind": "followup"},
+            # The same words without context (or after another answer) are another question.
+            {"q": "怎么申请？", "expect": [], "must": [PHONE], "kind": "clarify"},
+            {"q": "怎么申请？", "context": ["m13"], "expect": ["m13"], "must": [], "kind": "followup"},
+            {"q": "A和B", "expect": ["m13"], "expect_all": ["m13", "m14"], "must": [], "kind": "multi"},
+        ],
+    )
+    items = load_faq(path, [f"m{n}" for n in range(1, 21)])
+    assert [(i.kind, i.context, i.target) for i in items[:3]] == [
+        ("followup", ("m3",), "answer"),
+        ("clarify", (), "clarify"),
+        ("followup", ("m13",), "answer"),
+    ]
+    assert items[3].expect_all == ("m13", "m14")
+    dup = write_faq(tmp_path / "dup.jsonl", [path.read_text("utf-8").splitlines()[0]] * 2)
+    with pytest.raises(FaqError, match=r"dup\.jsonl:2: 问题与第 1 行重复"):
+        load_faq(dup)
+    # Ids in context and expect_all are checked against the corpus like expect.
+    ctx = write_faq(
+        tmp_path / "ctx.jsonl", [{"q": "那呢", "context": ["m99"], "expect": ["m3"], "must": [], "kind": "followup"}]
+    )
+    with pytest.raises(FaqError, match=r"ctx\.jsonl:1: context 中的 'm99'"):
+        load_faq(ctx, ["m3"])
+    with pytest.raises(FaqError, match=r"conv\.jsonl:4: expect_all 中的 'm14'"):
+        load_faq(path, ["m3", "m13"])
+
+
 def test_repo_faq_files_are_valid(bot: Assistant) -> None:
     ids = [c.id for c in bot.chunks]
     main_set = load_faq(REPO / "eval" / "faq.jsonl", ids)
     holdout = load_faq(REPO / "eval" / "faq_holdout.jsonl", ids)
     assert len(main_set) >= 200 and len(holdout) >= 50
     assert not {i.q for i in main_set} & {i.q for i in holdout}  # the held-out set shares no question
+
+    def conversational(items: Sequence[FaqItem]) -> int:  # the kinds issue 8 added
+        return sum(1 for i in items if i.context or i.expect_all or i.kind == "clarify")
+
+    assert conversational(main_set) >= 60 and conversational(holdout) >= 25
 
 
 # -- the command and the report --------------------------------------------------------------------
@@ -229,6 +501,7 @@ def test_eval_command_json_last_line(tiny: Path, index_dir: Path, capsys: pytest
     out = capsys.readouterr().out.strip().splitlines()
     data = json.loads(out[-1])
     assert JSON_KEYS <= set(data)
+    assert {s.key for s in ANSWER_METRICS} <= set(data) and data["followup_accuracy"] is None
     assert data["n"] == 6 and data["top1"] == pytest.approx(5 / 6, abs=1e-4)
     assert data["by_kind"]["number"]["n"] == 3
     assert [f["q"] for f in data["failures"]] == ["第三条讲的啥", "措施8讲的什么"]

@@ -1,6 +1,6 @@
 """Evaluation over FAQ files, in four stages: loading the questions (faq), asking and scoring them
-(scoring, into the records of results), comparing retrieval configurations (ablation) and the HTML
-report (report).
+(scoring, into the records of results; the answer-quality figures of issues 8 and 10 in metrics),
+comparing retrieval configurations (ablation) and the HTML report (report).
 
 Metric definitions are in the scoring module's doc and, for people, in eval/README.md.
 """
@@ -8,12 +8,25 @@ Metric definitions are in the scoring module's doc and, for people, in eval/READ
 from __future__ import annotations
 
 from .ablation import AblationConfig, AblationRow, ablation, ablation_configs, short_spec
-from .faq import KIND_LABELS, KINDS, MAX_QUESTION_CHARS, FaqError, FaqItem, check_ids, load_faq, parse_faq_line
+from .faq import (
+    DECLINE_KINDS,
+    KIND_LABELS,
+    KINDS,
+    MAX_QUESTION_CHARS,
+    NO_EXPECT_KINDS,
+    FaqError,
+    FaqItem,
+    check_ids,
+    load_faq,
+    parse_faq_line,
+)
+from .metrics import ANSWER_METRICS, MetricSpec, answer_metrics
 from .report import TARGETS, ReportError, render_report, report_context, write_report
 from .results import (
     PROBLEM_LABELS,
     PROBLEM_LABELS_EN,
     PROBLEMS,
+    AnswerMetric,
     Confusion,
     EvalReport,
     Evidence,
@@ -23,15 +36,19 @@ from .results import (
 from .scoring import Bot, evaluate, score_item, summarize
 
 __all__ = [
+    "ANSWER_METRICS",
+    "DECLINE_KINDS",
     "KINDS",
     "KIND_LABELS",
     "MAX_QUESTION_CHARS",
+    "NO_EXPECT_KINDS",
     "PROBLEMS",
     "PROBLEM_LABELS",
     "PROBLEM_LABELS_EN",
     "TARGETS",
     "AblationConfig",
     "AblationRow",
+    "AnswerMetric",
     "Bot",
     "Confusion",
     "EvalReport",
@@ -40,9 +57,11 @@ __all__ = [
     "FaqItem",
     "ItemResult",
     "KindStats",
+    "MetricSpec",
     "ReportError",
     "ablation",
     "ablation_configs",
+    "answer_metrics",
     "check_ids",
     "evaluate",
     "load_faq",

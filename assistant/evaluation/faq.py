@@ -4,8 +4,10 @@ An FAQ file is JSON Lines, one question a line::
 
     {"q": "送外卖的骑手有没有保险补贴？", "expect": ["m3"], "must": ["100元"], "kind": "colloquial"}
 
-``expect`` lists the acceptable chunk ids (empty for ``oos`` and ``greeting``), ``must`` substrings
-the rendered answer has to contain, ``kind`` one of :data:`KINDS`. A bad line is a FaqError naming
+``expect`` lists the acceptable chunk ids (empty for the kinds in :data:`NO_EXPECT_KINDS`), ``must``
+substrings the rendered answer has to contain, ``kind`` one of :data:`KINDS`. Two optional keys:
+``context`` (ids of the previous answer: the question is a turn of a conversation) and ``expect_all``
+(ids that must *all* be listed: group and two-part questions). A bad line is a FaqError naming
 ``file:line``, so that a long run never starts on a file that would be scored wrongly.
 """
 
@@ -32,10 +34,25 @@ KINDS: tuple[str, ...] = (
     "typo",
     "oos",
     "greeting",
+    # issue 8: conversations and lists
+    "followup",
+    "clarify",
+    "multi",
+    # issue 10: questions as typed into a search box
+    "place_other",
+    "place_chain",
+    "year",
+    "latest",
+    "keywords",
+    "neighbour",
+    "not_stated",
 )
-# Kinds whose questions the policy does not answer with a measure; all others need ``expect``.
-_NO_EXPECT_KINDS = frozenset({"oos", "greeting"})
+# Kinds whose questions must not be answered with a measure; they have an empty ``expect`` (and
+# only they do). Declined: out of scope, another place, a neighbouring public service.
+DECLINE_KINDS = frozenset({"oos", "place_other", "neighbour"})
+NO_EXPECT_KINDS = DECLINE_KINDS | {"greeting", "clarify"}
 _FIELDS = ("q", "expect", "must", "kind")
+_OPTIONAL_FIELDS = ("context", "expect_all")
 # Same limit as the service (check_question); kept here so loading needs no service import.
 MAX_QUESTION_CHARS = 500
 
@@ -53,6 +70,16 @@ KIND_LABELS: Mapping[str, str] = {
     "typo": "错别字",
     "oos": "政策外",
     "greeting": "问候",
+    "followup": "追问",
+    "clarify": "无上文追问",
+    "multi": "一问两事",
+    "place_other": "外地",
+    "place_chain": "青岛/山东",
+    "year": "年份",
+    "latest": "最新",
+    "keywords": "关键词",
+    "neighbour": "相邻事务",
+    "not_stated": "文件未写明",
 }
 
 
@@ -78,13 +105,17 @@ class FaqItem:
     kind: str
     source: str = ""  # the file as given, for file:line in failure lists
     line: int = 0
+    context: tuple[str, ...] = ()  # ids of the previous answer; asked as a follow-up when set
+    expect_all: tuple[str, ...] = ()  # ids that must all be listed (group / two-part questions)
 
     @property
     def target(self) -> str:
-        """What a correct answer is: "answer" (one of expect), "decline" or "greeting"."""
+        """What a correct answer is: "answer" (one of expect), "decline", "greeting" or "clarify"."""
         if self.expect:
             return "answer"
-        return "greeting" if self.kind == "greeting" else "decline"
+        if self.kind in ("greeting", "clarify"):
+            return self.kind
+        return "decline"
 
     @property
     def where(self) -> str:
@@ -109,9 +140,10 @@ def parse_faq_line(text: str, path: str, line: int) -> FaqItem:
     missing = [k for k in _FIELDS if k not in obj]
     if missing:
         raise FaqError(path, line, f"缺少字段 {', '.join(missing)}")
-    unknown = sorted(set(obj) - set(_FIELDS))
+    unknown = sorted(set(obj) - set(_FIELDS) - set(_OPTIONAL_FIELDS))
     if unknown:  # a typo such as "expects" would otherwise silently drop a field
-        raise FaqError(path, line, f"未知字段 {', '.join(unknown)}(只允许 {', '.join(_FIELDS)})")
+        allowed = ", ".join(_FIELDS + _OPTIONAL_FIELDS)
+        raise FaqError(path, line, f"未知字段 {', '.join(unknown)}(只允许 {allowed})")
     q = obj["q"]
     if not isinstance(q, str) or not q.strip():
         raise FaqError(path, line, "q(问题)不能为空")
@@ -122,29 +154,50 @@ def parse_faq_line(text: str, path: str, line: int) -> FaqItem:
         raise FaqError(path, line, f"未知的 kind {kind!r}(可用: {', '.join(KINDS)})")
     expect = _str_list(obj["expect"], "expect", path, line) if obj["expect"] != [] else ()
     must = _str_list(obj["must"], "must", path, line) if obj["must"] != [] else ()
-    if kind in _NO_EXPECT_KINDS and expect:
+    if kind in NO_EXPECT_KINDS and expect:
         raise FaqError(path, line, f"kind 为 {kind} 的问题 expect 应为空列表")
-    if kind not in _NO_EXPECT_KINDS and not expect:
+    if kind not in NO_EXPECT_KINDS and not expect:
         raise FaqError(path, line, f'kind 为 {kind} 的问题需要 expect(可接受的条目编号);政策外的问题请用 kind "oos"')
-    return FaqItem(q=q, expect=expect, must=must, kind=kind, source=path, line=line)
+    # Optional keys: present means non-empty, so that `"context": []` is not mistaken for a
+    # follow-up that silently lost its context.
+    context = _str_list(obj["context"], "context", path, line) if "context" in obj else ()
+    expect_all = _str_list(obj["expect_all"], "expect_all", path, line) if "expect_all" in obj else ()
+    if "context" in obj and not context:
+        raise FaqError(path, line, "context 不能为空列表(没有上文就不要写 context)")
+    if "expect_all" in obj and not expect_all:
+        raise FaqError(path, line, "expect_all 不能为空列表")
+    if kind == "followup" and not context:
+        raise FaqError(path, line, "kind 为 followup 的问题需要 context(上一轮答复的条目编号)")
+    if kind == "clarify" and context:
+        raise FaqError(path, line, "kind 为 clarify 的问题是没有上文的追问,不能有 context")
+    if kind == "multi" and not expect_all:
+        raise FaqError(path, line, "kind 为 multi 的问题需要 expect_all(每一部分的条目编号)")
+    if kind in NO_EXPECT_KINDS and expect_all:
+        raise FaqError(path, line, f"kind 为 {kind} 的问题不应作答,不能有 expect_all")
+    return FaqItem(
+        q=q, expect=expect, must=must, kind=kind, source=path, line=line, context=context, expect_all=expect_all
+    )
 
 
 def check_ids(items: Iterable[FaqItem], known_ids: Iterable[str]) -> None:
-    """Raise FaqError for the first item expecting a chunk id the corpus does not have."""
+    """Raise FaqError for the first item naming a chunk id (in expect, expect_all or context) that
+    the corpus does not have."""
     known = list(known_ids)
     known_set = set(known)
     for item in items:
-        for cid in item.expect:
-            if cid not in known_set:
-                raise FaqError(
-                    item.source, item.line, f"expect 中的 {cid!r} 不是语料中的条目编号(可用: {', '.join(known)})"
-                )
+        for name, ids in (("expect", item.expect), ("expect_all", item.expect_all), ("context", item.context)):
+            for cid in ids:
+                if cid not in known_set:
+                    raise FaqError(
+                        item.source, item.line, f"{name} 中的 {cid!r} 不是语料中的条目编号(可用: {', '.join(known)})"
+                    )
 
 
 def load_faq(path: str | Path, known_ids: Iterable[str] | None = None) -> tuple[FaqItem, ...]:
     """Read and validate an FAQ file; with known_ids (e.g. ``[c.id for c in bot.chunks]``) also
     check that every expected id exists. Blank lines are skipped; duplicate questions are errors
-    (they would count twice)."""
+    (they would count twice) — the same words with another context are another question: 「怎么申请？」
+    after m3 and without any context test different things."""
     p = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -155,12 +208,12 @@ def load_faq(path: str | Path, known_ids: Iterable[str] | None = None) -> tuple[
     except OSError as exc:
         raise FaqError(p, None, f"无法读取: {exc.strerror or exc}") from exc
     items: list[FaqItem] = []
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, tuple[str, ...]], int] = {}
     for n, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
         item = parse_faq_line(raw, p, n)
-        key = item.q.strip()
+        key = (item.q.strip(), item.context)
         if key in seen:
             raise FaqError(p, n, f"问题与第 {seen[key]} 行重复")
         seen[key] = n

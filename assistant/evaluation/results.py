@@ -1,5 +1,6 @@
 """The records of an evaluation run: one ItemResult per question, per-kind stats, confusions and
-the EvalReport that aggregates them (with its JSON form). Computed by the scoring module."""
+the EvalReport that aggregates them (with its JSON form). Computed by the scoring and metrics
+modules."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ PROBLEMS: tuple[str, ...] = (
     "false_decline",
     "false_accept",
     "greeting_missed",
+    "clarify_missed",
+    "list_incomplete",
     "must_missing",
     "incomplete",
 )
@@ -24,6 +27,8 @@ PROBLEM_LABELS: Mapping[str, str] = {
     "false_decline": "误拒(应答未答)",
     "false_accept": "误答(政策外却作答)",
     "greeting_missed": "问候未识别",
+    "clarify_missed": "没有上文却未追问澄清",
+    "list_incomplete": "列举不全",
     "must_missing": "缺少必含内容",
     "incomplete": "答复不完整",
 }
@@ -32,6 +37,8 @@ PROBLEM_LABELS_EN: Mapping[str, str] = {
     "false_decline": "false decline",
     "false_accept": "false accept of out-of-scope",
     "greeting_missed": "greeting not recognised",
+    "clarify_missed": "elliptical question without context not clarified",
+    "list_incomplete": "not every expected measure listed",
     "must_missing": "must substring missing",
     "incomplete": "incomplete answer",
 }
@@ -65,16 +72,21 @@ class Evidence:
 @dataclass(frozen=True)
 class ItemResult:
     item: FaqItem
-    kind: str  # the answer's kind: answer | no_match | greeting
+    kind: str  # the answer's kind: answer | no_match | greeting | clarify
     matched: bool
     shown: tuple[tuple[str, float], ...]  # (id, score) of the measures in the answer, best first
     top: tuple[Evidence, ...]  # the first few of the full ranking
     expected: Evidence | None  # best-ranked expected chunk in the full ranking, if ranked at all
-    outcome: str  # "ok" or one of PROBLEMS[:4]
+    outcome: str  # "ok" or one of PROBLEMS[:6]
     must_missing: tuple[str, ...]
     incomplete: tuple[str, ...]  # what a complete answer lacked (units, the phone)
     latency_ms: float
     answer: str
+    # The first measure's key sentences and the size of its quote (for the highlight metrics):
+    # only the first, because that is the one a citizen reads first.
+    highlights: tuple[str, ...] = ()
+    quote_chars: int = 0
+    quote_sentences: int = 0
 
     @property
     def correct(self) -> bool:
@@ -91,6 +103,18 @@ class ItemResult:
     @property
     def rr(self) -> float:
         return 1.0 / self.expected.rank if self.expected else 0.0
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Ids of ``expect_all`` the answer did not list."""
+        got = set(self.got)
+        return tuple(i for i in self.item.expect_all if i not in got)
+
+    @property
+    def recall(self) -> float | None:
+        """Share of ``expect_all`` listed; None for items without ``expect_all``."""
+        n = len(self.item.expect_all)
+        return (n - len(self.missing)) / n if n else None
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -111,6 +135,16 @@ class ItemResult:
         return self.problems[0] if self.problems else None
 
     def to_failure(self) -> dict[str, Any]:
+        # Conversation and list keys only where they apply, so that the records of plain
+        # questions stay as they were.
+        extra: dict[str, Any] = {}
+        if self.item.context:
+            extra["context"] = list(self.item.context)
+        if self.item.expect_all:
+            extra["expect_all"] = list(self.item.expect_all)
+            extra["missing"] = list(self.missing)
+        if self.highlights:
+            extra["highlights"] = list(self.highlights)
         return {
             "file": self.item.source,
             "line": self.item.line,
@@ -128,6 +162,7 @@ class ItemResult:
             "must_missing": list(self.must_missing),
             "incomplete": list(self.incomplete),
             "latency_ms": round(self.latency_ms, 2),
+            **extra,
         }
 
 
@@ -156,12 +191,22 @@ class KindStats:
 
 @dataclass(frozen=True)
 class Confusion:
-    """Questions expecting ``expected`` that got ``got`` first ("no_match", "greeting" or an id)."""
+    """Questions expecting ``expected`` that got ``got`` first ("no_match", "greeting", "clarify",
+    an id, or "漏列 m7、m8" when a list lacked measures)."""
 
-    expected: str  # "m3", "m9/m3/m7" for several acceptable ids, "oos", "greeting"
+    expected: str  # "m3", "m9/m3/m7" for several acceptable ids, a decline kind ("oos"…), "greeting", "clarify"
     got: str
     count: int
     questions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AnswerMetric:
+    """One figure of the answer-quality metrics (issue 8/10); value None when no item qualifies."""
+
+    key: str
+    value: float | None
+    n: int  # the items it is computed over
 
 
 @dataclass(frozen=True)
@@ -188,6 +233,18 @@ class EvalReport:
     confusions: tuple[Confusion, ...]
     results: tuple[ItemResult, ...] = field(repr=False)
     degraded: str | None = None
+    n_clarify: int = 0
+    answer_metrics: tuple[AnswerMetric, ...] = ()
+
+    def figure(self, key: str) -> float | None:
+        """A headline figure or an answer metric by key, for tables that list both."""
+        for m in self.answer_metrics:
+            if m.key == key:
+                return m.value
+        return getattr(self, key)  # an unknown key is a programming error: AttributeError
+
+    def figure_n(self, key: str) -> int | None:
+        return next((m.n for m in self.answer_metrics if m.key == key), None)
 
     @property
     def failures(self) -> tuple[ItemResult, ...]:
@@ -224,6 +281,9 @@ class EvalReport:
             "by_kind": {k.kind: k.to_dict() for k in self.by_kind},
             "n_failures": len(self.failures),
             "degraded": self.degraded,
+            "n_clarify": self.n_clarify,
+            **{m.key: _r(m.value) for m in self.answer_metrics},
+            "answer_metrics_n": {m.key: m.n for m in self.answer_metrics},
         }
         if failures:
             d["confusions"] = [

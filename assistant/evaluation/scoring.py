@@ -1,36 +1,37 @@
 """Scoring: is the assistant answering the right measure, declining what the policy does not
 cover, and rendering complete answers?
 
-An FAQ file is JSON Lines, one question a line::
-
-    {"q": "送外卖的骑手有没有保险补贴？", "expect": ["m3"], "must": ["100元"], "kind": "colloquial"}
-
-``expect`` lists the acceptable chunk ids (empty for ``oos`` and ``greeting``), ``must`` substrings
-the rendered answer has to contain, ``kind`` one of :data:`KINDS`. Every question goes through the
-public path (``bot.ask``), exactly as a citizen's would; ``bot.retrieve`` is called as well, untimed,
-only to explain failures (ranks and evidence scores).
+Every question of an FAQ file (see the faq module) goes through the public path (``bot.ask``),
+exactly as a citizen's would — with ``context`` when the item has one, as the chat sends the ids
+of the previous answer; ``bot.retrieve`` is called as well, untimed, only to explain failures
+(ranks and evidence scores).
 
 Metric definitions (eval/README.md has the same, for people):
 
 * **top1** — headline, over *all* items. An item is correct when
   in-scope (non-empty ``expect``): the answer matched and its first measure is in ``expect``;
-  ``oos``: the answer did not match (``matched`` is false);
-  ``greeting``: the answer's kind is ``greeting``.
+  with ``expect_all`` as well: every id of it is listed and the first measure is in
+  ``expect`` ∪ ``expect_all``;
+  ``oos``, ``place_other``, ``neighbour``: the answer did not match (``matched`` is false);
+  ``greeting`` / ``clarify``: the answer's kind is ``greeting`` / ``clarify``.
   **top1_in_scope** is the same over in-scope items only.
 * **hit3** — in-scope items whose shown answer (``top_k=3``) contains an expected id.
 * **mrr** — mean reciprocal rank of the first expected id in the *full ranking* (``Retrieval.hits``),
   before the match decision; 0 when absent. **rank1** is the share ranked first there. Together
   with top1 they separate ranking mistakes from threshold mistakes.
-* **no_match_precision / no_match_recall** — the positive class is ``oos``; a prediction is
-  positive when the answer did not match. Greeting items are left out of this confusion (they are
-  scored by their own kind). None when undefined (nothing declined / no oos items).
+* **no_match_precision / no_match_recall** — the positive class is the decline kinds (``oos``,
+  ``place_other``, ``neighbour``); a prediction is positive when the answer did not match. Greeting
+  and clarify items are left out of this confusion (they are scored by their own kind). None when
+  undefined (nothing declined / no items to decline).
 * **must** — share of all ``must`` substrings (over all items) found in the rendered answer text.
 * **complete** — share of answers that contain the phone and, when matched, every lead unit of
   every measure shown.
 * **p50_ms / p95_ms** — wall time of each ``bot.ask``; one untimed warm-up call first, so that
   loading the model lazily is not counted as a slow question.
-"""
 
+The answer-quality metrics of issues 8 and 10 (highlights, follow-ups, lists, other places) are
+computed by the metrics module from the same item results.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ from tqdm.auto import tqdm
 from ..answer import Answer
 from ..retrieve import Retrieval
 from .faq import KINDS, FaqError, FaqItem, check_ids
+from .metrics import answer_metrics, count_sentences
 from .results import Confusion, EvalReport, Evidence, ItemResult, KindStats, mean_of, ratio_of
 
 
@@ -55,7 +57,7 @@ class Bot(Protocol):
     @property
     def chunks(self) -> Sequence[Any]: ...
 
-    def ask(self, question: str, top_k: int = 3) -> Answer: ...
+    def ask(self, question: str, top_k: int = 3, *, context: Sequence[str] | None = None) -> Answer: ...
 
     def retrieve(self, question: str, top_k: int = 3) -> Retrieval: ...
 
@@ -82,12 +84,21 @@ def score_item(item: FaqItem, answer: Answer, retrieval: Retrieval | None, laten
     """Score one answer against its FAQ item (pure; evaluate() does the asking)."""
     got = tuple(m.id for m in answer.measures)
     if item.target == "answer":
-        if answer.matched and got and got[0] in item.expect:
-            outcome = "ok"
+        # A list question may lead with any measure it must list: the order of a group's
+        # measures is by relevance, which the FAQ line does not fix.
+        firsts = (*item.expect, *item.expect_all)
+        if not answer.matched:
+            outcome = "false_decline"
+        elif not got or got[0] not in firsts:
+            outcome = "wrong_measure"
+        elif item.expect_all and not set(item.expect_all) <= set(got):
+            outcome = "list_incomplete"
         else:
-            outcome = "wrong_measure" if answer.matched else "false_decline"
+            outcome = "ok"
     elif item.target == "decline":
         outcome = "false_accept" if answer.matched else "ok"
+    elif item.target == "clarify":
+        outcome = "ok" if answer.kind == "clarify" else "clarify_missed"
     else:
         outcome = "ok" if answer.kind == "greeting" else "greeting_missed"
 
@@ -106,6 +117,7 @@ def score_item(item: FaqItem, answer: Answer, retrieval: Retrieval | None, laten
     hits = retrieval.hits if retrieval is not None else ()
     top = tuple(_evidence(h, i) for i, h in enumerate(hits[:_TOP_EVIDENCE], start=1))
     expected = next((_evidence(h, i) for i, h in enumerate(hits, start=1) if h.chunk.id in item.expect), None)
+    first = answer.measures[0] if answer.measures else None
     return ItemResult(
         item=item,
         kind=answer.kind,
@@ -118,7 +130,16 @@ def score_item(item: FaqItem, answer: Answer, retrieval: Retrieval | None, laten
         incomplete=tuple(incomplete),
         latency_ms=latency_ms,
         answer=text,
+        highlights=tuple(first.highlights) if first else (),
+        quote_chars=len(first.quote) if first else 0,
+        quote_sentences=count_sentences(first.quote) if first else 0,
     )
+
+
+def _expected_label(item: FaqItem) -> str:
+    # What was wanted, as the confusion table names it: the ids, or the kind of non-answer
+    # ("oos", "place_other", "neighbour", "greeting", "clarify").
+    return "/".join(item.expect) if item.target == "answer" else item.kind
 
 
 def _confusions(results: Sequence[ItemResult]) -> tuple[Confusion, ...]:
@@ -126,9 +147,9 @@ def _confusions(results: Sequence[ItemResult]) -> tuple[Confusion, ...]:
     for r in results:
         if r.correct:
             continue
-        target = r.item.target
-        expected = "/".join(r.item.expect) if target == "answer" else ("oos" if target == "decline" else "greeting")
-        got = r.got[0] if r.got else r.kind
+        expected = _expected_label(r.item)
+        # A list that led right but left measures out is confused with what it left out.
+        got = "漏列 " + "、".join(r.missing) if r.outcome == "list_incomplete" else (r.got[0] if r.got else r.kind)
         pairs.setdefault((expected, got), []).append(r.item.q)
     out = [Confusion(e, g, len(qs), tuple(qs)) for (e, g), qs in pairs.items()]
     return tuple(sorted(out, key=lambda c: (-c.count, c.expected, c.got)))
@@ -147,7 +168,8 @@ def summarize(
     in_scope = [r for r in results if r.item.target == "answer"]
     oos = [r for r in results if r.item.target == "decline"]
     greetings = [r for r in results if r.item.target == "greeting"]
-    # No-match confusion: positives are oos items; predicted positive = not matched.
+    clarifies = [r for r in results if r.item.target == "clarify"]
+    # No-match confusion: positives are the items to decline; predicted positive = not matched.
     scored = in_scope + oos
     declined = [r for r in scored if not r.matched]
     true_declines = sum(1 for r in declined if r.item.target == "decline")
@@ -183,6 +205,7 @@ def summarize(
         n_in_scope=len(in_scope),
         n_oos=len(oos),
         n_greeting=len(greetings),
+        n_clarify=len(clarifies),
         top1=sum(r.correct for r in results) / len(results),
         top1_in_scope=mean_of([float(r.correct) for r in in_scope]),
         hit3=mean_of([float(r.hit3) for r in in_scope]),
@@ -198,6 +221,7 @@ def summarize(
         confusions=_confusions(results),
         results=tuple(results),
         degraded=degraded,
+        answer_metrics=answer_metrics(results),
     )
 
 
@@ -228,7 +252,8 @@ def evaluate(bot: Bot, items: Sequence[FaqItem], progress: bool = False, name: s
         items, desc=Path(name).name or "eval", unit="题", disable=not progress, file=sys.stderr, leave=False
     ):
         t0 = time.perf_counter()
-        answer = bot.ask(item.q, top_k=3)
+        # Context only when the item has one: a plain question is asked exactly as before.
+        answer = bot.ask(item.q, top_k=3, context=list(item.context)) if item.context else bot.ask(item.q, top_k=3)
         latency = (time.perf_counter() - t0) * 1000.0
         retrieval = bot.retrieve(item.q, top_k=3)
         results.append(score_item(item, answer, retrieval, latency))
