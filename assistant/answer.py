@@ -76,6 +76,13 @@ def _fmt_date(d: dt.date) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
+def issued_on(corpus: Corpus) -> str:
+    """"2024年7月16日": when the primary document was issued (its cover date), for "本文件…印发"."""
+    meta = corpus.primary_doc.meta
+    day = meta.written or meta.published
+    return _fmt_date(day) if day else "日期不详"
+
+
 def validity_notes(chunk: Chunk, corpus: Corpus, today: dt.date) -> tuple[str, ...]:
     """Warnings a reader needs that the quote alone does not give: passed deadlines, "年内"."""
     doc = next(d for d in corpus.documents if d.meta.doc_id == chunk.doc)
@@ -236,6 +243,7 @@ def compose(plan: Plan, corpus: Corpus, today: dt.date | None = None, follow: tu
         doc_number=meta.number,
         phone=meta.phone,
         dept=meta.consult_dept,
+        issued=issued_on(corpus),
         thanks=any(w in plan.retrieval.expansion.normalized for w in ("谢", "thank")),
         examples=suggestions(corpus)[:4],
         n_measures=len(corpus.primary_doc.measures),

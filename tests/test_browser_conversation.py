@@ -81,3 +81,22 @@ def test_clearing_the_chat_forgets_the_context(phone: Page) -> None:
     ask(phone, "那找哪个部门?")
     expect(phone.locator(".msg.bot").last).to_contain_text("哪一项")
     expect(phone.locator(".msg.bot").last.locator(".card")).to_have_count(0)
+
+
+def test_the_privacy_notice_says_questions_are_stored_before_the_first_question(phone: Page) -> None:
+    notice = phone.locator("#privacy-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("保存在服务器上")
+    expect(notice).to_contain_text("180 天")
+    expect(phone.locator(".topbar")).to_contain_text("2024年7月16日印发")
+    phone.locator("#privacy-notice a[href='/privacy']").click()
+    expect(phone.locator("h1")).to_have_text("隐私说明")
+    expect(phone.locator("main")).to_contain_text("180 天")
+
+
+def test_an_expired_measure_carries_a_visible_badge_in_the_chat(phone: Page) -> None:
+    ask(phone, "第7条")
+    card = phone.locator('.msg.bot .card[data-id="m7"]').last
+    expect(card.locator(".badge.expired")).to_have_text("已过期")
+    ask(phone, "第3条")
+    expect(phone.locator('.msg.bot .card[data-id="m3"] .badge.expired')).to_have_count(0)

@@ -219,3 +219,21 @@ def test_a_bare_number_prefers_the_primary_document_and_says_so(two_docs: Assist
     a = two_docs.ask("第三条是什么")
     assert first(a).id == "m3"
     assert "《城阳区零工驿站服务规范》也有第3条" in a.answer
+
+
+# ---- starter examples ------------------------------------------------------------------------
+
+
+def test_starter_examples_are_faq_questions_the_assistant_answers(chars_assistant: Assistant) -> None:
+    import json
+
+    lines = (REPO / "eval" / "faq.jsonl").read_text(encoding="utf-8").splitlines()
+    faq = {json.loads(line)["q"]: json.loads(line) for line in lines if line.strip()}
+    examples = chars_assistant.suggestions()
+    assert len(examples) >= 4 and len(set(examples)) == len(examples)
+    for q in examples:
+        assert q in faq, q  # drawn from the FAQ, not invented
+        assert faq[q]["expect"], q  # an in-scope question
+    # One per topic: no two examples expect the same measure first.
+    firsts = [faq[q]["expect"][0] for q in examples]
+    assert len(set(firsts)) == len(firsts)

@@ -63,3 +63,24 @@ def test_search_results_mark_the_answering_sentence(client: TestClient) -> None:
     ).text
     marked = re.findall(r"<mark>(.*?)</mark>", page)
     assert any("100元" in m for m in marked)
+
+
+def test_privacy_page_states_the_configured_retention(chars_assistant: Assistant) -> None:
+    from web.settings import WebSettings
+
+    settings = WebSettings(retention_days=30, rate_limit=None)
+    with TestClient(create_app(chars_assistant, settings)) as c:
+        page = c.get("/privacy", headers={"Accept": "text/html"}).text
+        chat = c.get("/", headers={"Accept": "text/html"}).text
+    assert "30 天" in page and PHONE in page and "[身份证号]" in page
+    assert "30 天后自动删除" in chat and 'href="/privacy"' in chat
+    quiet = WebSettings(question_log=False, rate_limit=None)
+    with TestClient(create_app(chars_assistant, quiet)) as c:
+        assert "不保存" in c.get("/privacy").text
+
+
+@pytest.mark.parametrize(("raw", "days"), [("", 180), ("30", 30), ("0", 180), ("abc", 180), ("99999", 180)])
+def test_retention_setting_from_the_environment(raw: str, days: int) -> None:
+    from web.settings import WebSettings
+
+    assert WebSettings.from_env({"POLICY_ASSISTANT_RETENTION_DAYS": raw}).retention_days == days

@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from assistant import InvalidQuestion
+from assistant.answer import issued_on
 from assistant.redact import redact_text
 from assistant.service import MAX_QUESTION_CHARS, check_question
 
@@ -34,6 +35,17 @@ router = APIRouter(include_in_schema=False)
 # HEAD as well as GET: uptime monitors and `curl -I` probe pages that way.
 
 
+def _privacy(request: Request, bot: Bot) -> dict[str, Any]:
+    """What the privacy notice states, from the running configuration (not hand-written numbers)."""
+    settings = request.app.state.settings
+    return {
+        "logged": bool(settings.question_log),
+        "retention_days": settings.retention_days,
+        "dept": bot.corpus.primary_doc.meta.consult_dept,
+        "phone": bot.phone,
+    }
+
+
 @router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def chat(request: Request, bot: Bot) -> HTMLResponse:
     meta = bot.corpus.primary_doc.meta
@@ -45,8 +57,22 @@ def chat(request: Request, bot: Bot) -> HTMLResponse:
         "groups": [g.name for g in bot.groups.groups],
         "maxChars": MAX_QUESTION_CHARS,
     }
-    context = {"config": config, "meta": meta, "n_measures": len(bot.corpus.primary_doc.measures)}
+    context = {
+        "config": config,
+        "meta": meta,
+        "issued": issued_on(bot.corpus),
+        "validity_blank": not meta.get("有效性"),
+        "privacy": _privacy(request, bot),
+        "n_measures": len(bot.corpus.primary_doc.measures),
+    }
     return templates.TemplateResponse(request, "chat.html", context)
+
+
+@router.api_route("/privacy", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def privacy(request: Request, bot: Bot) -> HTMLResponse:
+    meta = bot.corpus.primary_doc.meta
+    context = {"meta": meta, "privacy": _privacy(request, bot)}
+    return templates.TemplateResponse(request, "privacy.html", context)
 
 
 def _lookup_context(bot: Bot, q: str, unit: str, section: str, group: str = "") -> dict[str, Any]:

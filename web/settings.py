@@ -37,6 +37,10 @@ _UNITS = {
 _RATE_RE = re.compile(r"\s*(\d+)\s*(?:/\s*(\d*)\s*([a-z]+))?\s*", re.IGNORECASE)
 
 
+RETENTION_ENV = "POLICY_ASSISTANT_RETENTION_DAYS"
+DEFAULT_RETENTION_DAYS = 180
+
+
 @dataclass(frozen=True)
 class Rate:
     """At most `requests` per `period` seconds, per client."""
@@ -89,6 +93,8 @@ class WebSettings:
     trusted_proxies: tuple[IPNetwork, ...] = ()
     max_body_bytes: int = MAX_BODY_BYTES
     question_log: bool = True
+    # Questions older than this are deleted by the server itself; the privacy notice states it.
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WebSettings:
@@ -106,11 +112,30 @@ class WebSettings:
             proxies = ()
         data = env.get(DATA_DIR_ENV, "").strip()
         data_dir = Path(data).expanduser() if data else default_data_dir()
-        return cls(data_dir=data_dir, rate_limit=rate, trusted_proxies=proxies)
+        return cls(
+            data_dir=data_dir,
+            rate_limit=rate,
+            trusted_proxies=proxies,
+            retention_days=parse_retention(env.get(RETENTION_ENV, "")),
+        )
+
+
+def parse_retention(text: str) -> int:
+    """Days to keep questions: a whole number from 1 to 3650; anything else → the default, logged."""
+    text = text.strip()
+    if not text:
+        return DEFAULT_RETENTION_DAYS
+    if text.isdigit() and 1 <= int(text) <= 3650:
+        return int(text)
+    log.error("%s=%r 应为 1–3650 的整数(天);改用默认值 %d", RETENTION_ENV, text, DEFAULT_RETENTION_DAYS)
+    return DEFAULT_RETENTION_DAYS
 
 
 __all__ = [
     "DEFAULT_RATE_LIMIT",
+    "DEFAULT_RETENTION_DAYS",
+    "RETENTION_ENV",
+    "parse_retention",
     "MAX_BODY_BYTES",
     "RATE_LIMIT_ENV",
     "TRUSTED_PROXIES_ENV",
