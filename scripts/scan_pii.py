@@ -3,14 +3,24 @@
     python scripts/scan_pii.py [PATH ...]          # default: $POLICY_ASSISTANT_DATA or ./var
     python scripts/scan_pii.py var/ /var/log/policy-assistant/*.log --json
 
-Looks for checksum-valid 18-digit resident ID numbers (GB 11643), mainland mobile numbers
-(1[3-9] + 9 digits, also written 139-1234-5678 / +86 139 1234 5678) and Luhn-valid 16–19-digit
-bank card numbers, in
+Looks for
+  - resident ID numbers (GB 11643): 18 characters with a valid check character, or with a valid
+    province code and birth date whatever the check character; old 15-digit ones;
+  - mainland mobile numbers (1[3-9] + 9 digits), also behind +86/0086/86, a trunk 0 or an IP
+    dialling prefix (17951, 17911, 12593, 17909);
+  - Luhn-valid 16–19-digit bank cards, and any run of 12+ digits right after 卡号/银行卡/账号;
+  - e-mail addresses (also with 。 for the dot, or a Chinese local part);
+  - street addresses with a house number (…路123号, 5栋2单元301室);
+  - self-introduced names (我叫…, 我是/本人 + a family name from corpus/lexicon/surnames.txt),
+in every way people write numbers: full-width, Chinese (一二三, 〇/零, 幺) and financial
+(壹贰叁) digits, separated by spaces, dashes, dots, slashes, underscores, commas or parentheses,
+with invisible characters (zero-width space/joiner, BOM, soft hyphen) inside. Searched in
   - every SQLite database, cell by cell (`*.sqlite3`, `*.db`), and
   - the raw bytes of every file (the database itself, its -wal and -shm files, logs, anything
     else), so data in freed pages or an un-checkpointed write-ahead log is found too.
-Full-width digits are folded to ASCII first. The detectors are written independently of
-assistant.redact on purpose: a scanner that shared the redactor's code would share its blind spots.
+The detectors are written independently of assistant.redact on purpose (regular expressions over
+a normalised copy here, a digit-run scanner there): a scanner that shared the redactor's code
+would share its blind spots. Only the word lists are shared, because they are data.
 
 Prints counts per kind and per file, with findings masked (the scanner must not leak what it
 finds). Exit status: 0 when nothing was found, 1 otherwise, 2 on usage errors.
@@ -28,35 +38,75 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import Path
 
-KINDS = ("id_card", "mobile", "bank_card")
-LABELS = {"id_card": "身份证号", "mobile": "手机号", "bank_card": "银行卡号"}
+KINDS = ("id_card", "mobile", "bank_card", "email", "address", "name")
+LABELS = {
+    "id_card": "身份证号",
+    "mobile": "手机号",
+    "bank_card": "银行卡号",
+    "email": "邮箱",
+    "address": "住址",
+    "name": "姓名",
+}
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-# Separators people type inside numbers: one space or dash between groups. A digit run may not
-# start right after a digit or a decimal point (0.83123456789012345 is a score, not a card).
-_SEP = r"[ \-]?"
-# An X check character ends an ID even when digits follow (an ID glued to a phone number).
-_ID_RE = re.compile(rf"(?<![0-9.])[0-9]{{6}}{_SEP}[0-9]{{8}}{_SEP}[0-9]{{3}}(?:[0-9](?![0-9])|[Xx])")
-# Longer digit runs may be an ID glued to other digits: its first or last 18 are checked.
-_LONG_RUN_RE = re.compile(r"(?<![0-9.])[0-9]{19,}[Xx]?")
-_CARD_RE = re.compile(rf"(?<![0-9.])[0-9]{{4}}(?:{_SEP}[0-9]{{4}}){{3}}(?:{_SEP}[0-9]{{1,3}})?(?![0-9])")
-_MOBILE_RE = re.compile(rf"(?<![0-9.])(?:(?:\+|00)?86{_SEP})?1[3-9][0-9]{_SEP}[0-9]{{4}}{_SEP}[0-9]{{4}}(?![0-9])")
+_PROVINCES = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
+              50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83}  # fmt: skip
+_PREFIXES = ("0086", "86", "0", "17951", "17911", "12593", "17909")
+
+# Normalisation: NFKC folds full-width forms; these tables do the rest.
+_CN_DIGITS = str.maketrans("〇零洞一幺壹二贰貳三叁叄參四肆五伍六陆陸七柒八捌九玖", "00011122233334455666778899")
+# Dots, slashes, underscores, commas, parentheses, spaces and dashes may join groups of a number.
+_SEP_CLASS = r"[\s\-\u2010-\u2015\u2212\u30fc.\u3002\u00b7\u30fb/\\_,\uff0c\u3001()\uff08\uff09]"
+_RUN_RE = re.compile(rf"[0-9](?:{_SEP_CLASS}{{0,3}}(?:[0-9]|[Xx](?![A-Za-z])))*")
+_DECIMAL_RE = re.compile(r"(?<![0-9.])[0-9]+\.[0-9]+(?![0-9]|\.[0-9])")
+_REFERENCE_WORD_RE = re.compile(r"(?:订单|单号|编号|流水号|运单|快递单|发票|批次|文号|索引号)(?:号|号码)?(?:是|为)?[:：]?\s*$")
+_CARD_WORD_RE = re.compile(r"(?:卡|账户|帐户|账号|帐号|户头)(?:号|号码)?(?:是|为)?[:：]?\s*$")
+_EMAIL_RE = re.compile(
+    r"(?:[A-Za-z0-9._%+-]+|[\u4e00-\u9fff]{1,3})@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
+_NUM = "[0-9]+"
+_ADDRESS_RE = re.compile(
+    rf"(?:路|街|大道|巷|弄|胡同)\s*{_NUM}\s*号"
+    rf"|{_NUM}\s*(?:号楼|栋|幢|座)\s*-?\s*{_NUM}\s*(?:单元|室|户|层)"
+    rf"|{_NUM}\s*单元\s*-?\s*{_NUM}\s*(?:室|户|号)"
+)
+_NAME_RE = re.compile(
+    r"(?:(?P<strong>我叫|我名叫|名叫|我的名字(?:是|叫)|名字(?:是|叫)|姓名(?:是|为)?\s*[:：]?)|本人(?:是|叫)?|我是)"
+    r"\s*(?P<name>[\u4e00-\u9fff]{2,4})"
+)
+_LEXICON = Path(__file__).resolve().parent.parent / "corpus" / "lexicon"
 
 
 def valid_id(number: str) -> bool:
     if len(number) != 18 or not number[:17].isdigit():
         return False
-    try:
-        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        return False
-    if not date(1900, 1, 1) <= born <= date.today():
+    if not _birth_ok(number[6:14]):
         return False
     total = sum(int(c) * w for c, w in zip(number[:17], _ID_WEIGHTS, strict=True))
     return number[17].upper() == _ID_CHECK[total % 11]
+
+
+def _birth_ok(yyyymmdd: str) -> bool:
+    try:
+        born = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
+    except ValueError:
+        return False
+    return date(1900, 1, 1) <= born <= date.today()
+
+
+def id_shaped(number: str) -> bool:
+    """Province and birth date right; the check character may be wrong (a typo is still an ID)."""
+    return (
+        len(number) == 18 and number[:17].isdigit() and int(number[:2]) in _PROVINCES and _birth_ok(number[6:14])
+    )
+
+
+def old_id(number: str) -> bool:
+    return len(number) == 15 and number.isdigit() and int(number[:2]) in _PROVINCES and _birth_ok("19" + number[6:12])
 
 
 def luhn(number: str) -> bool:
@@ -69,43 +119,114 @@ def luhn(number: str) -> bool:
     return total % 10 == 0
 
 
-def _digits(text: str) -> str:
-    return re.sub(r"[^0-9Xx]", "", text)
-
-
 def mask(number: str) -> str:
     return number[:3] + "*" * max(len(number) - 7, 0) + number[-4:] if len(number) > 7 else "*" * len(number)
 
 
-def find(text: str) -> Iterator[tuple[str, str]]:
-    """(kind, masked number) for every raw ID, card or mobile in `text`.
-
-    Passes run ID → card → mobile and blank out what they accepted, so one number is counted once
-    (a valid ID is also Luhn-valid one time in ten; a phone could hide inside a card).
-    """
+def normalise(text: str) -> str:
+    """Full-width → ASCII, invisible format characters removed."""
     text = unicodedata.normalize("NFKC", text)
-    glued = []
-    for m in _LONG_RUN_RE.finditer(text):
-        for start in (m.start(), m.end() - 18):
-            if valid_id(text[start : start + 18]):
-                glued.append((start, start + 18))
-                yield "id_card", mask(text[start : start + 18])
-                break
-    for start, end in glued:
-        text = text[:start] + "#" * (end - start) + text[end:]
-    for kind, pattern, accept in (
-        ("id_card", _ID_RE, valid_id),
-        ("bank_card", _CARD_RE, lambda n: luhn(n) and len(set(n)) > 1),
-        ("mobile", _MOBILE_RE, lambda n: True),
-    ):
-        spans = []
-        for m in pattern.finditer(text):
-            number = _digits(m.group())
-            if accept(number):
-                spans.append(m.span())
-                yield kind, mask(number)
-        for start, end in spans:
-            text = text[:start] + "#" * (end - start) + text[end:]
+    return "".join(ch for ch in text if ch.isascii() or unicodedata.category(ch) != "Cf")
+
+
+def _groups(run: str) -> tuple[str, set[int]]:
+    """The run's digits and the offsets (in them) where a written group starts or ends."""
+    digits = ""
+    bounds = {0}
+    for piece in re.split(rf"{_SEP_CLASS}+", run):
+        for part in re.findall(r"[0-9]*[Xx]|[0-9]+", piece):  # an X closes a group
+            digits += part
+            bounds.add(len(digits))
+        bounds.add(len(digits))
+    return digits, bounds
+
+
+def _numbers(text: str) -> Iterator[tuple[str, str]]:
+    text = _DECIMAL_RE.sub("#", text)
+    for m in _RUN_RE.finditer(text):
+        digits, bounds = _groups(m.group())
+        if len(digits) < 11:
+            continue
+        used = [False] * len(digits)
+
+        def free(a: int, b: int) -> bool:
+            return not any(used[a:b])
+
+        def claim(a: int, b: int, kind: str) -> tuple[str, str]:
+            for i in range(a, b):
+                used[i] = True
+            bounds.update((a, b))
+            return kind, mask(digits[a:b])
+
+        n = len(digits)
+        for a in range(n - 17):  # a checksum-valid ID anywhere in the run
+            if free(a, a + 18) and valid_id(digits[a : a + 18]):
+                yield claim(a, a + 18, "id_card")
+        for size, test in ((18, id_shaped), (15, old_id)):
+            for a in sorted(bounds):
+                if a + size in bounds and free(a, a + size) and test(digits[a : a + size]):
+                    yield claim(a, a + size, "id_card")
+        reference = _REFERENCE_WORD_RE.search(text[max(0, m.start() - 8) : m.start()])
+        for a in sorted(bounds):
+            if a == 0 and reference:  # an order or waybill number, not a card
+                continue
+            for size in (19, 18, 17, 16):
+                b = a + size
+                chunk = digits[a:b]
+                if b in bounds and free(a, b) and digits[b : b + 1] not in ("X", "x") and chunk.isdigit() and len(set(chunk)) > 1 and luhn(chunk):
+                    yield claim(a, b, "bank_card")
+                    break
+        for a in range(n - 10):
+            b = a + 11
+            if not re.fullmatch(r"1[3-9][0-9]{9}", digits[a:b]) or b not in bounds or not free(a, b):
+                continue
+            if a in bounds or any(
+                digits[a - len(p) : a] == p and a - len(p) in bounds and free(a - len(p), a) for p in _PREFIXES
+            ):
+                yield claim(a, b, "mobile")
+        if n >= 12 and not any(used) and digits.isdigit() and _CARD_WORD_RE.search(text[max(0, m.start() - 8) : m.start()]):
+            yield "bank_card", mask(digits)
+
+
+@cache
+def _name_words() -> tuple[frozenset[str], frozenset[str]]:
+    """Family names, and the lexicon's words (what follows 我是 when it is not a name)."""
+
+    def read(name: str) -> list[str]:
+        try:
+            lines = (_LEXICON / name).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return []
+        return [w for line in lines if not line.startswith("#") for w in re.split(r"[|\t\s]+", line) if w]
+
+    surnames = frozenset(read("surnames.txt"))
+    words = {w for f in ("self_descriptions.txt", "groups.tsv", "glossary.tsv", "userdict.txt", "stopwords.txt")
+             for w in read(f) if len(w) > 1 and not w.isdigit()}  # fmt: skip
+    return surnames, frozenset(words)
+
+
+def _names(text: str) -> Iterator[tuple[str, str]]:
+    surnames, words = _name_words()
+    for m in _NAME_RE.finditer(text):
+        name, after = m.group("name"), text[m.start("name") : m.start("name") + 8]
+        if any(after[:k] in words for k in range(2, 9)) or any(after[1:k] in words for k in range(3, 9)):
+            continue
+        if m.group("strong") or name[0] in surnames or name[:2] in surnames:
+            yield "name", name[0] + "*" * (len(name) - 1)
+
+
+def find(text: str) -> Iterator[tuple[str, str]]:
+    """(kind, masked value) for every piece of raw personal data in `text`."""
+    text = normalise(text)
+    dotted = text.replace("\u3002", ".")
+    for m in _EMAIL_RE.finditer(dotted):
+        yield "email", mask(m.group())
+    text = _EMAIL_RE.sub(lambda m: "#" * len(m.group()), dotted)
+    numeric = text.translate(_CN_DIGITS)
+    yield from _numbers(numeric)
+    for m in _ADDRESS_RE.finditer(numeric):
+        yield "address", mask(m.group())
+    yield from _names(text)
 
 
 @dataclass

@@ -197,9 +197,11 @@ def test_redaction_is_idempotent_and_never_crashes(text: str) -> None:
 
 
 @st.composite
-def wrong_checksum_ids(draw: st.DrawFn) -> str:
+def wrong_checksum_ids(draw: st.DrawFn, province_valid: bool) -> str:
     valid = draw(valid_ids())
-    wrong = draw(st.sampled_from([c for c in "0123456789X" if c != valid[-1].upper()]))
+    provinces = sorted(PROVINCES) if province_valid else [f"{p:02d}" for p in range(100) if f"{p:02d}" not in PROVINCES]
+    valid = draw(st.sampled_from(provinces)) + valid[2:]
+    wrong = draw(st.sampled_from([c for c in "0123456789X" if c != id_check_char(valid[:17])]))
     candidate = valid[:-1] + wrong
     # An 18-digit string that fails the ID checksum but passes Luhn is indistinguishable from
     # an 18-digit bank card, and is (deliberately) redacted as one.
@@ -207,15 +209,33 @@ def wrong_checksum_ids(draw: st.DrawFn) -> str:
     return candidate
 
 
+# GB/T 2260 province-level codes (83: residence permits of Taiwan residents).
+PROVINCES = frozenset("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 "
+                      "71 81 82 83".split())  # fmt: skip
+
+
 @PROPERTY
-@given(embedded(wrong_checksum_ids()))
-def test_id_numbers_with_a_wrong_checksum_are_left_alone(case: tuple[str, str]) -> None:
+@given(embedded(wrong_checksum_ids(province_valid=False)))
+def test_id_shaped_numbers_with_a_wrong_checksum_and_no_province_are_left_alone(case: tuple[str, str]) -> None:
     text, _ = case
     assert redact(text) == Redaction(text=text, found=())
 
 
+@SECONDARY
+@given(embedded(wrong_checksum_ids(province_valid=True)))
+def test_a_mistyped_id_with_a_real_province_and_birth_date_is_still_redacted(case: tuple[str, str]) -> None:
+    # Issue 11: a wrong check digit is more likely a typo than a coincidence.
+    text, value = case
+    assert redact(text) == Redaction(text=text.replace(value, "[身份证号]"), found=("id_card",))
+
+
+def _not_a_dialled_mobile(number: str) -> bool:
+    # 0 + a mobile (013812345678) is a mobile dialled with the trunk prefix, redacted on purpose.
+    return not re.fullmatch(r"01[3-9][0-9]{9}", number)
+
+
 @PROPERTY
-@given(embedded(st.integers(0, 10**12 - 1).map(lambda n: f"{n:012d}")))
+@given(embedded(st.integers(0, 10**12 - 1).map(lambda n: f"{n:012d}").filter(_not_a_dialled_mobile)))
 def test_twelve_digit_numbers_are_left_alone(case: tuple[str, str]) -> None:
     text, _ = case
     assert redact(text) == Redaction(text=text, found=())
@@ -327,8 +347,16 @@ def test_mailbox_named_after_a_phone_is_one_email() -> None:
 
 
 def test_bank_card_grouped_in_fours() -> None:
-    assert redact_text("卡号 6222 0000 0000 0000 000 已开户") == "卡号 6222 0000 0000 0000 000 已开户"  # Luhn fails
+    assert redact_text("编号 6222 0000 0000 0000 000 已开户") == "编号 6222 0000 0000 0000 000 已开户"  # Luhn fails
     assert redact_text("卡号 4111 1111 1111 1111 已开户") == "卡号 [银行卡号] 已开户"
+
+
+@pytest.mark.parametrize("word", ["卡号", "银行卡", "银行卡号是", "账号：", "帐户 "])
+def test_a_long_number_after_a_card_word_is_redacted_whatever_luhn_says(word: str) -> None:
+    # Issue 11: 12+ digits announced as an account are one, check digit or not.
+    assert redact_text(f"我的{word}6222 0000 0000 0000 000，补贴打到哪") == f"我的{word}[银行卡号]，补贴打到哪"
+    assert redact_text(f"{word}622200000000") == f"{word}[银行卡号]"
+    assert redact_text(f"{word}62220000000") == f"{word}62220000000"  # 11 digits: not an account number
 
 
 # --- log sanitising --------------------------------------------------------------------------

@@ -33,6 +33,23 @@ def kinds(scan_pii: ModuleType, text: str) -> list[str]:
         ("370202198511150013" + MOBILE, ["id_card", "mobile"]),
         ("12345" + "370202198511150013", ["id_card"]),
         (f"{ID_NUMBER} {MOBILE} {CARD}", ["id_card", "bank_card", "mobile"]),
+        ("110105194912310021", ["id_card"]),  # mistyped check digit, real province and birth date
+        ("身份证110105.19491231.002X", ["id_card"]),
+        ("身份证110105 - 19491231 - 002X", ["id_card"]),
+        ("身份证1101\u200b0519491231002X", ["id_card"]),
+        ("138.1234.5678", ["mobile"]),
+        ("(138)1234-5678", ["mobile"]),
+        ("138/1234/5678 138_1234_5678 138,1234,5678", ["mobile"] * 3),
+        ("1 3 8 1 2 3 4 5 6 7 8", ["mobile"]),
+        ("1381 2345 678", ["mobile"]),
+        ("电话013812345678,或1795113812345678", ["mobile", "mobile"]),
+        ("138一二三四五六七八 壹叁捌壹贰叁肆伍陆柒捌", ["mobile", "mobile"]),
+        ("卡号6222.0212.3456.7890.128", ["bank_card"]),
+        ("622202 1234567890128 abc6222021234567890128def", ["bank_card", "bank_card"]),
+        ("账号 6222 0000 0000 0000 000", ["bank_card"]),  # Luhn fails, but it was announced as one
+        ("邮箱zhangsan@qq。com,张伟@hotmail.com", ["email", "email"]),
+        ("我叫王建国,住在城阳区正阳路123号5栋2单元301室", ["name", "address", "address"]),
+        ("本人张三,想问", ["name"]),
     ],
 )
 def test_finds_raw_personal_data(scan_pii: ModuleType, text: str, expected: list[str]) -> None:
@@ -42,7 +59,11 @@ def test_finds_raw_personal_data(scan_pii: ModuleType, text: str, expected: list
 @pytest.mark.parametrize(
     "text",
     [
-        "110105194912310021",  # wrong check digit
+        "990105194912310021",  # wrong check digit and no such province
+        "订单号202511271234567890",  # order number: starts with no province code
+        "我是退役军人,我是大学生,我是残疾人,我是高校毕业生",  # groups, not names
+        "青城政办发〔2024〕13号,市财政安排3000万元,新增1500个岗位,16家企业",
+        "[0.8312345678901234, 0.4123456789012345]",  # scores in the question log
         "2025年12月31日前申请,补贴3000万元",
         "编号 123456789012",  # 12 digits
         "[0.8312345678901234, 0.41]",  # scores: decimals are not cards
