@@ -35,7 +35,7 @@ test: setup-test
 	$(BIN)/python -m pytest
 
 eval: setup
-	$(BIN)/policy-assistant eval --faq eval/faq.jsonl --faq eval/faq_holdout.jsonl --ablation --report eval/report.html
+	$(BIN)/policy-assistant eval --faq eval/faq.jsonl --faq eval/faq_holdout.jsonl --faq eval/faq_search_style.jsonl --ablation --report var/eval-report.html
 
 clean:
 	rm -rf $(VENV) index/manifest.json index/*.npy index/*.faiss index/*.json index/*.jsonl index/lexical var

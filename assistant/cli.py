@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+from .cli_parser import ChineseArgumentParser
 from .errors import InvalidQuestion, PolicyAssistantError
 from .qlog import QuestionLog, default_data_dir, entry_from_answer
 from .service import Assistant, Settings, check_question
@@ -124,7 +125,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ChineseArgumentParser(
         prog="policy-assistant",
         description="城阳区就业政策咨询助手(青城政办发〔2024〕13号):检索政策原文并给出责任单位和咨询电话。",
     )
@@ -174,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Our own progress lines ("正在建立索引…") are INFO; libraries stay at WARNING.
+    logging.getLogger("policy_assistant").setLevel(logging.INFO)
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func

@@ -19,9 +19,11 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -31,6 +33,9 @@ import bm25s
 import faiss
 import numpy as np
 from tqdm.auto import tqdm
+
+# bm25s logs "Building index from tokens" at DEBUG through its own handler; not for our users.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 from .corpus import Chunk, Corpus
 from .embed import Embedder
@@ -126,7 +131,8 @@ def build_index(corpus: Corpus, lexicon: Lexicon, embedder: Embedder, index_dir:
                 rows.append(Row(c.id, i - 1))
                 texts.append(t)
         parts = []
-        bar = tqdm(total=len(texts), desc="向量化", unit="段", disable=not progress)
+        # A bar redrawn into a log file or pipe is one endless line: bars only on a terminal.
+        bar = tqdm(total=len(texts), desc="向量化", unit="段", disable=not progress or not sys.stderr.isatty())
         for start in range(0, len(texts), _BATCH):
             batch = texts[start : start + _BATCH]
             parts.append(embedder.passages(batch))

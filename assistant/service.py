@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Sequence
@@ -98,7 +99,9 @@ class Assistant:
         except IndexProblem as problem:
             if not rebuild:
                 raise
-            log.warning("正在建立索引 %s(%s)", idx_dir, problem)
+            # One INFO line, not a warning telling the user to do what is being done already.
+            reason = re.sub(r"[(（]请运行 policy-assistant build[)）]", "", str(problem))
+            log.info("正在建立索引 %s(%s),约需十几秒……", idx_dir, reason)
             try:
                 build_index(corpus, lexicon, emb, idx_dir, progress=progress)
             except OSError as exc:  # unwritable folder, a file where the folder should be, disk full

@@ -73,3 +73,35 @@ def test_unbuildable_index_is_one_line(env: Path, capsys: pytest.CaptureFixture[
     assert main(["ask", "就业"]) == 1
     err = capsys.readouterr().err
     assert "索引无法重建" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [(["ask"], "缺少参数"), (["ask", "--top", "x", "问题"], "需要整数"), (["ask", "--nope", "问题"], "无法识别的参数")],
+)
+def test_usage_errors_are_chinese(env: Path, capsys: pytest.CaptureFixture[str], argv: list[str], says: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert says in err and "用法:" in err
+    assert "usage:" not in err and "error:" not in err and "required" not in err
+
+
+def test_first_start_is_one_info_line_without_library_debug_or_bars(env: Path) -> None:
+    import subprocess
+    import sys
+
+    # A real process with stderr not a terminal, as under a service manager or in a log file.
+    out = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "ask", "第3条"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("INFO") and "正在建立索引" in lines[0], lines
+    assert "policy-assistant build" not in lines[0]  # it is already building: no instruction to do it
+    assert "\r" not in out.stderr and "向量化" not in out.stderr  # no progress bar off a terminal
