@@ -22,12 +22,13 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import bm25s
 import faiss
@@ -116,6 +117,13 @@ def _build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _clear(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def build_index(corpus: Corpus, lexicon: Lexicon, embedder: Embedder, index_dir: Path, progress: bool = True) -> Manifest:
     index_dir = Path(index_dir)
     with _build_lock(index_dir):
@@ -173,14 +181,67 @@ def build_index(corpus: Corpus, lexicon: Lexicon, embedder: Embedder, index_dir:
             files=files,
         )
         # Replace the old index only once the new one is complete: the manifest goes last.
-        (index_dir / "manifest.json").unlink(missing_ok=True)
+        _clear(index_dir / "manifest.json")
         for rel in files:
             dest = index_dir / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
+            _clear(dest)  # a damaged index may have a folder where a file belongs
             os.replace(tmp / rel, dest)
         (index_dir / "manifest.json").write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), encoding="utf-8")
         shutil.rmtree(tmp, ignore_errors=True)
         return manifest
+
+
+# The manifest's exact shape: each field and the type its value must have. Anything else — a
+# missing or extra field, a list where a mapping belongs, null — is a damaged manifest, which
+# load_index reports as IndexCorrupt so that Assistant.load rebuilds, never an AttributeError.
+_MANIFEST_FIELDS: dict[str, type] = {
+    "format": int,
+    "corpus_sha256": str,
+    "embedder": str,
+    "dim": int,
+    "chunk_ids": list,
+    "n_vectors": int,
+    "built_at": str,
+    "versions": dict,
+    "files": dict,
+}
+# What every index holds; a manifest that does not list them cannot vouch for them.
+_REQUIRED_FILES = ("vectors.npy", "dense.faiss", "rows.json", "background.npy", "chunks.jsonl")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def _safe_relative(rel: str) -> bool:
+    # Listed files must stay inside the index folder: no absolute paths, no "..".
+    path = PurePosixPath(rel)
+    return bool(rel) and not path.is_absolute() and ".." not in path.parts and "\\" not in rel
+
+
+def _manifest_shape_problem(raw: object) -> str | None:
+    if not isinstance(raw, dict):
+        return f"应为 JSON 对象,实为 {type(raw).__name__}"
+    if set(raw) != set(_MANIFEST_FIELDS):
+        missing, extra = set(_MANIFEST_FIELDS) - set(raw), set(raw) - set(_MANIFEST_FIELDS)
+        return f"字段不符(缺少 {sorted(missing)},多出 {sorted(extra)})"
+    for name, kind in _MANIFEST_FIELDS.items():
+        value = raw[name]
+        # bool is an int to Python, never to this manifest.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            return f"字段 {name} 应为 {kind.__name__},实为 {type(value).__name__}"
+    if raw["dim"] <= 0 or raw["n_vectors"] < 0:
+        return "dim 或 n_vectors 的值不合理"
+    if not all(isinstance(c, str) for c in raw["chunk_ids"]):
+        return "chunk_ids 应为字符串列表"
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in raw["versions"].items()):
+        return "versions 应为字符串到字符串的映射"
+    files = raw["files"]
+    for rel, digest in files.items():
+        if not _safe_relative(rel) or not isinstance(digest, str) or not _SHA256_RE.fullmatch(digest):
+            return f"files 中的条目 {rel!r} 不合规"
+    absent = [f for f in _REQUIRED_FILES if f not in files]
+    if absent or not any(rel.startswith("lexical/") for rel in files):
+        return f"files 未列出 {absent or ['lexical/']}"
+    return None
 
 
 def read_manifest(index_dir: Path) -> Manifest:
@@ -189,10 +250,29 @@ def read_manifest(index_dir: Path) -> Manifest:
         raise IndexMissing(f"索引不存在: {path}(请运行 policy-assistant build)")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        raw["chunk_ids"] = tuple(raw["chunk_ids"])
-        return Manifest(**raw)
-    except (ValueError, TypeError, KeyError) as exc:
+    except (OSError, ValueError) as exc:  # a directory, unreadable, not UTF-8, not JSON
         raise IndexCorrupt(f"索引清单无法读取: {path} ({exc})") from None
+    problem = _manifest_shape_problem(raw)
+    if problem is not None:
+        raise IndexCorrupt(f"索引清单已损坏: {path}({problem})")
+    raw["chunk_ids"] = tuple(raw["chunk_ids"])
+    return Manifest(**raw)
+
+
+def _file_ok(path: Path, digest: str) -> bool:
+    try:
+        return path.is_file() and not path.is_symlink() and _sha256(path) == digest
+    except OSError:
+        return False
+
+
+def _row(raw: object) -> Row:
+    if not isinstance(raw, dict) or set(raw) != {"chunk", "sentence"}:
+        raise ValueError(f"rows.json 的条目形状不对: {raw!r:.60}")
+    chunk, sentence = raw["chunk"], raw["sentence"]
+    if not isinstance(chunk, str) or not isinstance(sentence, int) or isinstance(sentence, bool):
+        raise ValueError(f"rows.json 的条目类型不对: {raw!r:.60}")
+    return Row(chunk, sentence)
 
 
 def load_index(index_dir: Path, corpus: Corpus, embedder_id: str) -> LoadedIndex:
@@ -209,10 +289,10 @@ def load_index(index_dir: Path, corpus: Corpus, embedder_id: str) -> LoadedIndex
         )
     for rel, digest in manifest.files.items():
         path = index_dir / rel
-        if not path.exists() or _sha256(path) != digest:
+        if not _file_ok(path, digest):
             raise IndexCorrupt(f"索引文件损坏或缺失: {path}")
     try:
-        rows = tuple(Row(**r) for r in json.loads((index_dir / "rows.json").read_text(encoding="utf-8")))
+        rows = tuple(_row(r) for r in json.loads((index_dir / "rows.json").read_text(encoding="utf-8")))
         dense = faiss.read_index(str(index_dir / "dense.faiss"))
         background = np.load(index_dir / "background.npy", allow_pickle=False)
         lexical = bm25s.BM25.load(str(index_dir / "lexical"), show_progress=False)

@@ -91,3 +91,67 @@ def test_corpus_edit_triggers_rebuild(corpus_copy: Path, tmp_path: Path) -> None
         fh.write("跑单\t新业态 灵活就业\n")
     second = Assistant.load(corpus_copy, idx, "chars").manifest
     assert second.corpus_sha256 != first.corpus_sha256
+
+
+# ---- a manifest or file of the right syntax but the wrong shape is damage, never a crash (issue 9) ----
+
+
+def _edit_manifest(idx: Path, change) -> None:  # noqa: ANN001 - a small lambda per case
+    raw = json.loads((idx / "manifest.json").read_text(encoding="utf-8"))
+    change(raw)
+    (idx / "manifest.json").write_text(json.dumps(raw), encoding="utf-8")
+
+
+def _manifest_dir(idx: Path) -> None:
+    (idx / "manifest.json").unlink()
+    (idx / "manifest.json").mkdir()
+    (idx / "manifest.json" / "x").write_text("{}")
+
+
+def _file_dir(idx: Path) -> None:
+    (idx / "rows.json").unlink()
+    (idx / "rows.json").mkdir()
+
+
+def _rows_shape(idx: Path) -> None:
+    # Valid JSON, checksum updated: only the shape is wrong.
+    import hashlib
+
+    (idx / "rows.json").write_text(json.dumps([[1, 2]]), encoding="utf-8")
+    digest = hashlib.sha256((idx / "rows.json").read_bytes()).hexdigest()
+    _edit_manifest(idx, lambda m: m["files"].__setitem__("rows.json", digest))
+
+
+DAMAGE = {
+    "files is a list": lambda idx: _edit_manifest(idx, lambda m: m.__setitem__("files", [])),
+    "files is null": lambda idx: _edit_manifest(idx, lambda m: m.__setitem__("files", None)),
+    "files is empty": lambda idx: _edit_manifest(idx, lambda m: m.__setitem__("files", {})),
+    "chunk_ids is a string": lambda idx: _edit_manifest(idx, lambda m: m.__setitem__("chunk_ids", "m1")),
+    "dim is text": lambda idx: _edit_manifest(idx, lambda m: m.__setitem__("dim", "512")),
+    "format is true": lambda idx: _edit_manifest(idx, lambda m: m.__setitem__("format", True)),
+    "versions is a list": lambda idx: _edit_manifest(idx, lambda m: m.__setitem__("versions", [])),
+    "a field is missing": lambda idx: _edit_manifest(idx, lambda m: m.pop("built_at")),
+    "an unknown field": lambda idx: _edit_manifest(idx, lambda m: m.__setitem__("extra", 1)),
+    "manifest is a list": lambda idx: (idx / "manifest.json").write_text("[]"),
+    "manifest is null": lambda idx: (idx / "manifest.json").write_text("null"),
+    "manifest is not UTF-8": lambda idx: (idx / "manifest.json").write_bytes(b"\xff\xfe{"),
+    "path escapes the folder": lambda idx: _edit_manifest(idx, lambda m: m["files"].__setitem__("../x", "0" * 64)),
+    "manifest.json is a directory": _manifest_dir,
+    "a listed file is a directory": _file_dir,
+    "rows.json has the wrong shape": _rows_shape,
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_manifest_or_file_of_the_wrong_shape_is_damage_and_is_rebuilt(
+    corpus_copy: Path, tmp_path: Path, damage: str
+) -> None:
+    idx = tmp_path / "idx"
+    corpus, _ = _build(corpus_copy, idx)
+    DAMAGE[damage](idx)
+    with pytest.raises(IndexCorrupt):  # the library's own words, not AttributeError/IsADirectoryError
+        load_index(idx, corpus, CharEmbedder().id)
+    bot = Assistant.load(corpus_copy, idx, CharEmbedder())
+    assert bot.ask("灵活就业人员意外伤害保险补贴").measures[0].id == "m3"
+    load_index(idx, corpus, CharEmbedder().id)  # rebuilt whole
+    assert (idx / "manifest.json").is_file()
