@@ -355,6 +355,10 @@ def test_answer_metrics_without_items_are_none_and_shown_as_dash() -> None:
     assert re.search(r"追问准确率\s+—", table)
     html = render_report([report])
     assert "答复质量" in html and "要点句含数字" in html
+    # Under the main file's name every bar applies, yet a figure without items is not marked missed.
+    main_named = summarize(report.results, "faq.jsonl")
+    assert main_named.figure("followup_accuracy") is None
+    assert "✗" not in render_report([main_named]) and "✗" not in format_table([main_named])
 
 
 def test_targets_are_marked_both_ways() -> None:

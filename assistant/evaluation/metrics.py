@@ -20,21 +20,21 @@ class MetricSpec:
     title: str  # for the table and the report
     hint: str
     unit: str = "share"  # "share" (shown as %) or "count" (a mean number of measures)
-    lower_is_better: bool = False
+    better: str = "higher"  # "higher", "lower", or "none" (a list's length is neither good nor bad)
 
 
 ANSWER_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("fact_in_highlights", "要点句含数字", "数字事实题答对时,must 中的数字都在首条的要点句里"),
-    MetricSpec("highlight_share", "要点句占原文", "多句措施中,要点句长度占原文的平均比例", lower_is_better=True),
-    MetricSpec("highlight_empty", "无要点句", "作答的多句措施中没有要点句的比例", lower_is_better=True),
+    MetricSpec("highlight_share", "要点句占原文", "多句措施中,要点句长度占原文的平均比例", better="lower"),
+    MetricSpec("highlight_empty", "无要点句", "作答的多句措施中没有要点句的比例", better="lower"),
     MetricSpec("followup_accuracy", "追问准确率", "带上文的追问,首条在 expect 中"),
     MetricSpec("clarify_rate", "无上文追问澄清率", "没有上文的省略式追问,答复为“请问您问的是哪一项”"),
     MetricSpec("group_recall", "人群列举召回", "人群问题中 expect_all 被列出的平均比例"),
-    MetricSpec("group_list_len", "人群列举条数", "人群问题答复平均列出几条", unit="count"),
-    MetricSpec("group_list_excess", "人群列举多余", "列出条数 − 应列条数 的平均", unit="count", lower_is_better=True),
+    MetricSpec("group_list_len", "人群列举条数", "人群问题答复平均列出几条", unit="count", better="none"),
+    MetricSpec("group_list_excess", "人群列举多余", "列出条数 − 应列条数 的平均", unit="count", better="lower"),
     MetricSpec("multi_recall", "一问两事召回", "两部分问题中 expect_all 被列出的平均比例"),
-    MetricSpec("multi_list_len", "一问两事条数", "两部分问题答复平均列出几条", unit="count"),
-    MetricSpec("multi_list_excess", "一问两事多余", "列出条数 − 应列条数 的平均", unit="count", lower_is_better=True),
+    MetricSpec("multi_list_len", "一问两事条数", "两部分问题答复平均列出几条", unit="count", better="none"),
+    MetricSpec("multi_list_excess", "一问两事多余", "列出条数 − 应列条数 的平均", unit="count", better="lower"),
     MetricSpec("other_place_declined", "外地问题拒答", "问其他城市/区县的问题被拒答的比例"),
     MetricSpec("chain_answered", "青岛/山东问题作答", "问青岛、山东的问题首条正确"),
     MetricSpec("neighbour_declined", "相邻事务拒答", "落户、职称、残保金等本文件未涉及的事务被拒答"),

@@ -88,7 +88,7 @@ def _targets_for(report: EvalReport) -> Mapping[str, float]:
 
 
 def lower_is_better(key: str) -> bool:
-    return key.endswith("_ms") or (key in SPECS and SPECS[key].lower_is_better)
+    return key.endswith("_ms") or (key in SPECS and SPECS[key].better == "lower")
 
 
 def meets(key: str, value: float, target: float) -> bool:
@@ -117,6 +117,8 @@ def _gap(key: str, a: float | None, b: float | None) -> dict[str, Any] | None:
         return None
     d = b - a
     worse = -d if not lower_is_better(key) else d
+    if key in SPECS and SPECS[key].better == "none":
+        worse = 0.0
     if key == "mrr":
         return {"text": f"{d:+.3f}", "bad": worse > 0.02}
     if _is_count(key):
