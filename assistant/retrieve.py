@@ -25,7 +25,8 @@ from .corpus import Chunk, Corpus, cn_to_int
 from .embed import Embedder
 from .errors import EmbedderError
 from .index import LoadedIndex, lexical_text
-from .text import Expansion, Lexicon
+from .groups import read_groups
+from .text import Expansion, Lexicon, normalize
 
 log = logging.getLogger("policy_assistant")
 
@@ -74,8 +75,9 @@ class Weights:
     # ...unless the question is closer to a neighbouring topic the policy does not cover.
     neighbour_margin: float = 0.03
     neighbour_min_coverage: float = 0.3
-    # A question that names an uncovered topic outright (医保, 公积金, 养老保险) is declined unless
-    # a measure covers at least this much of it.
+    # A question that names an uncovered topic outright (医保, 公积金, 残疾人就业保障金) is declined
+    # unless a measure covers at least this much of it once the topic's own words and the words for
+    # who is asking (高校毕业生, 残疾人…) are set aside: 「高校毕业生落户」 is about 落户.
     named_neighbour_max_coverage: float = 0.5
     # Hits kept after the first: within this fraction of the best score.
     keep_ratio: float = 0.8
@@ -112,6 +114,9 @@ class Evidence:
     neighbour_named: str | None  # a neighbouring topic whose own words the question uses
     lexical_on: bool  # False in the dense-only ablation: coverage is then unknown, not zero
     degraded: str | None
+    # Best share of the question a measure covers without the named neighbour's own words and the
+    # words for who is asking: what is left of the question once its subject is the neighbour.
+    neighbour_rest: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,14 @@ class Retriever:
         # topic, when the policy text never uses them ("医保报销", "公积金提取" — not "补贴").
         policy_text = "".join(lexical_text(c) for c in self.chunks)
         self._neighbour_names = [tuple(x for x in nb.names if x not in policy_text) for nb in lexicon.neighbours]
+        # Who a question is about (高校毕业生, 残疾人, 灵活就业人员) says nothing about its subject:
+        # 「高校毕业生落户」 asks about 落户. The words come from groups.tsv, as reviewed data.
+        self._who_tokens = frozenset(
+            t
+            for g in read_groups(lexicon.dir / "groups.tsv", corpus)
+            for w in g.variants  # not its policy words: 创业者's include 创业担保贷款, a subject
+            for t in lexicon.tokens(normalize(w))
+        )
         # Words the policy itself uses ("贷款", "养老") prove nothing either way.
         self._neighbour_tokens = [frozenset(t for t in toks if nb_df[t] == 1 and t not in self._idf) for toks in nb_tokens]
         self.degraded: str | None = None
@@ -295,6 +308,8 @@ class Retriever:
                 share = min(1.0, sum(w for w, alts in units if alts & toks) / total)
                 if share > nb_cov:
                     nb_cov, nb_cov_topic = share, nb.topic
+        named = self._named_neighbour(expansion)
+        rest = self._rest_coverage(expansion, named) if named and self.use_lexical and q_tokens else 0.0
         # Verbatim phrases ("农民工之星", "工匠学院") beat word overlap: jieba may split a name the
         # corpus spells out, and a glossary expansion must not outrank the literal source.
         grams = {g for run in _HAN_RUN_RE.findall(expansion.repaired) for g in _ngrams(run, 4)}
@@ -321,14 +336,35 @@ class Retriever:
             duty=bool(_DUTY_RE.search(expansion.normalized)),
             neighbour_coverage=(nb_cov, nb_cov_topic),
             neighbour_dense=(nb_dense, nb_dense_topic),
-            neighbour_named=next(
-                (nb.topic for nb, names in zip(self.lexicon.neighbours, self._neighbour_names, strict=True)
-                 if any(x in expansion.repaired for x in names)),
-                None,
-            ),
+            neighbour_named=named[0] if named else None,
             lexical_on=self.use_lexical,
             degraded=self.degraded,
+            neighbour_rest=rest,
         )
+
+    def _named_neighbour(self, expansion: Expansion) -> tuple[str, tuple[str, ...]] | None:
+        """The first neighbouring topic named by one of its whole phrases, with the phrases found.
+
+        A phrase inside a glossary variant the question uses is that variant's, not the topic's:
+        「工伤险」 is the glossary's word for the policy's 意外伤害保险补贴, not 工伤."""
+        text = expansion.repaired
+        variants = [v for found, _ in expansion.glossary for v in found.split("、")]
+        for nb, names in zip(self.lexicon.neighbours, self._neighbour_names, strict=True):
+            found = tuple(x for x in names if x in text and not any(x in v and x != v for v in variants))
+            if found:
+                return nb.topic, found
+        return None
+
+    def _rest_coverage(self, expansion: Expansion, named: tuple[str, tuple[str, ...]]) -> float:
+        """Best share of the question's weight that a measure covers outside the neighbour's own
+        phrases and the who-words. Normalised by the whole question, so a lone common word left
+        over ("就业") cannot stand for the subject."""
+        units, total = self._concepts(expansion)
+        own = {t for phrase in named[1] for t in self.lexicon.tokens(phrase)} | set(named[1])
+        kept = [(w, alts) for w, alts in units if not (alts & own) and not (alts & self._who_tokens)]
+        if not kept:
+            return 0.0
+        return max(min(1.0, sum(w for w, alts in kept if alts & toks) / total) for toks in self._chunk_tokens)
 
     def retrieve(self, question: str, top_k: int = 3) -> Retrieval:
         return self.decide(self.evidence(question), top_k)
@@ -401,7 +437,7 @@ class Retriever:
             # even when it shares words with a measure.
             nb_cov, nb_cov_topic = ev.neighbour_coverage
             nb_dense, nb_dense_topic = ev.neighbour_dense
-            if ev.neighbour_named and top.coverage < w.named_neighbour_max_coverage:
+            if ev.neighbour_named and ev.neighbour_rest < w.named_neighbour_max_coverage:
                 neighbour = ev.neighbour_named
             elif nb_cov > top.coverage and nb_cov >= w.neighbour_min_coverage:
                 neighbour = nb_cov_topic

@@ -80,6 +80,9 @@ class Neighbour:
     topic: str
     names: tuple[str, ...]
     description: str
+    # Where to go instead (a hotline such as 12333), shown in the decline; "" when no public
+    # service handles the topic (weather, chit-chat, prompt injection).
+    referral: str = ""
 
 
 @dataclass(frozen=True)
@@ -130,10 +133,14 @@ class Lexicon:
     def _read_neighbours(path: Path) -> Iterable[Neighbour]:
         for n, ln in _numbered_lines(path):
             cols = [c.strip() for c in ln.split("\t")]
-            if len(cols) != 3 or not all(cols):
-                raise CorpusError(str(path), n, "需要“主题<TAB>名称|名称<TAB>描述”三列")
+            # The 4th column (referral) is optional and may be empty; the first three may not.
+            if len(cols) not in (3, 4) or not all(cols[:3]):
+                raise CorpusError(str(path), n, "需要“主题<TAB>名称|名称<TAB>描述[<TAB>转介去向]”三或四列")
             names = tuple(normalize(x) for x in cols[1].split("|") if x.strip())
-            yield Neighbour(topic=cols[0], names=names, description=cols[2])
+            if not names:
+                raise CorpusError(str(path), n, "名称列不能为空")
+            referral = cols[3] if len(cols) == 4 else ""
+            yield Neighbour(topic=cols[0], names=names, description=cols[2], referral=referral)
 
     @staticmethod
     def _read_glossary(path: Path) -> Iterable[GlossaryEntry]:
