@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Protocol
 
 import numpy as np
@@ -169,3 +173,134 @@ def get_embedder(spec: str | None = None) -> Embedder:
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:])
     raise EmbedderError(f"未知的向量模型 {spec!r}:可用 e5、st:<模型目录或名称>、chars")
+
+
+# --- the embedder contract, checked on every call ----------------------------------------------
+
+EMBED_TIMEOUT_ENV = "POLICY_ASSISTANT_EMBED_TIMEOUT"
+DEFAULT_EMBED_TIMEOUT = 2.0
+# The first call also loads the model (seconds for a large sentence-transformers one); it is not
+# held to the per-question limit.
+FIRST_CALL_TIMEOUT = 120.0
+
+
+def embed_timeout_from_env() -> float:
+    """Seconds a question's embedding may take (POLICY_ASSISTANT_EMBED_TIMEOUT, default 2)."""
+    raw = os.environ.get(EMBED_TIMEOUT_ENV, "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_EMBED_TIMEOUT
+    except ValueError:
+        return DEFAULT_EMBED_TIMEOUT
+    return value if 0 < value < 3600 else DEFAULT_EMBED_TIMEOUT
+
+
+class _Worker:
+    """One daemon thread that runs the embedder's calls, one at a time, and says since when the
+    current one has been running. Daemon, so a model stuck in C code never blocks shutdown."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Future[np.ndarray], Callable[[], np.ndarray]]] = queue.SimpleQueue()
+        self.running_since: float | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            future, job = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            self.running_since = time.monotonic()
+            try:
+                future.set_result(job())
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                future.set_exception(exc)
+            finally:
+                self.running_since = None
+
+    def submit(self, job: Callable[[], np.ndarray]) -> Future[np.ndarray]:
+        future: Future[np.ndarray] = Future()
+        self._jobs.put((future, job))
+        return future
+
+
+class CheckedEmbedder:
+    """An Embedder whose every call is held to the contract the index relies on.
+
+    Vectors must have the index's width, one row per text, and finite values; a call must not
+    raise and must finish within `timeout` seconds of starting. A breach raises EmbedderError —
+    the retriever's signal to answer from lexical evidence only — and is remembered: later calls
+    fail at once with the same reason instead of queueing behind a model that is stuck, and
+    `broken` tells /healthz why.
+    """
+
+    def __init__(self, inner: Embedder, dim: int | None = None, timeout: float | None = None) -> None:
+        self.inner = inner
+        self.expected_dim = dim
+        self.timeout = embed_timeout_from_env() if timeout is None else timeout
+        self.broken: str | None = None
+        self._worker = _Worker(f"embedder-{inner.id}")
+        self._first = True
+        self._lock = threading.Lock()
+
+    @property
+    def id(self) -> str:
+        return self.inner.id
+
+    @property
+    def dim(self) -> int:
+        return self.expected_dim if self.expected_dim is not None else self.inner.dim
+
+    def queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._call(self.inner.queries, texts)
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._call(self.inner.passages, texts)
+
+    def _fail(self, reason: str) -> EmbedderError:
+        with self._lock:
+            if self.broken is None:
+                self.broken = reason
+        return EmbedderError(reason)
+
+    def _call(self, fn: Callable[[Sequence[str]], np.ndarray], texts: Sequence[str]) -> np.ndarray:
+        if self.broken is not None:
+            raise EmbedderError(self.broken)
+        texts = list(texts)
+        with self._lock:
+            limit = max(self.timeout, FIRST_CALL_TIMEOUT) if self._first else self.timeout
+            self._first = False
+        future = self._worker.submit(lambda: fn(texts))
+        poll = min(0.05, limit / 4)
+        while True:
+            try:
+                out = future.result(timeout=poll)
+                break
+            except FutureTimeout:
+                since = self._worker.running_since
+                # Waiting in the queue does not count; a call (ours or the one ahead of us)
+                # running for longer than the limit means the model is stuck.
+                if since is not None and time.monotonic() - since > limit:
+                    future.cancel()
+                    raise self._fail(f"向量模型超过 {limit:g} 秒未返回结果(超时)") from None
+                if self.broken is not None:
+                    raise EmbedderError(self.broken) from None
+            except EmbedderError as exc:
+                raise self._fail(str(exc)) from exc
+            except Exception as exc:  # any backend failure: one type for the retriever
+                raise self._fail(f"向量模型运行出错: {type(exc).__name__}: {exc}") from exc
+        return self._checked(out, len(texts))
+
+    def _checked(self, out: object, n: int) -> np.ndarray:
+        try:
+            vectors = np.asarray(out, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise self._fail(f"向量模型返回的不是数值向量: {exc}") from exc
+        if vectors.ndim != 2 or vectors.shape[0] != n:
+            raise self._fail(f"向量模型返回的形状 {vectors.shape} 不对(应为 {n} 行)")
+        if self.expected_dim is not None and vectors.shape[1] != self.expected_dim:
+            raise self._fail(
+                f"向量模型输出 {vectors.shape[1]} 维,索引是 {self.expected_dim} 维(模型已被替换?请重建索引)"
+            )
+        if not np.isfinite(vectors).all():
+            raise self._fail("向量模型输出了 NaN 或无穷大")
+        return vectors

@@ -17,8 +17,8 @@ from typing import Any
 
 from .answer import Answer, MeasureAnswer, compose, suggestions
 from .corpus import Chunk, Corpus, load_corpus
-from .embed import Embedder, get_embedder
-from .errors import IndexProblem, InvalidQuestion, UnknownChunk, UnknownGroup
+from .embed import CheckedEmbedder, Embedder, get_embedder
+from .errors import EmbedderError, IndexProblem, InvalidQuestion, UnknownChunk, UnknownGroup
 from .groups import Group, GroupIndex, read_groups
 from .highlight import Highlight
 from .index import Manifest, build_index, load_index
@@ -107,8 +107,19 @@ class Assistant:
             except OSError as exc:  # unwritable folder, a file where the folder should be, disk full
                 raise IndexProblem(f"索引无法重建: {idx_dir} ({exc.strerror or exc})") from exc
             index = load_index(idx_dir, corpus, emb.id)
-        retriever = Retriever(corpus, lexicon, index, emb, weights, use_lexical=use_lexical, use_dense=use_dense)
-        return cls(corpus, lexicon, emb, index.manifest, retriever)
+        # Questions reach the model through a wrapper that holds it to the index's contract
+        # (width, finite values, no exception, a time limit) and raises EmbedderError otherwise,
+        # which the retriever answers by switching to lexical evidence only.
+        checked = emb if isinstance(emb, CheckedEmbedder) else CheckedEmbedder(emb, dim=index.manifest.dim)
+        retriever = Retriever(corpus, lexicon, index, checked, weights, use_lexical=use_lexical, use_dense=use_dense)
+        if use_dense:
+            try:  # checked at load too: a swapped model is reported at start, not on the first question
+                checked.queries(["就业政策"])
+            except EmbedderError as exc:
+                log.error("dense retrieval disabled at start-up, answering from lexical evidence only: %s", exc)
+                retriever.degraded = str(exc)
+                retriever.use_dense = False
+        return cls(corpus, lexicon, checked, index.manifest, retriever)
 
     # -- questions -------------------------------------------------------------------------
 
