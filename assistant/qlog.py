@@ -12,10 +12,14 @@ operator running a report) so they wait instead of failing with "database is loc
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import math
 import os
 import re
+import secrets
 import sqlite3
 import threading
 from collections.abc import Mapping
@@ -25,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from assistant.errors import PolicyAssistantError
-from assistant.redact import redact_text
+from assistant.redact import redact, redact_text
 
 __all__ = [
     "DB_FILENAME",
@@ -34,6 +38,7 @@ __all__ = [
     "LogEntry",
     "LogStats",
     "QuestionLog",
+    "acceptable_session_id",
     "default_data_dir",
     "entry_from_answer",
 ]
@@ -45,9 +50,13 @@ DATA_DIR_ENV = "POLICY_ASSISTANT_DATA"
 Channel = Literal["web", "api", "cli"]
 _CHANNELS: frozenset[str] = frozenset(get_args(Channel))
 
-# Session ids come from a browser cookie or API header, i.e. from the user; anything outside
-# this shape is dropped rather than stored, so the column cannot carry free text or PII.
-_SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Session ids come from an API header, i.e. from the user. Only the shape of an opaque random
+# token is accepted (16–64 characters of the base64url/uuid alphabet, not all digits, nothing the
+# redactor recognises as an ID, phone or card); anything else is dropped. What is stored is never
+# the value as sent but its HMAC under a key kept in the data directory: questions of one session
+# still group together, and the column cannot be matched against a known id without the key.
+_SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+SESSION_KEY_FILENAME = "session.key"
 
 # Long enough to ride out another process's commit or a checkpoint; short enough that a stuck
 # lock surfaces as an error rather than a hung request.
@@ -163,10 +172,48 @@ def _storable(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def _clean_session_id(session_id: str | None) -> str | None:
-    if isinstance(session_id, str) and _SESSION_ID_RE.fullmatch(session_id):
-        return session_id
-    return None
+def acceptable_session_id(session_id: object) -> bool:
+    """True for an opaque random token; False for anything that could be a person's data."""
+    if not isinstance(session_id, str) or not _SESSION_ID_RE.fullmatch(session_id):
+        return False
+    if session_id.isdigit() or redact(session_id).found:
+        return False
+    # Dashes and underscores only separate: 110105-19491231-002X is an ID whatever its alphabet.
+    return not redact(session_id.replace("-", " ").replace("_", " ")).found
+
+
+def _private_dir(path: Path) -> None:
+    """Create `path` (and parents) readable by the service user only; leave an existing one."""
+    if path.is_dir():
+        return
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)  # mkdir's mode is filtered through the umask
+
+
+def _private_file(path: Path) -> None:
+    """Create `path` as 0600 if missing. SQLite gives its -wal and -shm files the same mode."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def _session_key(data_dir: Path) -> bytes:
+    """The data directory's HMAC key for session ids: 32 random bytes, created once, mode 0600."""
+    path = data_dir / SESSION_KEY_FILENAME
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        key = path.read_bytes()
+        if len(key) < 32:  # truncated or hand-made: refuse rather than hash with a weak key
+            raise QuestionLogError(f"会话密钥文件 {path} 已损坏(少于 32 字节);请删除后重启,将生成新密钥") from None
+        return key
+    key = secrets.token_bytes(32)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+    return key
 
 
 class QuestionLog:
@@ -178,6 +225,7 @@ class QuestionLog:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
+        self._key = b""
         with self._lock:
             self._connection()  # fail at start-up, not on the first question
 
@@ -188,7 +236,9 @@ class QuestionLog:
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            _private_dir(self.data_dir)
+            _private_file(self.path)
+            self._key = _session_key(self.data_dir)
             conn = sqlite3.connect(
                 self.path,
                 timeout=_BUSY_TIMEOUT_MS / 1000,
@@ -232,13 +282,26 @@ class QuestionLog:
                 conn.execute("ROLLBACK")
             raise
 
+    def session_hash(self, session_id: str | None) -> str | None:
+        """What is stored for a session id: its keyed hash, or None for an unacceptable one."""
+        if not acceptable_session_id(session_id):
+            return None
+        assert isinstance(session_id, str)
+        with self._lock:
+            self._connection()
+            key = self._key
+        digest = hmac.new(key, session_id.encode("ascii"), hashlib.sha256).digest()[:16]
+        # Base32 rather than hex: a hex digest would now and then contain a long digit run that
+        # looks like a phone number to a PII scanner.
+        return base64.b32encode(digest).decode("ascii").rstrip("=").lower()
+
     def record(self, entry: LogEntry) -> None:
-        """Append one entry; the question is redacted and the session id validated first."""
+        """Append one entry; the question is redacted and the session id replaced by its hash."""
         stored = replace(
             entry,
             question=_storable(redact_text(entry.question)),
             kind=_storable(entry.kind),
-            session_id=_clean_session_id(entry.session_id),
+            session_id=self.session_hash(entry.session_id),
             created=_utc_iso(entry.created),
         )
         row = (

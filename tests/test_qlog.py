@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 import threading
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -27,7 +29,7 @@ def entry(question: str = "灵活就业社保补贴怎么申请？", **overrides
         "kind": "answer",
         "latency_ms": 12.5,
         "channel": "web",
-        "session_id": "sess_abc-123",
+        "session_id": "sess_abc-123-0f9e8d7c",
     }
     fields.update(overrides)
     return LogEntry(**fields)
@@ -49,7 +51,7 @@ def test_round_trip_keeps_every_field(qlog: QuestionLog) -> None:
     assert stored.scores == (0.82, 0.41)
     assert stored.matched is True
     assert (stored.kind, stored.latency_ms, stored.channel) == ("answer", 12.5, "web")
-    assert stored.session_id == "sess_abc-123"
+    assert stored.session_id == qlog.session_hash("sess_abc-123-0f9e8d7c") != "sess_abc-123-0f9e8d7c"
     assert stored.created == "2025-03-01T00:30:00.000000+00:00"  # converted to UTC
 
 
@@ -133,18 +135,54 @@ def test_two_logs_on_one_file_from_many_threads(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "session_id",
-    ["", "x" * 65, "abc def", "abc\n123", "会话1", "a;DROP TABLE questions", "../etc", 42],
-)
-def test_invalid_session_id_is_stored_as_none(qlog: QuestionLog, session_id: object) -> None:
+    [
+        "", "x" * 65, "abc def", "abc\n123", "会话1", "a;DROP TABLE questions", "../etc", 42,
+        "a", "Sess_01-AB",  # shorter than a random token
+        "1234567890123456",  # all digits
+        ID_NUMBER, "110105-19491231-002X", f"sess{MOBILE}", "card4111111111111111",  # personal data in token shape
+    ],
+)  # fmt: skip
+def test_a_session_id_that_is_not_an_opaque_token_is_dropped(qlog: QuestionLog, session_id: object) -> None:
     qlog.record(entry(session_id=session_id))
     assert qlog.recent()[0].session_id is None
     assert qlog.count() == 1
+    if isinstance(session_id, str) and len(session_id) >= 8:
+        raw = b"".join(p.read_bytes() for p in qlog.data_dir.iterdir())
+        assert session_id.encode() not in raw
 
 
-@pytest.mark.parametrize("session_id", ["a", "x" * 64, "Sess_01-AB"])
-def test_valid_session_id_is_kept(qlog: QuestionLog, session_id: str) -> None:
+@pytest.mark.parametrize("session_id", ["0123456789abcdef0123456789abcdef", "x" * 64, "Sess_01-ABcd-efgh", str(uuid.uuid4())])
+def test_a_session_id_is_stored_as_a_keyed_hash_never_as_sent(qlog: QuestionLog, session_id: str) -> None:
     qlog.record(entry(session_id=session_id))
-    assert qlog.recent()[0].session_id == session_id
+    qlog.record(entry(session_id=session_id))
+    qlog.record(entry(session_id=session_id + "-other"))
+    third, second, first = (e.session_id for e in qlog.recent())
+    assert first == second != third  # one session's questions still group together …
+    assert first and session_id not in first  # … under a value that is not the one sent
+    raw = b"".join(p.read_bytes() for p in qlog.data_dir.iterdir() if p.name != "session.key")
+    assert session_id.encode() not in raw
+    # Keyed: the same id in another data directory (another key) hashes differently.
+    key = qlog.data_dir / "session.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_bytes()) == 32
+
+
+def test_the_hash_depends_on_the_data_directorys_key(tmp_path: Path) -> None:
+    token = "0123456789abcdef0123456789abcdef"
+    with QuestionLog(tmp_path / "a") as a, QuestionLog(tmp_path / "b") as b:
+        assert a.session_hash(token) != b.session_hash(token)
+    with QuestionLog(tmp_path / "a") as again:  # the key survives a restart
+        assert again.session_hash(token) == QuestionLog(tmp_path / "a").session_hash(token)
+
+
+def test_data_dir_is_private_and_database_files_are_0600(tmp_path: Path) -> None:
+    data_dir = tmp_path / "new" / "data"
+    with QuestionLog(data_dir) as log:
+        log.record(entry())
+        assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+        files = sorted(p.name for p in data_dir.iterdir())
+        assert {DB_FILENAME, f"{DB_FILENAME}-wal", "session.key"} <= set(files)
+        for p in data_dir.iterdir():
+            assert stat.S_IMODE(p.stat().st_mode) == 0o600, p.name
 
 
 def test_data_dir_is_created_on_demand(tmp_path: Path) -> None:
