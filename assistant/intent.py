@@ -21,7 +21,9 @@ from .text import Lexicon, normalize
 # Question words: a clause with one of these asks something of its own.
 _QUESTION_RE = re.compile(r"吗|呢|什么|哪|怎么|怎样|如何|多少|几|是否|能否|能不能|可不可以|有没有|是不是|啥")
 
-FACT_INTENTS = ("amount", "rate", "count", "duration", "frequency", "place", "how")
+FACT_INTENTS = (
+    "amount", "rate", "count", "timing", "period", "within", "deadline", "duration", "frequency", "place", "how",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class IntentRule:
     cues: re.Pattern[str]
     evidence: re.Pattern[str] | None  # a sentence that states the fact; None: no sentence does
     aspect: str  # what it is called in "文件中没有写明{aspect}"
+    supersedes: tuple[str, ...] = ()  # less specific intents the same words would also trigger
 
 
 @dataclass(frozen=True)
@@ -81,14 +84,16 @@ def read_intents(path: Path) -> tuple[IntentRule, ...]:
     rules = []
     for n, line in _lines(path):
         cols = line.split("\t")
-        if len(cols) not in (3, 4) or not cols[0].strip() or not cols[1].strip():
-            raise CorpusError(str(path), n, "需要“意图<TAB>问法|问法<TAB>句子特征<TAB>名称”四列")
+        if len(cols) not in (3, 4, 5) or not cols[0].strip() or not cols[1].strip():
+            raise CorpusError(str(path), n, "需要“意图<TAB>问法|问法<TAB>句子特征<TAB>名称[<TAB>取代的意图]”四或五列")
         try:
             cues = re.compile("|".join(f"(?:{c})" for c in _top_level_split(cols[1]) if c))
             evidence = re.compile(cols[2]) if cols[2].strip() else None
         except re.error as exc:
             raise CorpusError(str(path), n, f"正则表达式有误: {exc}") from exc
-        rules.append(IntentRule(cols[0].strip(), cues, evidence, cols[3].strip() if len(cols) > 3 else ""))
+        aspect = cols[3].strip() if len(cols) > 3 else ""
+        supersedes = tuple(cols[4].split()) if len(cols) > 4 else ()
+        rules.append(IntentRule(cols[0].strip(), cues, evidence, aspect, supersedes))
     return tuple(rules)
 
 
@@ -109,7 +114,9 @@ class IntentReader:
 
     def read(self, question: str) -> QuestionIntent:
         text = normalize(question)
-        intents = tuple(r.name for r in self.rules if r.cues.search(text))
+        read = [r for r in self.rules if r.cues.search(text)]
+        dropped = {name for r in read for name in r.supersedes}
+        intents = tuple(r.name for r in read if r.name not in dropped)
         rest = text
         for r in self.rules:
             rest = r.cues.sub(" ", rest)
