@@ -238,6 +238,7 @@ def compose(plan: Plan, corpus: Corpus, today: dt.date | None = None, follow: tu
         key_lines=[k for k in key_lines if k is not None],
         elsewhere=_same_number_elsewhere(plan, corpus),
         groups=plan.groups,
+        referral=plan.referral,
         n_shown=len(measures),
         doc_title=meta.title,
         doc_number=meta.number,

@@ -43,6 +43,7 @@ class Plan:
     context_used: bool = False
     groups: tuple[str, ...] = ()
     parts: tuple[str, ...] = ()
+    referral: str = ""  # where to go instead, for a question about a neighbouring service
 
 
 class Planner:
@@ -109,7 +110,13 @@ class Planner:
         if multi_plan is not None:
             return multi_plan
         shown = tuple(self._show(h, retrieval, intent, "retrieved") for h in retrieval.matched)
-        return Plan(question, retrieval.kind, shown, intent, retrieval)
+        return Plan(question, retrieval.kind, shown, intent, retrieval, referral=self._referral(retrieval))
+
+    def _referral(self, retrieval: Retrieval) -> str:
+        if retrieval.kind != "no_match" or not retrieval.neighbour:
+            return ""
+        nb = next((n for n in self.lexicon.neighbours if n.topic == retrieval.neighbour), None)
+        return nb.referral if nb is not None else ""
 
     def _group_plan(self, question: str, retrieval: Retrieval, intent: QuestionIntent) -> Plan | None:
         """「我是退役军人，有哪些政策？」: every measure for the group(s), most relevant first."""
