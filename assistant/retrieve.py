@@ -16,10 +16,12 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from cachetools import LRUCache
 
 from .corpus import Chunk, Corpus, cn_to_int
 from .embed import Embedder
@@ -195,6 +197,8 @@ class Retriever:
         # Words the policy itself uses ("贷款", "养老") prove nothing either way.
         self._neighbour_tokens = [frozenset(t for t in toks if nb_df[t] == 1 and t not in self._idf) for toks in nb_tokens]
         self.degraded: str | None = None
+        self._vectors: LRUCache[str, np.ndarray] = LRUCache(maxsize=4096)
+        self._vectors_lock = threading.Lock()
 
     @property
     def idf(self) -> dict[str, float]:
@@ -238,6 +242,18 @@ class Retriever:
                     found.append(unit)
         return tuple(found)
 
+    def _query_vector(self, text: str) -> np.ndarray:
+        """The query's vector, cached by its expanded text: embedding is most of a question's CPU."""
+        with self._vectors_lock:
+            cached = self._vectors.get(text)
+        if cached is not None:
+            return cached
+        q = self.embedder.queries([text])  # type: ignore[union-attr]
+        q.setflags(write=False)  # shared between threads from here on
+        with self._vectors_lock:
+            self._vectors[text] = q
+        return q
+
     def _dense_scores(self, text: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Per chunk: best cosine over the chunk and its sentences; and the query vector (None if off)."""
         n = len(self.chunks)
@@ -246,7 +262,7 @@ class Retriever:
         if not self.use_dense or self.embedder is None:
             return best, None
         try:
-            q = self.embedder.queries([text])
+            q = self._query_vector(text)
         except EmbedderError as exc:
             # Keep answering from lexical evidence; the service reports itself degraded. Logged
             # once: dense retrieval stays off from here on, so there is no second failure.

@@ -10,10 +10,13 @@ import datetime as dt
 import logging
 import os
 import re
-from dataclasses import dataclass
-from pathlib import Path
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
+
+from cachetools import LRUCache
 
 from .answer import Answer, MeasureAnswer, compose, suggestions
 from .corpus import Chunk, Corpus, load_corpus
@@ -26,12 +29,14 @@ from .planner import Plan, Planner, Shown
 from .redact import redact_text
 from .retrieve import Hit, Retrieval, Retriever, Weights
 from .suggest import follow_ups
-from .text import Lexicon
+from .text import Lexicon, normalize
 
 log = logging.getLogger("policy_assistant")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_QUESTION_CHARS = 500
+# Distinct questions kept with their answers (a few KB each); repeats answer in microseconds.
+ANSWER_CACHE_SIZE = 2048
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,8 @@ class Assistant:
         self.manifest = manifest
         self.retriever = retriever
         self.groups = GroupIndex(read_groups(corpus.root / "lexicon" / "groups.tsv", corpus))
+        self._answers: LRUCache[tuple[object, ...], Answer] = LRUCache(maxsize=ANSWER_CACHE_SIZE)
+        self._answers_lock = threading.Lock()
         self.planner = Planner(corpus, lexicon, retriever, self.groups)
 
     @classmethod
@@ -128,8 +135,9 @@ class Assistant:
         # log or copied reply can echo it, whichever edge the question came through.
         return self.retriever.retrieve(redact_text(check_question(question)), top_k=top_k)
 
-    def plan(self, question: str, top_k: int = 3, context: Sequence[str] | None = None) -> Plan:
-        """What an answer will show and why, before rendering (the eval and staff tools read it)."""
+    @staticmethod
+    def _checked(question: object, top_k: int, context: Sequence[str] | None) -> str:
+        """The question as the pipeline may see it, after the caller's arguments are checked."""
         if not 1 <= top_k <= 10:
             raise InvalidQuestion("top_k 应在 1 到 10 之间")
         if context is not None and (
@@ -138,7 +146,11 @@ class Assistant:
             raise InvalidQuestion("context 应为上一轮答复的条目编号列表,如 [\"m7\"]")
         # Personal data typed by a worried citizen is replaced before anything else, so no
         # answer, log or copied reply can echo it, whichever edge the question came through.
-        return self.planner.plan(redact_text(check_question(question)), top_k, context)
+        return redact_text(check_question(question))
+
+    def plan(self, question: str, top_k: int = 3, context: Sequence[str] | None = None) -> Plan:
+        """What an answer will show and why, before rendering (the eval and staff tools read it)."""
+        return self.planner.plan(self._checked(question, top_k, context), top_k, context)
 
     def ask(
         self,
@@ -147,10 +159,27 @@ class Assistant:
         today: dt.date | None = None,
         context: Sequence[str] | None = None,
     ) -> Answer:
-        """Answer a question; `context` = the measure ids of the previous answer, best first."""
-        plan = self.plan(question, top_k, context)
+        """Answer a question; `context` = the measure ids of the previous answer, best first.
+
+        Answers are cached: a policy announcement brings the same few questions again and again.
+        The key holds everything an answer depends on — the normalised question, the context, the
+        date (validity notes change at midnight) and whether dense retrieval is working — and the
+        cache belongs to this Assistant, i.e. to one corpus, lexicon and index.
+        """
+        q = self._checked(question, top_k, context)
+        today = today or dt.date.today()
+        key = (normalize(q), top_k, tuple(context or ()), today, self.retriever.degraded)
+        with self._answers_lock:
+            cached = self._answers.get(key)
+        if cached is not None:
+            # Same question up to width, script and spacing: the answer is the same, the echo is theirs.
+            return cached if cached.question == q else replace(cached, question=q)
+        plan = self.planner.plan(q, top_k, context)
         follow = follow_ups(plan, self.corpus, self.planner.intents, self.groups)
-        return compose(plan, self.corpus, today, follow)
+        answer = compose(plan, self.corpus, today, follow)
+        with self._answers_lock:
+            self._answers[key] = answer
+        return answer
 
     def search(self, question: str, k: int = 10) -> tuple[Hit, ...]:
         """Ranked hits with their evidence, for hotline staff (no threshold applied)."""

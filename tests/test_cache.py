@@ -1,0 +1,50 @@
+"""The answer and query-vector caches: a repeated question is answered from memory, and never
+with an answer that depends on something the cache key left out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from assistant import Assistant
+
+
+def test_a_repeated_question_is_answered_from_the_cache_fast(chars_assistant: Assistant) -> None:
+    q = "灵活就业人员意外伤害保险补贴"
+    first = chars_assistant.ask(q)
+    started = time.perf_counter()
+    for _ in range(100):
+        again = chars_assistant.ask(q)
+    per_call_ms = (time.perf_counter() - started) * 1000 / 100
+    assert again == first
+    assert per_call_ms < 1.0, per_call_ms
+
+
+def test_the_same_question_in_other_spacing_or_width_gets_its_own_echo(chars_assistant: Assistant) -> None:
+    a = chars_assistant.ask("第3条")
+    b = chars_assistant.ask("第３条 ")  # full-width digit, trailing space
+    assert b.measures == a.measures and b.answer == a.answer
+    assert b.question == "第３条"
+
+
+def test_validity_notes_follow_the_date_not_the_cache(chars_assistant: Assistant) -> None:
+    before = chars_assistant.ask("第7条", today=dt.date(2025, 1, 1))
+    after = chars_assistant.ask("第7条", today=dt.date(2026, 11, 29))
+    assert not any("已过" in n for n in before.measures[0].notes)
+    assert any("已过" in n for n in after.measures[0].notes)
+
+
+def test_context_is_part_of_the_key(chars_assistant: Assistant) -> None:
+    about_tax = chars_assistant.ask("那找哪个部门?", context=["m7"])
+    about_rider = chars_assistant.ask("那找哪个部门?", context=["m3"])
+    without = chars_assistant.ask("那找哪个部门?")
+    assert [m.id for m in about_tax.measures] == ["m7"]
+    assert [m.id for m in about_rider.measures] == ["m3"]
+    assert without.kind == "clarify"
+
+
+def test_personal_data_never_reaches_the_cache_key_or_the_echo(chars_assistant: Assistant) -> None:
+    a = chars_assistant.ask("第3条,我的电话13812345678")
+    b = chars_assistant.ask("第3条,我的电话13987654321")
+    assert "138" not in a.question and "139" not in b.question
+    assert a.measures == b.measures
