@@ -1,0 +1,82 @@
+"""Years and "is it still current?" in questions (assistant/periods.py). Module-level, fast."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from assistant.errors import CorpusError
+from assistant.periods import PeriodVerdict, Periods, read_period_words
+
+LEXICON = Path(__file__).resolve().parent.parent / "corpus" / "lexicon"
+TODAY = dt.date(2026, 3, 1)
+
+
+@pytest.fixture(scope="module")
+def periods() -> Periods:
+    return Periods.load(LEXICON)
+
+
+@pytest.mark.parametrize(
+    ("question", "years"),
+    [
+        ("2020年城阳灵活就业人员意外伤害保险补贴", (2020,)),
+        ("2021城阳创业担保贷款贴息", (2021,)),
+        ("二〇二四年城阳就享家乐业服务站", (2024,)),
+        ("二零二一年的创业补贴", (2021,)),
+        ("22年城阳招聘会", (2022,)),
+        ("杭州2019年大学生创业补贴", (2019,)),
+        ("2020年和2021年的补贴一样吗", (2020, 2021)),
+        ("去年的公益性岗位", (2025,)),
+        ("明年还有税收优惠吗", (2027,)),
+        ("本年度的稳岗返还", (2026,)),
+    ],
+)
+def test_years_are_read(periods: Periods, question: str, years: tuple[int, ...]) -> None:
+    assert periods.read(question, TODAY).years == years
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "补贴2000元吗",  # an amount
+        "单户授信额度最高不超过3000万元",
+        "新开发城乡公益性岗位1500个",
+        "离校2年内未就业高校毕业生",  # a duration
+        "我工作10年了能享受吗",
+        "交满15年以上",
+        "电话0532-58659939",
+    ],
+)
+def test_amounts_durations_and_numbers_are_not_years(periods: Periods, question: str) -> None:
+    assert periods.read(question, TODAY).years == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "latest"),
+    [
+        ("城阳灵活就业补贴最新", True),
+        ("重点群体创业税收优惠现在还有吗", True),
+        ("稳岗返还今年还有吗", True),
+        ("以工代赈现在还搞吗", True),
+        ("城阳灵活就业补贴标准", False),
+        ("2020年创业担保贷款", False),
+    ],
+)
+def test_latest_wording(periods: Periods, question: str, latest: bool) -> None:
+    assert periods.read(question, TODAY).latest is latest
+
+
+def test_relative_years_follow_the_given_day(periods: Periods) -> None:
+    assert periods.read("今年还有吗", dt.date(2024, 7, 16)) == PeriodVerdict(years=(2024,), latest=True)
+    assert periods.read("今年还有吗", dt.date(2030, 1, 1)).years == (2030,)
+
+
+def test_malformed_period_words_name_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "periods.tsv"
+    path.write_text("latest\t最新\nrelative\t去年=上一年\n", encoding="utf-8")
+    with pytest.raises(CorpusError) as exc:
+        read_period_words(path)
+    assert str(path) in str(exc.value) and "2" in str(exc.value)
