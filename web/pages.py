@@ -5,31 +5,57 @@ static/chat.js with textContent. Lookup works without JavaScript (search, filter
 plain links and forms); static/lookup.js only adds the keyboard and the clipboard.
 
 Questions never travel in a URL (URLs end up in access logs, proxy logs and browser history):
-the lookup's search is a POST form, and while a search is shown its filters are buttons of a
-second POST form that carries the question along. Filters alone stay plain, shareable links.
+the lookup's search is a POST form. The POST keeps the search in a short-lived server-side store
+(web/lookup_store.py) and answers 303 See Other to GET /lookup/r/<random id>, so Back, forward,
+reload and bookmarks work without a resubmission prompt and the URL holds only the id. While a
+search is shown its filters are buttons of a second POST form that carries the question along
+(and 303s again); filters alone stay plain, shareable links. The detail page opened from results
+gets `?r=<id>`, so its breadcrumb and Esc lead back to those results.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from assistant import InvalidQuestion
 from assistant.answer import issued_on
+from assistant.corpus import Chunk
 from assistant.redact import redact_text
+from assistant.retrieve import Hit
 from assistant.service import MAX_QUESTION_CHARS, check_question
 
 from .deps import Bot, templates
 from .errors import error_json
-from .views import filter_chunks, group_by_section, matches, section_counts, tel_href, unit_counts
+from .lookup_store import SavedSearch, store_of
+from .views import (
+    Row,
+    expired_notes,
+    filter_chunks,
+    group_by_section,
+    lookup_url,
+    matches,
+    rank_rows,
+    result_facets,
+    section_counts,
+    tel_href,
+    unit_counts,
+)
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_LOOKUP_QUERY = 2000  # longer than any question; the library's own limit shows as a message
 MAX_FILTER = 200
+SEARCH_SIZE = 10  # ranked hits per search, as before; the weak ones fold away
+# Unknown or expired result id: the plain lookup with a notice. 410 Gone says "this existed and is
+# no more" to tools and tests; browsers show the page all the same.
+EXPIRED_STATUS = 410
+EXPIRED_NOTICE = "检索已过期,请重新检索"
 
 router = APIRouter(include_in_schema=False)
 # HEAD as well as GET: uptime monitors and `curl -I` probe pages that way.
@@ -89,36 +115,102 @@ def _lookup_context(bot: Bot, q: str, unit: str, section: str, group: str = "") 
         "q": q,
         # Numbers typed on the page jump to m<N> of the primary document (numbered 1…N by the parser).
         "max_number": len(bot.corpus.primary_doc.measures),
+        "expired": expired_notes(bot.corpus),
+        "rid": "",
+        "facet_all": None,
     }
 
 
-def _render_lookup(request: Request, bot: Bot, q: str, unit: str, section: str, group: str = "") -> HTMLResponse:
-    hits: list[Any] = []
-    marks: dict[str, tuple[str, ...]] = {}
-    error = ""
-    shown_q = ""
+@dataclass
+class _Search:
+    """One search as the lookup shows it: the chat's decision, then ranked matched and weak rows."""
+
+    matched: list[Row] = field(default_factory=list)  # after the filters
+    weak: list[Row] = field(default_factory=list)  # after the filters
+    results: list[Chunk] = field(default_factory=list)  # every result before the filters: facet counts
+    kind: str = "answer"  # the chat's Plan.kind; anything but "answer" is a decline
+    neighbour: str = ""  # the uncovered topic the question is nearest to, when declined for it
+    referral: str = ""  # where that topic is handled (lexicon data, when the library has it)
+
+    @property
+    def declined(self) -> bool:
+        return self.kind != "answer"
+
+
+def _search(bot: Bot, q: str, unit: str, section: str, members: Collection[str] | None) -> _Search:
+    # The chat's decision: Plan.kind does not depend on top_k (retrieval matches or it does not),
+    # so asking for 10 keeps the chat's verdict and threshold while showing all that clear it.
+    plan = bot.plan(q, top_k=SEARCH_SIZE)
+    found = bot.search_marked(q, k=SEARCH_SIZE)
+    keep: dict[str, tuple[Hit, tuple[str, ...]]] = {}
+    if plan.kind == "answer":
+        marks = {h.chunk.id: m for h, m in found}
+        for h in plan.retrieval.matched:
+            keep.setdefault(h.chunk.id, (h, marks.get(h.chunk.id, ())))
+        # What the chat quotes beyond retrieval's own matches (a group's measures, each part of a
+        # two-part question) is as much an answer.
+        for s in plan.shown:
+            keep.setdefault(s.hit.chunk.id, (s.hit, marks.get(s.hit.chunk.id, s.highlight.sentences)))
+    matched, weak = rank_rows(found, list(keep.values()))
+    result = _Search(
+        matched=[r for r in matched if matches(r.chunk, unit, section, members)],
+        weak=[r for r in weak if matches(r.chunk, unit, section, members)],
+        results=[r.chunk for r in (*matched, *weak)],
+        kind=plan.kind,
+    )
+    topic = plan.retrieval.neighbour if result.declined else None
+    if topic:
+        result.neighbour = topic
+        nb = next((n for n in bot.lexicon.neighbours if n.topic == topic), None)
+        # `referral` arrives with issue 11's neighbours data; a lexicon without it shows none.
+        result.referral = str(getattr(nb, "referral", "") or "")
+    return result
+
+
+def _render_lookup(
+    request: Request,
+    bot: Bot,
+    saved: SavedSearch | None,
+    unit: str,
+    section: str,
+    group: str = "",
+    rid: str = "",
+    notice: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
     target = bot.groups.get(group) if group else None
     members = target.measures if target else (() if group else None)  # an unknown group matches nothing
-    if q.strip():
+    q = saved.q if saved else ""
+    error = saved.error if saved else ""
+    search: _Search | None = None
+    if q and not error:
         try:
-            check_question(q)  # the limit counts what was typed; redaction only shortens
-            shown_q = redact_text(q).strip()
-            found = [(h, m) for h, m in bot.search_marked(shown_q) if matches(h.chunk, unit, section, members)]
-            hits = [h for h, _ in found]
-            marks = {h.chunk.id: m for h, m in found}
-        except InvalidQuestion as exc:
+            search = _search(bot, q, unit, section, members)
+        except InvalidQuestion as exc:  # stored before a library change of its limits, say
             error = str(exc)
-            shown_q = redact_text(q.strip())[:MAX_QUESTION_CHARS]
-    context = _lookup_context(bot, shown_q, unit, section, group)
+    context = _lookup_context(bot, q, unit, section, group)
+    if search is not None:
+        facets = result_facets(
+            search.results,
+            context["units"],
+            context["sections"],
+            [(g.name, g.measures) for g in bot.groups.groups],
+            unit,
+            section,
+            members,
+        )
+        context |= {k: facets[k] for k in ("units", "sections", "target_groups")}
+        context["facet_all"] = facets["all"]
     shown = filter_chunks(bot.chunks, unit, section, members)
     context |= {
-        "hits": hits,
-        "marks": marks,
+        "search": search,
         "error": error,
+        "notice": notice,
+        "rid": rid,
         "groups": group_by_section(shown),
         "n_shown": len(shown),
     }
-    return templates.TemplateResponse(request, "lookup.html", context)
+    return templates.TemplateResponse(request, "lookup.html", context, status_code=status_code)
 
 
 @router.api_route("/lookup", methods=["GET", "HEAD"], response_class=HTMLResponse)
@@ -130,7 +222,16 @@ def lookup(
     group: Annotated[str, Query(max_length=MAX_FILTER)] = "",
 ) -> HTMLResponse:
     # A `q` in the URL (an old bookmark) is ignored on purpose: searching is POST only.
-    return _render_lookup(request, bot, "", unit, section, group)
+    return _render_lookup(request, bot, None, unit, section, group)
+
+
+@router.api_route("/lookup/r/{rid}", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def lookup_results(request: Request, rid: str, bot: Bot) -> HTMLResponse:
+    """The results of one POSTed search, for as long as the store keeps it."""
+    saved = store_of(request.app.state).get(rid)
+    if saved is None:
+        return _render_lookup(request, bot, None, "", "", notice=EXPIRED_NOTICE, status_code=EXPIRED_STATUS)
+    return _render_lookup(request, bot, saved, saved.unit, saved.section, saved.group, rid=rid)
 
 
 def _last(form: dict[str, list[str]], name: str) -> str:
@@ -138,9 +239,20 @@ def _last(form: dict[str, list[str]], name: str) -> str:
     return values[-1] if values else ""
 
 
+def _saved_search(q: str, unit: str, section: str, group: str) -> SavedSearch:
+    # Only the redacted question is kept: the store, the page and the copied replies never see
+    # the personal data a caller read out.
+    try:
+        check_question(q)  # the limit counts what was typed; redaction only shortens
+        return SavedSearch(redact_text(q).strip(), unit, section, group)
+    except InvalidQuestion as exc:
+        return SavedSearch(redact_text(q.strip())[:MAX_QUESTION_CHARS], unit, section, group, error=str(exc))
+
+
 @router.post("/lookup", response_class=HTMLResponse)
-async def lookup_search(request: Request, bot: Bot) -> Response:
-    """The search form: q (and the current unit/section), or `filter` from a refine button."""
+async def lookup_search(request: Request) -> Response:
+    """The search form: q (and the current unit/section/group), or `filter` from a refine button.
+    Answers 303 to the result page (or to the filtered list when q is blank)."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != FORM_TYPE:
         return error_json(415, "unsupported_media_type", "请通过页面上的检索框提交")
@@ -158,22 +270,36 @@ async def lookup_search(request: Request, bot: Bot) -> Response:
         return error_json(422, "invalid_request", f"检索内容太长了(最多 {MAX_QUESTION_CHARS} 个字)")
     if len(unit) > MAX_FILTER or len(section) > MAX_FILTER or len(group) > MAX_FILTER:
         return error_json(422, "invalid_request", "筛选条件太长了")
-    return await run_in_threadpool(_render_lookup, request, bot, q, unit, section, group)
+    if not q.strip():
+        return RedirectResponse(lookup_url(unit, section, group), status_code=303)
+    saved = await run_in_threadpool(_saved_search, q, unit, section, group)
+    rid = store_of(request.app.state).put(saved)
+    return RedirectResponse(f"/lookup/r/{rid}", status_code=303)
 
 
 @router.api_route("/lookup/{chunk_id}", methods=["GET", "HEAD"], response_class=HTMLResponse)
-def lookup_detail(request: Request, chunk_id: str, bot: Bot) -> HTMLResponse:
+def lookup_detail(
+    request: Request,
+    chunk_id: str,
+    bot: Bot,
+    r: Annotated[str, Query(max_length=64)] = "",
+) -> HTMLResponse:
+    """One measure; `r` = the result id it was opened from, so the way back leads to those results."""
     answer = bot.answer_for(chunk_id)  # raises UnknownChunk → 404 page
     chunk = bot.chunk(chunk_id)
+    saved = store_of(request.app.state).get(r) if r else None
+    rid = r if saved else ""  # an expired id is dropped: the way back is the whole list then
     ids = [c.id for g in group_by_section(bot.chunks) for c in g.chunks]
     i = ids.index(chunk_id)
-    context = _lookup_context(bot, "", "", "") | {
+    context = _lookup_context(bot, saved.q if saved else "", "", "") | {
         "chunk": chunk,
         "answer": answer,
         "notes": answer.measures[0].notes,
         "prev_id": ids[i - 1] if i > 0 else None,
         "next_id": ids[i + 1] if i + 1 < len(ids) else None,
         "chunks_by_id": {c.id: c for c in bot.chunks},
+        "rid": rid,
+        "saved": saved,
     }
     return templates.TemplateResponse(request, "detail.html", context)
 

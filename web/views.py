@@ -6,14 +6,16 @@ reshape the library's records for an edge, so the API and the pages show the sam
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+import datetime as dt
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
-from assistant.corpus import Chunk
+from assistant.answer import validity_notes
+from assistant.corpus import Chunk, Corpus
 from assistant.retrieve import Hit
 
 
@@ -80,6 +82,83 @@ def why_kind(reason: str) -> str:
     return _WHY_KINDS.get(reason.split(":", 1)[0].split("：", 1)[0], "other")
 
 
+@dataclass(frozen=True)
+class Reason:
+    """One reason a hit matched, in words a hotline operator reads at a glance."""
+
+    kind: str  # CSS suffix: num, unit, kw, sem, group, other
+    text: str
+    title: str = ""
+
+
+# `Hit.why` tags of the library → the phrase shown on the lookup card.
+_REASON_LABELS = {"num": "直接引用", "unit": "责任单位", "kw": "命中关键词", "group": "服务对象"}
+
+
+def reasons(why: Iterable[str]) -> tuple[Reason, ...]:
+    """「编号:第7条」「部门:区妇联」「关键词:外卖、保险」「语义:0.87」 → 「直接引用:第7条」「责任单位:区妇联」
+    「命中关键词:外卖、保险」「语义相近」. Tags of one kind merge into one phrase. The similarity number
+    reads 0.86–0.92 for almost any question, so it stays out of sight (in the title only)."""
+    values: dict[str, list[str]] = {}
+    sem: list[str] = []
+    other: list[str] = []
+    for w in why:
+        head, _, value = w.replace("：", ":").partition(":")
+        kind = _WHY_KINDS.get(head) or ("group" if head == "群体" else "")
+        if kind == "sem":
+            sem.append(value)
+        elif kind and value:
+            bucket = values.setdefault(kind, [])
+            bucket.extend(v for v in value.split("、") if v and v not in bucket)
+        else:
+            other.append(w)
+    out = [Reason(k, f"{_REASON_LABELS[k]}:{'、'.join(values[k])}") for k in ("num", "unit", "kw", "group") if k in values]
+    if sem:
+        out.append(Reason("sem", "语义相近", f"语义相似度 {sem[0]}(仅供参考)"))
+    out.extend(Reason("other", w) for w in other)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One ranked search result on the lookup page."""
+
+    chunk: Chunk
+    hit: Hit | None  # None: a measure the answer shows that retrieval did not rank (a group's list)
+    marks: tuple[str, ...]  # sentences of the chunk that answer the question
+    rank: int
+    matched: bool  # clears the chat's threshold: the chat would quote it
+    reasons: tuple[Reason, ...]
+
+
+def rank_rows(
+    found: Sequence[tuple[Hit, tuple[str, ...]]],
+    matched: Sequence[tuple[Hit, tuple[str, ...]]],
+) -> tuple[list[Row], list[Row]]:
+    """(matched rows, weak rows), numbered 1…N in that order. `found` is the ranked search;
+    `matched` what the chat's decision keeps, which may name a measure `found` lacks."""
+    keep = {h.chunk.id: (h, m) for h, m in matched}
+    order = [(h, m) for h, m in found if h.chunk.id in keep]
+    order += [keep[cid] for cid in keep if cid not in {h.chunk.id for h, _ in order}]
+    weak = [(h, m) for h, m in found if h.chunk.id not in keep]
+    rows = [
+        Row(h.chunk, h, m, i, i <= len(order), reasons(h.why))
+        for i, (h, m) in enumerate([*order, *weak], start=1)
+    ]
+    return rows[: len(order)], rows[len(order) :]
+
+
+def expired_notes(corpus: Corpus, today: dt.date | None = None) -> dict[str, str]:
+    """chunk id → its "deadline passed" note, for the 已过期 badge (the chat uses the same notes)."""
+    day = today or dt.date.today()
+    out: dict[str, str] = {}
+    for c in corpus.chunks:
+        passed = [n for n in validity_notes(c, corpus, day) if "已过" in n]
+        if passed:
+            out[c.id] = passed[0]
+    return out
+
+
 def matches(c: Chunk, unit: str | None, section: str | None, members: Collection[str] | None = None) -> bool:
     """`members`: the ids of a target group's measures when filtering by group, else None."""
     return (
@@ -125,8 +204,43 @@ def section_counts(chunks: Iterable[Chunk]) -> list[tuple[str, int]]:
     return [(g.section, len(g.chunks)) for g in group_by_section(chunks)]
 
 
+def result_facets(
+    results: Sequence[Chunk],
+    units: Sequence[tuple[str, int]],
+    sections: Sequence[tuple[str, int]],
+    groups: Sequence[tuple[str, Collection[str]]],
+    unit: str,
+    section: str,
+    members: Collection[str] | None,
+) -> dict[str, Any]:
+    """Facet counts over the current search results: each value counts the results that would show
+    after choosing it with the other filters kept, so a count is what a click gives. Values keep
+    their whole-document order, those with results first."""
+
+    def ranked(counted: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        return sorted(counted, key=lambda kv: kv[1] == 0)
+
+    return {
+        "units": ranked([(u, len(filter_chunks(results, u, section, members))) for u, _ in units]),
+        "sections": ranked([(s, len(filter_chunks(results, unit, s, members))) for s, _ in sections]),
+        "target_groups": ranked([(g, len(filter_chunks(results, unit, section, ids))) for g, ids in groups]),
+        # the 全部… entry of each facet
+        "all": {
+            "unit": len(filter_chunks(results, "", section, members)),
+            "section": len(filter_chunks(results, unit, "", members)),
+            "group": len(filter_chunks(results, unit, section, None)),
+        },
+    }
+
+
 __all__ = [
     "Group",
+    "Reason",
+    "Row",
+    "expired_notes",
+    "rank_rows",
+    "reasons",
+    "result_facets",
     "chunk_dict",
     "filter_chunks",
     "filter_query",

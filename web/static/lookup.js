@@ -7,6 +7,8 @@
   const detail = document.querySelector(".lk-detail");
   const answers = new Map(); // chunk id → ready answer text, fetched once
   const NUMBER_RE = /^\s*第?\s*(\d{1,3})\s*条?\s*$/;
+  // The id of the search results this page shows or was opened from (never the question itself).
+  const resultId = document.body.dataset.result || "";
 
   // ---- feedback ----------------------------------------------------------------------------
 
@@ -41,7 +43,7 @@
   // ---- jump to a measure by typing its number ------------------------------------------------
 
   function measureUrl(n) {
-    return `/lookup/m${n}`;
+    return `/lookup/m${n}` + (resultId ? `?r=${encodeURIComponent(resultId)}` : "");
   }
 
   let digits = "";
@@ -257,4 +259,55 @@
     text.append(document.createTextNode(full.slice(pos)));
   }
   markDetail();
+
+  // ---- a result id this server no longer knows --------------------------------------------
+  // Result ids live 30 minutes in one server process's memory: after a restart, a long pause or
+  // on another worker, Back or reload finds "检索已过期". When this tab made that search, its
+  // question is still in the search box's history here (sessionStorage: this tab only, gone when
+  // it closes), so the search is re-run and the expired entry replaced, not added to history.
+  const SEARCHES_KEY = "cy-lookup:searches";
+  const KEEP_SEARCHES = 20;
+
+  function savedSearches() {
+    try {
+      const all = JSON.parse(sessionStorage.getItem(SEARCHES_KEY) || "{}");
+      return all && typeof all === "object" ? all : {};
+    } catch {
+      return {};
+    }
+  }
+
+  function rememberSearch() {
+    const form = document.getElementById("lk-refine");
+    if (!resultId || !form || !search || !search.form) return;
+    const fields = {};
+    for (const [k, v] of new FormData(search.form)) if (typeof v === "string") fields[k] = v;
+    fields.q = form.elements.q.value;
+    const all = savedSearches();
+    delete all[resultId];
+    all[resultId] = fields;
+    const ids = Object.keys(all);
+    for (const old of ids.slice(0, Math.max(0, ids.length - KEEP_SEARCHES))) delete all[old];
+    try {
+      sessionStorage.setItem(SEARCHES_KEY, JSON.stringify(all));
+    } catch {
+      // storage unavailable: an expired id then simply asks for a new search
+    }
+  }
+
+  async function rerunExpired() {
+    const m = location.pathname.match(/^\/lookup\/r\/([A-Za-z0-9_-]+)$/);
+    if (!document.body.dataset.expired || !m) return;
+    const fields = savedSearches()[m[1]];
+    if (!fields || typeof fields.q !== "string" || !fields.q) return;
+    try {
+      const res = await fetch("/lookup", { method: "POST", body: new URLSearchParams(fields) });
+      if (res.ok && res.redirected && /\/lookup\/r\//.test(new URL(res.url).pathname)) location.replace(res.url);
+    } catch {
+      // offline: the notice stays, and the search box is there
+    }
+  }
+
+  if (!document.body.dataset.expired) rememberSearch();
+  rerunExpired();
 })();

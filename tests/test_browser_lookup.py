@@ -1,0 +1,192 @@
+"""The hotline lookup in headless Chromium after issue 11: Back, forward, reload and Esc return to the
+same results (POST → 303 → GET /lookup/r/<id>, no resubmission prompt, no question in the URL), the
+chat's decline shown as a banner, and the 已过期 badge on measures whose deadline has passed.
+
+Same skip rule as tests/test_browser.py: without /usr/bin/chromium these skip, except on CI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+
+from assistant import Assistant
+from web.app import create_app
+from web.localserver import CHROMIUM_PATH, running
+
+pytestmark = [pytest.mark.browser]
+
+QUESTION = "退役军人创业"
+RESULT_URL = re.compile(r"/lookup/r/[A-Za-z0-9_-]{16}$")
+
+if not Path(CHROMIUM_PATH).exists():
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI 需要 {CHROMIUM_PATH}(apt-get install -y chromium)", pytrace=False)
+    pytest.skip(f"没有 {CHROMIUM_PATH}:跳过浏览器测试", allow_module_level=True)
+
+from playwright.sync_api import Browser, Dialog, Page, expect  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def app(chars_assistant: Assistant) -> FastAPI:
+    return create_app(chars_assistant)
+
+
+@pytest.fixture(scope="module")
+def base_url(app: FastAPI) -> Iterator[str]:
+    with running(app) as url:
+        yield url
+
+
+class Watch:
+    """Dialogs, failed navigations and script errors of one page: a resubmission prompt or an
+    ERR_CACHE_MISS page after Back would show up here."""
+
+    def __init__(self, page: Page) -> None:
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        page.on("dialog", self._on_dialog)
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+
+    def _on_dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+
+@pytest.fixture
+def desk(browser: Browser, base_url: str) -> Iterator[tuple[Page, Watch]]:
+    ctx = browser.new_context(base_url=base_url, locale="zh-CN", viewport={"width": 1280, "height": 800})
+    page = ctx.new_page()
+    page.set_default_timeout(10_000)
+    yield page, Watch(page)
+    ctx.close()
+
+
+def search(page: Page, question: str) -> str:
+    page.goto("/lookup")
+    page.fill("#q", question)
+    with page.expect_navigation():
+        page.press("#q", "Enter")
+    page.wait_for_url(RESULT_URL)
+    expect(page.locator(".lk-results")).to_be_visible()
+    return page.url
+
+
+def result_ids(page: Page) -> list[str]:
+    ids: list[str] = page.locator(".lk-results .lk-card").evaluate_all("els => els.map(e => e.dataset.id)")
+    return ids
+
+
+def test_back_forward_and_reload_return_to_the_same_results_without_resubmitting(desk: tuple[Page, Watch]) -> None:
+    page, watch = desk
+    results_url = search(page, QUESTION)
+    assert QUESTION not in page.url and "%E9%80%80" not in page.url  # 退 in any spelling
+    ids = result_ids(page)
+    assert ids and ids[0] == "m10"
+
+    page.locator(".lk-results .lk-card-link").first.click()
+    page.wait_for_url(re.compile(r"/lookup/m10\?r=[A-Za-z0-9_-]{16}$"))
+    expect(page.locator("h1")).to_contain_text("第10条")
+    expect(page.locator("#q")).to_have_value(QUESTION)  # the detail page keeps the question in view
+
+    back = page.go_back()
+    assert page.url == results_url
+    assert back is None or back.status == 200  # None: restored from the back-forward cache
+    expect(page.locator(".lk-results h2")).to_contain_text(QUESTION)
+    assert result_ids(page) == ids
+
+    page.go_forward()
+    page.wait_for_url(re.compile(r"/lookup/m10\?r="))
+    page.go_back()
+    assert page.url == results_url
+
+    reloaded = page.reload()
+    assert reloaded is not None and reloaded.status == 200
+    assert result_ids(page) == ids
+    for url in (results_url, page.url):
+        assert QUESTION not in url
+    assert watch.dialogs == []
+    assert watch.errors == []
+
+
+def test_escape_on_the_detail_page_returns_to_the_results(desk: tuple[Page, Watch]) -> None:
+    page, watch = desk
+    results_url = search(page, QUESTION)
+    ids = result_ids(page)
+    page.locator(".lk-results .lk-card-link").first.click()
+    page.wait_for_url(re.compile(r"/lookup/m10\?r="))
+    page.keyboard.press("ArrowRight")  # next measure: the way back is kept
+    page.wait_for_url(re.compile(r"/lookup/m11\?r="))
+    page.keyboard.press("Escape")
+    page.wait_for_url(results_url)
+    assert result_ids(page) == ids
+    expect(page.locator(".lk-results h2")).to_contain_text(QUESTION)
+    assert watch.errors == []
+
+
+def test_filters_on_the_results_keep_back_working(desk: tuple[Page, Watch]) -> None:
+    page, watch = desk
+    results_url = search(page, QUESTION)
+    page.locator('.lk-side button[data-unit="区退役军人事务局"]').click()
+    page.wait_for_url(lambda url: url != results_url and bool(RESULT_URL.search(url)))
+    expect(page.locator(".lk-active")).to_contain_text("区退役军人事务局")
+    assert set(result_ids(page)) <= {"m10", "m18"}
+    page.go_back()
+    assert page.url == results_url
+    expect(page.locator(".lk-active")).to_have_count(0)
+    assert watch.dialogs == [] and watch.errors == []
+
+
+def test_an_off_topic_lookup_shows_the_decline_banner(desk: tuple[Page, Watch]) -> None:
+    page, _ = desk
+    search(page, "城阳哪家火锅好吃")
+    banner = page.locator(".lk-decline")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("文件未涉及")
+    expect(banner.locator("a[href='tel:0532-58659939']")).to_be_visible()
+    expect(page.locator(".lk-results .lk-card.matched")).to_have_count(0)
+    # Weak hits stay folded until asked for.
+    weak = page.locator(".lk-weak .lk-card")
+    assert weak.count() > 0
+    expect(weak.first).to_be_hidden()
+    page.get_by_text(f"显示其他弱相关条目({weak.count()})").click()
+    expect(weak.first).to_be_visible()
+
+
+def test_an_expired_measure_shows_its_badge_in_the_lookup(desk: tuple[Page, Watch]) -> None:
+    if dt.date.today() <= dt.date(2025, 12, 31):
+        pytest.skip("m7 的期限 2025 年底尚未过去")
+    page, _ = desk
+    page.goto("/lookup")
+    badge = page.locator('.lk-all .lk-card[data-id="m7"] .badge-expired')
+    expect(badge).to_be_visible()
+    expect(badge).to_have_text("已过期")
+    assert "已过" in (badge.get_attribute("title") or "")
+    expect(page.locator('.lk-all .lk-card[data-id="m3"] .badge-expired')).to_have_count(0)
+    search(page, "吸纳就业补贴")
+    expect(page.locator('.lk-results .lk-card[data-id="m7"] .badge-expired')).to_be_visible()
+
+
+def test_a_search_this_tab_made_is_rerun_when_the_server_forgot_its_id(
+    desk: tuple[Page, Watch], app: FastAPI
+) -> None:
+    page, _ = desk
+    results_url = search(page, QUESTION)
+    ids = result_ids(page)
+    app.state.lookup_store._items.clear()  # a restart, or another worker that never saw the id
+    page.reload()
+    page.wait_for_url(lambda url: url != results_url and bool(RESULT_URL.search(url)))
+    expect(page.locator(".lk-results h2")).to_contain_text(QUESTION)
+    assert result_ids(page) == ids
+    # A fresh tab has no such memory: it says the search expired.
+    other = page.context.browser.new_context(base_url=page.url.split("/lookup")[0]).new_page()  # type: ignore[union-attr]
+    other.goto(results_url)
+    expect(other.locator(".lk-notice")).to_have_text("检索已过期,请重新检索")
+    other.context.close()
