@@ -99,17 +99,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    # The app factory reads these, so every worker process sees the same settings.
+    from web.localserver import (
+        HEADER_TIMEOUT_ENV,
+        KEEPALIVE_TIMEOUT_ENV,
+        MAX_CONNECTIONS_ENV,
+        ServerLimits,
+        install_accept_error_throttle,
+        raise_open_file_limit,
+    )
+
+    # The app factory and the connection guard read these, so every worker process sees the same
+    # settings.
     for env, value in (
         ("POLICY_ASSISTANT_CORPUS", args.corpus),
         ("POLICY_ASSISTANT_INDEX", args.index),
         ("POLICY_ASSISTANT_EMBEDDER", args.embedder),
+        (MAX_CONNECTIONS_ENV, args.max_connections),
+        (HEADER_TIMEOUT_ENV, args.header_timeout),
+        (KEEPALIVE_TIMEOUT_ENV, args.keepalive_timeout),
     ):
-        if value:
-            os.environ[env] = value
+        if value is not None:
+            os.environ[env] = str(value)
+    # Room for the connection cap: workers inherit the raised limit.
+    raise_open_file_limit()
+    limits = ServerLimits.from_env()
     # Build or check the index once here, before workers start, so they never race to build it.
-    _load(args, progress=True)
-    print(f"城阳区就业政策咨询助手已启动: http://{args.host}:{args.port}/  (工作人员查询页 /lookup)", flush=True)
+    # If that fails the server starts anyway: each worker reports the reason on /healthz and
+    # answers 503 (docs/OPERATIONS.md), instead of exiting into a restart loop.
+    try:
+        _load(args, progress=True)
+    except PolicyAssistantError as exc:
+        print(f"警告: {exc};服务仍将启动,/healthz 报告原因,其余请求返回 503", file=sys.stderr, flush=True)
+    install_accept_error_throttle()
+    print(
+        f"城阳区就业政策咨询助手已启动: http://{args.host}:{args.port}/  (工作人员查询页 /lookup)"
+        f"  每个 worker 最多 {limits.effective_max_connections()} 个连接,请求头限时 {limits.header_timeout:g} 秒",
+        flush=True,
+    )
     uvicorn.run(
         "web.app:create_app",
         factory=True,
@@ -120,6 +146,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Client addresses come from the socket unless the app's own trusted-proxy setting says
         # otherwise (POLICY_ASSISTANT_TRUSTED_PROXIES); uvicorn would otherwise trust loopback.
         proxy_headers=False,
+        # Connection hygiene (web/localserver.py): request-head deadline, connection cap that
+        # evicts the longest-idle connection, security headers on uvicorn's own 400s.
+        http="web.localserver:GuardedH11Protocol",
+        timeout_keep_alive=max(1, round(limits.keepalive_timeout)),
+        h11_max_incomplete_event_size=limits.max_incomplete_event_size,
+        backlog=limits.backlog,
     )
     return 0
 
@@ -162,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument(
+        "--max-connections", type=int, help="每个 worker 最多保持的连接数(默认 2048;超出时关闭最久空闲的连接)"
+    )
+    p.add_argument("--header-timeout", type=float, help="请求头须在几秒内收齐,否则关闭连接(默认 10)")
+    p.add_argument("--keepalive-timeout", type=float, help="空闲的长连接保留几秒(默认 5)")
     p.set_defaults(func=cmd_serve)
 
     try:  # The eval edge lives in its own module; the CLI works without it.

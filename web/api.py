@@ -123,12 +123,15 @@ class HitOut(ChunkOut):
 
 
 class Health(BaseModel):
-    status: str = Field(description="ok | degraded(语义检索不可用,仅用关键词检索继续答复)")
+    status: str = Field(
+        description="ok | degraded(语义检索不可用,仅用关键词检索继续答复;或问题日志无法写入,答复照常)"
+    )
     reason: str | None = Field(description="degraded 的原因")
     embedder: str
     corpus_sha256: str
     built_at: str
     chunks: int
+    question_log: str = Field(description="问题日志:ok | failing(写入失败,每 30 秒重试)| off(未启用)")
 
 
 class HealthDown(ErrorBody):
@@ -222,13 +225,19 @@ def search(body: SearchRequest, bot: Bot) -> list[dict[str, Any]]:
     tags=["运维"],
     summary="健康检查",
 )
-def healthz(request: Request) -> Any:
+async def healthz(request: Request) -> Any:
+    # async and lock-free: runs on the event loop, never queued behind questions in the thread pool.
     bot = request.app.state.assistant
+    log_state, log_reason = request.app.state.recorder.state
     if bot is None:
         reason = request.app.state.startup_error or "政策检索服务尚未就绪"
-        body = {"status": "error", "reason": reason, "error": "unavailable", "message": reason}
+        body = {"status": "error", "reason": reason, "error": "unavailable", "message": reason,
+                "question_log": log_state}  # fmt: skip
         return JSONResponse(body, status_code=503)
-    return bot.status()
+    status = {**bot.status(), "question_log": log_state}
+    if log_state == "failing" and status["status"] == "ok":
+        status.update(status="degraded", reason=log_reason)
+    return status
 
 
 # Uptime monitors probe with HEAD; kept out of the schema so /healthz has one operation id.

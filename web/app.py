@@ -6,8 +6,9 @@ before the first request, and shared by all requests of this worker. If it canno
 still starts, answers 503 with the reason and says so on /healthz: a worker that exits is restarted
 by its process manager and fails the same way again, a crash loop that hides the message.
 
-Middleware, outermost first: RequestId → SecurityHeaders → CatchAll → RateLimit → BodyLimit → app,
-so every response, even a 413, 429 or a crash turned into a 500, carries the id and the headers.
+Middleware, outermost first: RequestId → SecurityHeaders → CatchAll → RateLimit → QuestionGate →
+BodyLimit → app, so every response, even a 413, 429, a busy 503 or a crash turned into a 500,
+carries the id and the headers.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .deps import STATIC_DIR, templates
 from .observability import RequestId, install_log_filters
 from .questions import QuestionRecorder
 from .ratelimit import RateLimiter
-from .security import BodyLimit, RateLimit, SecurityHeaders
+from .security import BodyLimit, QuestionGate, RateLimit, SecurityHeaders
 from .settings import MAX_BODY_BYTES, WebSettings
 
 log = logging.getLogger("policy_assistant.web")
@@ -87,6 +88,9 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # No trailing-slash redirects: Starlette builds their Location from the Host header, so
+        # "POST /api/ask/" with "Host: evil.example" would send the client to evil.example.
+        redirect_slashes=False,
     )
     app.state.assistant = assistant
     app.state.startup_error = None
@@ -97,6 +101,12 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
     errors.install(app)
     # Added last = outermost.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.state.question_gate_options = {
+        "max_active": settings.max_active_questions,
+        "max_queued": settings.max_queued_questions,
+        "queue_timeout": settings.question_queue_timeout,
+    }
+    app.add_middleware(QuestionGate, **app.state.question_gate_options)
     if app.state.limiter is not None:
         app.add_middleware(RateLimit, limiter=app.state.limiter, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(errors.CatchAll)

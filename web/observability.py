@@ -16,6 +16,7 @@ import re
 import secrets
 import traceback
 from typing import Any
+from urllib.parse import unquote, unquote_plus
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -76,6 +77,33 @@ class RequestId:
             current_request_id.reset(token)
 
 
+def _decoded(text: str) -> str:
+    """Percent-decoding (repeated: %2520 is %20 once more), "+" as a space in the query."""
+    path, sep, query = text.partition("?")
+    for _ in range(3):
+        decoded = unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    if sep:
+        for _ in range(3):
+            decoded = unquote_plus(query)
+            if decoded == query:
+                break
+            query = decoded
+    return path + sep + query
+
+
+def safe_request_target(target: str) -> str:
+    """An access log's path and query, decoded the way the app reads them, then redacted.
+
+    uvicorn logs the target percent-encoded, and redaction of the encoded form misses
+    "q=138+1234+5678" or "%EF%BC%91…" (full-width digits). Decoding first puts personal data in the
+    form the redactor reads; sanitize_log then escapes any control character the decoding produced.
+    """
+    return sanitize_log(_decoded(target))
+
+
 def _safe_arg(value: Any) -> Any:
     # Numbers keep their type: formats such as %d (uvicorn's status code) need them.
     if value is None or isinstance(value, bool | int | float):
@@ -103,6 +131,11 @@ class SafeLogFilter(logging.Filter):
         if record.args:
             if isinstance(record.args, dict):
                 record.args = {k: _safe_arg(v) for k, v in record.args.items()}
+            elif record.name == "uvicorn.access" and len(record.args) == 5:
+                # (client, method, path with query, HTTP version, status): decode the target first.
+                client, method, target, version, status = record.args
+                record.args = (_safe_arg(client), _safe_arg(method), safe_request_target(str(target)),
+                               _safe_arg(version), status)  # fmt: skip
             else:
                 record.args = tuple(_safe_arg(a) for a in record.args)
             if not isinstance(record.msg, str):
@@ -127,7 +160,11 @@ _ACCESS_LOGGERS = ("uvicorn.access",)
 
 
 def install_log_filters() -> None:
-    """Attach the filter (once) to the loggers the server writes to."""
+    """Attach the filter (once) to the loggers the server writes to, and throttle the asyncio
+    accept loop's "out of system resource" errors to one line per minute."""
+    from .localserver import install_accept_error_throttle
+
+    install_accept_error_throttle()
     for name, prefix in [*((n, True) for n in _LOGGERS), *((n, False) for n in _ACCESS_LOGGERS)]:
         logger = logging.getLogger(name)
         if not any(isinstance(f, SafeLogFilter) for f in logger.filters):
@@ -142,4 +179,5 @@ __all__ = [
     "install_log_filters",
     "new_request_id",
     "request_id_of",
+    "safe_request_target",
 ]

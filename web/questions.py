@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 
-from assistant.qlog import Channel, LogEntry, QuestionLog
+from assistant.qlog import Channel, LogEntry, QuestionLog, acceptable_session_id
 from assistant.redact import redact_text
 from assistant.service import check_question
 
@@ -36,6 +36,16 @@ class QuestionRecorder:
         self._lock = threading.Lock()
         self._failing = False
         self._retry_at = 0.0
+        self._error: str | None = None
+
+    @property
+    def state(self) -> tuple[str, str | None]:
+        """("ok" | "failing" | "off", why it is failing) for /healthz."""
+        if self.data_dir is None:
+            return "off", None
+        if self._failing:
+            return "failing", self._error
+        return "ok", None
 
     @property
     def enabled(self) -> bool:
@@ -56,10 +66,11 @@ class QuestionRecorder:
             return False
         try:
             self._open().record(entry)
-        except Exception:  # never let the log break an answer
+        except Exception as exc:  # never let the log break an answer
             with self._lock:
                 first = not self._failing
                 self._failing = True
+                self._error = f"问题日志无法写入 {self.data_dir}: {type(exc).__name__}: {exc}"
                 self._retry_at = self._clock() + RETRY_SECONDS
             if first:
                 log.exception("问题日志写入失败,答复照常返回;之后每 %d 秒重试一次", RETRY_SECONDS)
@@ -67,6 +78,7 @@ class QuestionRecorder:
         if self._failing:
             with self._lock:
                 self._failing = False
+                self._error = None
             log.warning("问题日志恢复写入: %s", self.data_dir)
         return True
 
@@ -105,8 +117,12 @@ def channel_of(request: Request) -> Channel:
 
 
 def session_of(request: Request) -> str | None:
-    # Validated (shape, length) by QuestionLog.record; anything else is stored as NULL.
-    return request.headers.get(SESSION_HEADER)
+    """The X-Session-Id header if it is an opaque random token, else None (dropped).
+
+    QuestionLog.record checks again and stores only a keyed hash of it, never the value as sent.
+    """
+    value = request.headers.get(SESSION_HEADER)
+    return value if acceptable_session_id(value) else None
 
 
 __all__ = [

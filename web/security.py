@@ -8,6 +8,7 @@ held, and only up to the 16 KB limit, to refuse it before the app reads any of i
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -39,7 +40,7 @@ def cache_policy(path: str, method: str = "GET", status: int = 200) -> str:
     # a page produced from a posted question (the lookup's search results), nor an error.
     if path.startswith("/api/") or path in ("/healthz", "/openapi.json") or method not in ("GET", "HEAD"):
         return "no-store"
-    if status >= 400:
+    if status >= 400 or path.startswith("/lookup/r/"):  # (a posted search, shown after a redirect)
         return "no-store"
     # Static URLs carry a content hash (?v=…), so a long lifetime is safe.
     if path.startswith(("/static/", "/docs-static/")):
@@ -165,4 +166,82 @@ class RateLimit:
         await self.app(scope, receive, send)
 
 
-__all__ = ["CSP", "SECURITY_HEADERS", "BodyLimit", "RateLimit", "SecurityHeaders", "cache_policy"]
+QUESTION_ROUTES = frozenset({("POST", "/api/ask"), ("POST", "/api/search"), ("POST", "/lookup")})
+
+
+class QuestionGate:
+    """Questions (the routes that run retrieval) get their own bounded lane.
+
+    At most `max_active` run at once per worker and at most `max_queued` wait; a question that
+    would exceed the queue, or waits longer than `queue_timeout`, is answered at once with 503 and
+    Retry-After instead of hanging. Questions run in the thread pool; capping them leaves its other
+    threads to pages and browsing, and /healthz runs on the event loop, so neither ever waits
+    behind a slow model.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_active: int = 8,
+        max_queued: int = 100,
+        queue_timeout: float = 10.0,
+        routes: frozenset[tuple[str, str]] = QUESTION_ROUTES,
+    ) -> None:
+        self.app = app
+        self.max_active = max_active
+        self.max_queued = max_queued
+        self.queue_timeout = queue_timeout
+        self.routes = routes
+        self.active = 0
+        self.waiting = 0
+        self.refused = 0
+        # One semaphore per event loop: a test client may drive the same app from several loops.
+        self._semaphores: dict[int, asyncio.Semaphore] = {}
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = id(asyncio.get_running_loop())
+        sem = self._semaphores.get(loop)
+        if sem is None:
+            sem = self._semaphores[loop] = asyncio.Semaphore(self.max_active)
+        return sem
+
+    async def _busy(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.refused += 1
+        seconds = max(1, math.ceil(min(self.queue_timeout, 5.0)))
+        message = f"咨询的人太多了,请 {seconds} 秒后再试;急事请直接拨打政策咨询电话"
+        await _json_error(503, "busy", message, {"Retry-After": str(seconds)})(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (scope.get("method"), scope.get("path")) not in self.routes:
+            await self.app(scope, receive, send)
+            return
+        sem = self._semaphore()
+        if sem.locked() and self.waiting >= self.max_queued:
+            await self._busy(scope, receive, send)
+            return
+        self.waiting += 1
+        try:
+            await asyncio.wait_for(sem.acquire(), timeout=self.queue_timeout)
+        except TimeoutError:
+            await self._busy(scope, receive, send)
+            return
+        finally:
+            self.waiting -= 1
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
+            sem.release()
+
+
+__all__ = [
+    "CSP",
+    "QUESTION_ROUTES",
+    "SECURITY_HEADERS",
+    "BodyLimit",
+    "QuestionGate",
+    "RateLimit",
+    "SecurityHeaders",
+    "cache_policy",
+]

@@ -22,6 +22,8 @@ log = logging.getLogger("policy_assistant.web")
 
 RATE_LIMIT_ENV = "POLICY_ASSISTANT_RATE_LIMIT"
 TRUSTED_PROXIES_ENV = "POLICY_ASSISTANT_TRUSTED_PROXIES"
+MAX_ACTIVE_ENV = "POLICY_ASSISTANT_MAX_ACTIVE_QUESTIONS"
+MAX_QUEUED_ENV = "POLICY_ASSISTANT_MAX_QUEUED_QUESTIONS"
 DEFAULT_RATE_LIMIT = "30/min"
 # A question is at most 500 characters (≈1.5 KB of UTF-8 JSON); 16 KB leaves room for any
 # honest client and stops uploads before anything is parsed.
@@ -93,6 +95,10 @@ class WebSettings:
     trusted_proxies: tuple[IPNetwork, ...] = ()
     max_body_bytes: int = MAX_BODY_BYTES
     question_log: bool = True
+    # Questions per worker: answered at once, and waiting (beyond that: 503 + Retry-After).
+    max_active_questions: int = 8
+    max_queued_questions: int = 100
+    question_queue_timeout: float = 10.0
     # Questions older than this are deleted by the server itself; the privacy notice states it.
     retention_days: int = DEFAULT_RETENTION_DAYS
 
@@ -117,7 +123,19 @@ class WebSettings:
             rate_limit=rate,
             trusted_proxies=proxies,
             retention_days=parse_retention(env.get(RETENTION_ENV, "")),
+            max_active_questions=_positive_int(env, MAX_ACTIVE_ENV, cls.max_active_questions),
+            max_queued_questions=_positive_int(env, MAX_QUEUED_ENV, cls.max_queued_questions),
         )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        log.error("%s=%r 应为 1–100000 的整数;改用默认值 %d", name, raw, default)
+        return default
+    return int(raw)
 
 
 def parse_retention(text: str) -> int:
