@@ -345,11 +345,13 @@ class _RunScan:
         for a in self.windows(18, both=False):
             if self.free(a, a + 18) and _valid_id18(d[a : a + 18]):
                 self.take(a, a + 18, "id_card")
+        # Without a check digit to confirm them, ID shapes after 订单号/编号… are reference numbers.
+        reference = bool(_REFERENCE_CONTEXT_RE.search(self._context(0)))
         for a in self.windows(18, both=True):
-            if self.free(a, a + 18) and _id18_shaped(d[a : a + 18]):
+            if self.free(a, a + 18) and not (a == 0 and reference) and _id18_shaped(d[a : a + 18]):
                 self.take(a, a + 18, "id_card")
         for a in self.windows(15, both=True):
-            if self.free(a, a + 15) and _valid_id15(d[a : a + 15]) and d[a : a + 2] in _PROVINCES:
+            if self.free(a, a + 15) and not (a == 0 and reference) and _valid_id15(d[a : a + 15]) and d[a : a + 2] in _PROVINCES:
                 self.take(a, a + 15, "id_card")
         self._cards()
         self._mobiles()
@@ -361,6 +363,7 @@ class _RunScan:
 
     def _cards(self) -> None:
         d = self.d
+        reference = bool(_REFERENCE_CONTEXT_RE.search(self._context(0)))
         for a in range(self.n):
             if not self.starts_group(a):
                 continue
@@ -371,7 +374,7 @@ class _RunScan:
                 digits = d[a:b]
                 if (
                     digits.isdigit()
-                    and not (a == 0 and _REFERENCE_CONTEXT_RE.search(self._context(a)))
+                    and not (a == 0 and reference)
                     and len(set(digits)) > 1
                     and _luhn_valid(digits)
                     and _card_grouping(self.lengths(a, b))

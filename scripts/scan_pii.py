@@ -162,11 +162,13 @@ def _numbers(text: str) -> Iterator[tuple[str, str]]:
         for a in range(n - 17):  # a checksum-valid ID anywhere in the run
             if free(a, a + 18) and valid_id(digits[a : a + 18]):
                 yield claim(a, a + 18, "id_card")
+        reference = _REFERENCE_WORD_RE.search(text[max(0, m.start() - 8) : m.start()])
         for size, test in ((18, id_shaped), (15, old_id)):
             for a in sorted(bounds):
+                if a == 0 and reference:  # no check digit to confirm it: an order number's shape
+                    continue
                 if a + size in bounds and free(a, a + size) and test(digits[a : a + size]):
                     yield claim(a, a + size, "id_card")
-        reference = _REFERENCE_WORD_RE.search(text[max(0, m.start() - 8) : m.start()])
         for a in sorted(bounds):
             if a == 0 and reference:  # an order or waybill number, not a card
                 continue
