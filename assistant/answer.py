@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from dataclasses import asdict, dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -176,16 +177,22 @@ def _key_line(shown: Shown, m: MeasureAnswer, plan: Plan, corpus: Corpus) -> Key
 def suggestions(corpus: Corpus) -> tuple[str, ...]:
     """Starter questions for an empty chat and for the greeting (corpus/lexicon/examples.txt);
     the first measure titles per section when that file is missing."""
-    path = corpus.root / "lexicon" / "examples.txt"
-    if path.exists():
-        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
-        found = tuple(ln for ln in lines if ln and not ln.startswith("#"))
-        if found:
-            return found
+    found = _examples(corpus.root / "lexicon" / "examples.txt", corpus.fingerprint)
+    if found:
+        return found
     seen: dict[str, str] = {}
     for c in corpus.primary_doc.measures:
         seen.setdefault(c.section, c.title)
     return tuple(seen.values())
+
+
+@cache
+def _examples(path: Path, fingerprint: str) -> tuple[str, ...]:
+    # Read once per corpus version (the fingerprint covers lexicon files), not on every answer.
+    if not path.exists():
+        return ()
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+    return tuple(ln for ln in lines if ln and not ln.startswith("#"))
 
 
 def _blocks(measures: tuple[MeasureAnswer, ...], corpus: Corpus) -> tuple[DocBlock, ...]:
@@ -219,43 +226,64 @@ def _same_number_elsewhere(plan: Plan, corpus: Corpus) -> tuple[str, ...]:
     return tuple(out)
 
 
-def compose(plan: Plan, corpus: Corpus, today: dt.date | None = None, follow: tuple[str, ...] = ()) -> Answer:
+_TEMPLATES = {
+    "answer": "answer.txt.j2",
+    "no_match": "no_match.txt.j2",
+    "greeting": "greeting.txt.j2",
+    "clarify": "clarify.txt.j2",
+}
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An answer before its text is rendered: the record and the template's context."""
+
+    kind: str
+    measures: tuple[MeasureAnswer, ...]
+    context: dict[str, Any]
+
+
+def prepare(plan: Plan, corpus: Corpus, today: dt.date | None = None) -> Draft:
+    """Everything the text is rendered from (the benchmark times this and `render` apart)."""
     today = today or dt.date.today()
     meta = corpus.primary_doc.meta
     measures = tuple(_measure(s, corpus, today) for s in plan.shown)
     kind = plan.kind if measures or plan.kind != "answer" else "no_match"
-    template = {
-        "answer": "answer.txt.j2",
-        "no_match": "no_match.txt.j2",
-        "greeting": "greeting.txt.j2",
-        "clarify": "clarify.txt.j2",
-    }[kind]
     labels = {m.id: s.hit.chunk.label for m, s in zip(measures, plan.shown, strict=True)}
     key_lines = [_key_line(s, m, plan, corpus) for s, m in zip(plan.shown, measures, strict=True)]
-    text = template_env().get_template(template).render(
-        blocks=_blocks(measures, corpus),
-        labels=labels,
-        key_lines=[k for k in key_lines if k is not None],
-        elsewhere=_same_number_elsewhere(plan, corpus),
-        groups=plan.groups,
-        referral=plan.referral,
-        n_shown=len(measures),
-        doc_title=meta.title,
-        doc_number=meta.number,
-        phone=meta.phone,
-        dept=meta.consult_dept,
-        issued=issued_on(corpus),
-        thanks=any(w in plan.retrieval.expansion.normalized for w in ("谢", "thank")),
-        examples=suggestions(corpus)[:4],
-        n_measures=len(corpus.primary_doc.measures),
-    )
+    context = {
+        "blocks": _blocks(measures, corpus),
+        "labels": labels,
+        "key_lines": [k for k in key_lines if k is not None],
+        "elsewhere": _same_number_elsewhere(plan, corpus),
+        "groups": plan.groups,
+        "referral": plan.referral,
+        "n_shown": len(measures),
+        "doc_title": meta.title,
+        "doc_number": meta.number,
+        "phone": meta.phone,
+        "dept": meta.consult_dept,
+        "issued": issued_on(corpus),
+        "thanks": any(w in plan.retrieval.expansion.normalized for w in ("谢", "thank")),
+        "examples": suggestions(corpus)[:4],
+        "n_measures": len(corpus.primary_doc.measures),
+    }
+    return Draft(kind, measures, context)
+
+
+def render(draft: Draft) -> str:
+    return template_env().get_template(_TEMPLATES[draft.kind]).render(**draft.context).strip()
+
+
+def compose(plan: Plan, corpus: Corpus, today: dt.date | None = None, follow: tuple[str, ...] = ()) -> Answer:
+    draft = prepare(plan, corpus, today)
     return Answer(
         question=plan.question,
-        matched=bool(measures),
-        kind=kind,
-        measures=measures,
-        phone=meta.phone,
-        answer=text.strip(),
+        matched=bool(draft.measures),
+        kind=draft.kind,
+        measures=draft.measures,
+        phone=corpus.primary_doc.meta.phone,
+        answer=render(draft),
         context_used=plan.context_used,
         suggestions=follow,
     )

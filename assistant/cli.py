@@ -207,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub, _add_common)
+    from .cli_bench import register as register_bench
+
+    register_bench(sub, _add_common)
     return parser
 
 

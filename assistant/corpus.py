@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -140,16 +141,22 @@ class Corpus:
     fingerprint: str
     primary: str
 
-    @property
+    # Computed once: every question looks chunks up by id several times. (cached_property writes
+    # the instance __dict__ directly, which a frozen dataclass allows.)
+    @cached_property
     def chunks(self) -> tuple[Chunk, ...]:
         return tuple(c for d in self.documents for c in d.chunks)
 
-    @property
+    @cached_property
     def primary_doc(self) -> Document:
         return next(d for d in self.documents if d.meta.doc_id == self.primary)
 
+    @cached_property
+    def _by_id(self) -> dict[str, Chunk]:
+        return {c.id: c for c in self.chunks}
+
     def chunk(self, chunk_id: str) -> Chunk | None:
-        return next((c for c in self.chunks if c.id == chunk_id), None)
+        return self._by_id.get(chunk_id)
 
     @property
     def units(self) -> tuple[str, ...]:
