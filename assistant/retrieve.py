@@ -198,6 +198,7 @@ class Retriever:
         self._neighbour_tokens = [frozenset(t for t in toks if nb_df[t] == 1 and t not in self._idf) for toks in nb_tokens]
         self.degraded: str | None = None
         self._vectors: LRUCache[str, np.ndarray] = LRUCache(maxsize=4096)
+        self.skip_dense_when_cited = True
         self._vectors_lock = threading.Lock()
 
     @property
@@ -254,12 +255,12 @@ class Retriever:
             self._vectors[text] = q
         return q
 
-    def _dense_scores(self, text: str) -> tuple[np.ndarray, np.ndarray | None]:
+    def _dense_scores(self, text: str, skip: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Per chunk: best cosine over the chunk and its sentences; and the query vector (None if off)."""
         n = len(self.chunks)
         best = np.zeros(n, dtype=np.float32)
         row_scores = np.zeros(len(self._row_chunk), dtype=np.float32)
-        if not self.use_dense or self.embedder is None:
+        if skip or not self.use_dense or self.embedder is None:
             return best, None
         try:
             q = self._query_vector(text)
@@ -332,7 +333,10 @@ class Retriever:
         phrase = np.array(
             [min(1.0, sum(g in text for g in grams) / 3) for text in self._chunk_texts], dtype=np.float32
         )
-        dense, dense_q = self._dense_scores(expansion.repaired)
+        cited = tuple(self._pos[c.id] for c in self.numbers_in(expansion.repaired))
+        # A measure cited by number outranks any amount of topical evidence (Weights.number), so
+        # the embedding could not change the answer: skip it. (Checked by eval: identical figures.)
+        dense, dense_q = self._dense_scores(expansion.repaired, skip=bool(cited) and self.skip_dense_when_cited)
         nb_dense, nb_dense_topic = 0.0, None
         if dense_q is not None and len(self.index.background):
             sims = self.index.background @ dense_q
@@ -347,7 +351,7 @@ class Retriever:
             coverage=coverage,
             phrase=phrase,
             dense=dense,
-            cited=tuple(self._pos[c.id] for c in self.numbers_in(expansion.repaired)),
+            cited=cited,
             units=self.units_in(expansion.text),
             duty=bool(_DUTY_RE.search(expansion.normalized)),
             neighbour_coverage=(nb_cov, nb_cov_topic),
