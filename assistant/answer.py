@@ -243,6 +243,26 @@ class Draft:
     context: dict[str, Any]
 
 
+def _scope_notes(plan: Plan, measures: tuple[MeasureAnswer, ...], corpus: Corpus) -> tuple[str, ...]:
+    """One line each for what the question assumed about place and time that the quote does not say:
+    that it quotes the district's document (「青岛…」), and what it says about another year."""
+    meta = corpus.primary_doc.meta
+    issued = meta.written or meta.published
+    notes = []
+    if plan.chain_place and measures:
+        notes.append(f"您问到“{plan.chain_place}”:以下引用的是{meta.issuer.removesuffix('人民政府办公室')}的《{meta.title}》。")
+    for year in plan.years:
+        if issued is None or year == issued.year:
+            continue
+        if year < issued.year:
+            notes.append(f"您问的是{year}年:本文件{issued_on(corpus)}印发,不涉及{year}年的政策,那时的规定请电话咨询。")
+        else:
+            passed = [m for m in measures if any("已过" in n for n in m.notes)]
+            tail = ";其中" + "、".join(f"第{m.number}条" for m in passed) + "写明的期限已过" if passed else ""
+            notes.append(f"您问的是{year}年:本文件{issued_on(corpus)}印发,没有写明{year}年是否继续执行{tail},请以最新政策为准。")
+    return tuple(notes)
+
+
 def prepare(plan: Plan, corpus: Corpus, today: dt.date | None = None) -> Draft:
     """Everything the text is rendered from (the benchmark times this and `render` apart)."""
     today = today or dt.date.today()
@@ -258,6 +278,9 @@ def prepare(plan: Plan, corpus: Corpus, today: dt.date | None = None) -> Draft:
         "elsewhere": _same_number_elsewhere(plan, corpus),
         "groups": plan.groups,
         "referral": plan.referral,
+        "place": plan.place,
+        "covered": _covered(corpus),
+        "scope_notes": _scope_notes(plan, measures, corpus),
         "n_shown": len(measures),
         "doc_title": meta.title,
         "doc_number": meta.number,
@@ -269,6 +292,11 @@ def prepare(plan: Plan, corpus: Corpus, today: dt.date | None = None) -> Draft:
         "n_measures": len(corpus.primary_doc.measures),
     }
     return Draft(kind, measures, context)
+
+
+def _covered(corpus: Corpus) -> str:
+    """The area the primary document covers, from its issuer: 青岛市城阳区人民政府办公室 → 青岛市城阳区."""
+    return re.sub(r"(人民政府|政府)?(办公室|办公厅)?$", "", corpus.primary_doc.meta.issuer) or "本地"
 
 
 def render(draft: Draft) -> str:

@@ -7,8 +7,9 @@ one), `retrieve` (which measures) and `highlight` (which sentences). It decides;
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .corpus import Chunk, Corpus
 from .followup import clean_context, resolve
@@ -16,6 +17,8 @@ from .groups import Group, GroupIndex
 from .highlight import Highlight, Highlighter
 from .intent import IntentReader, QuestionIntent
 from .multipart import split_parts
+from .periods import Periods
+from .places import load_places
 from .retrieve import Hit, Retrieval, Retriever
 from .text import Lexicon
 
@@ -44,6 +47,9 @@ class Plan:
     groups: tuple[str, ...] = ()
     parts: tuple[str, ...] = ()
     referral: str = ""  # where to go instead, for a question about a neighbouring service
+    place: str | None = None  # another city/province/district the question is about (declined)
+    chain_place: str | None = None  # a place of the covered chain named ("青岛"): answered, with a note
+    years: tuple[int, ...] = ()  # calendar years the question names
 
 
 class Planner:
@@ -54,6 +60,8 @@ class Planner:
         self.groups = groups
         self.intents = IntentReader(lexicon, groups.words())
         self.highlighter = Highlighter(lexicon, self.intents, retriever.idf)
+        self.places = load_places(corpus, lexicon.tokenizer)
+        self.periods = Periods.load(lexicon.dir)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -87,11 +95,32 @@ class Planner:
 
     # -- the decision ----------------------------------------------------------------------
 
-    def plan(self, question: str, top_k: int = 3, context: Iterable[str] | None = None) -> Plan:
+    def plan(
+        self, question: str, top_k: int = 3, context: Iterable[str] | None = None, today: dt.date | None = None
+    ) -> Plan:
+        """`today` resolves relative years (去年, 今年) in the question."""
         retrieval = self.retriever.retrieve(question, top_k=top_k)
         intent = self.intents.read(question)
         if retrieval.kind == "greeting":
             return Plan(question, "greeting", (), intent, retrieval)
+        # Another place's policy is not this district's: answering 「广州灵活就业补贴」 with Chengyang's
+        # measures would be misinformation, however verbatim the quote.
+        where = self.places.read(question)
+        if where.other is not None:
+            return Plan(question, "no_match", (), intent, retrieval, place=where.other)
+        when = self.periods.read(question, today)
+        if when.latest and not intent.asks("validity"):
+            # 「…最新」「现在还…吗」: whether it still applies comes first.
+            intent = replace(intent, intents=(*intent.intents, "validity"))
+        # Naming the district itself needs no note; naming the city or province it belongs to does.
+        broader = where.chain if where.chain and where.chain not in self.places.district else None
+        scope = {"chain_place": broader, "years": when.years}
+        plan = self._decide(question, top_k, context, retrieval, intent)
+        return replace(plan, **scope)
+
+    def _decide(
+        self, question: str, top_k: int, context: Iterable[str] | None, retrieval: Retrieval, intent: QuestionIntent
+    ) -> Plan:
         cited = bool(retrieval.cited)
 
         resolution = resolve(intent, clean_context(self.corpus, context), cited)

@@ -174,7 +174,7 @@ class Assistant:
         if cached is not None:
             # Same question up to width, script and spacing: the answer is the same, the echo is theirs.
             return cached if cached.question == q else replace(cached, question=q)
-        plan = self.planner.plan(q, top_k, context)
+        plan = self.planner.plan(q, top_k, context, today)
         follow = follow_ups(plan, self.corpus, self.planner.intents, self.groups)
         answer = compose(plan, self.corpus, today, follow)
         with self._answers_lock:

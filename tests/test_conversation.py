@@ -237,3 +237,40 @@ def test_starter_examples_are_faq_questions_the_assistant_answers(chars_assistan
     # One per topic: no two examples expect the same measure first.
     firsts = [faq[q]["expect"][0] for q in examples]
     assert len(set(firsts)) == len(firsts)
+
+
+# ---- other places and other years (issue 10) -------------------------------------------------
+
+
+def test_another_city_is_declined_naming_it_and_the_covered_area(chars_assistant: Assistant) -> None:
+    a = chars_assistant.ask("广州灵活就业补贴标准")
+    assert not a.matched and a.kind == "no_match" and a.measures == ()
+    assert "广州" in a.answer and "青岛市城阳区" in a.answer and PHONE in a.answer
+    # Even as a follow-up: context does not make Guangzhou's question ours.
+    assert not chars_assistant.ask("那广州呢", context=["m3"]).matched
+
+
+def test_a_place_in_the_chain_is_answered_with_a_note(chars_assistant: Assistant) -> None:
+    a = chars_assistant.ask("青岛灵活就业人员意外伤害保险补贴")
+    assert first(a).id == "m3"
+    assert a.answer.startswith("说明:您问到“青岛”") and "城阳区" in a.answer.split("\n")[0]
+    plain = chars_assistant.ask("城阳区灵活就业人员意外伤害保险补贴")
+    assert first(plain).id == "m3" and not plain.answer.startswith("说明:")
+
+
+def test_another_year_gets_what_the_document_says_about_it(chars_assistant: Assistant) -> None:
+    import datetime as dt
+
+    today = dt.date(2026, 11, 29)
+    before = chars_assistant.ask("2020年灵活就业人员意外伤害保险补贴", today=today)
+    assert first(before).id == "m3" and "2020年" in before.answer.split("\n")[0] and "2024年7月16日" in before.answer
+    after = chars_assistant.ask("2026年重点群体就业创业税收优惠政策", today=today)
+    head = after.answer.split("\n")[0]
+    assert first(after).id == "m7" and "2026年" in head and "第7条" in head and "已过" in head
+
+
+def test_latest_wording_puts_the_validity_note_first(chars_assistant: Assistant) -> None:
+    import datetime as dt
+
+    a = chars_assistant.ask("重点群体就业创业税收优惠最新政策", today=dt.date(2026, 11, 29))
+    assert first(a).id == "m7" and "已过" in a.answer.split("\n")[0]
