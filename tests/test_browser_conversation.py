@@ -100,3 +100,20 @@ def test_an_expired_measure_carries_a_visible_badge_in_the_chat(phone: Page) -> 
     expect(card.locator(".badge.expired")).to_have_text("已过期")
     ask(phone, "第3条")
     expect(phone.locator('.msg.bot .card[data-id="m3"] .badge.expired')).to_have_count(0)
+
+
+def test_another_city_is_declined_and_qingdao_is_answered_with_a_note(phone: Page) -> None:
+    ask(phone, "广州灵活就业补贴标准")
+    decline = phone.locator(".msg.bot").last
+    expect(decline).to_contain_text("广州")
+    expect(decline).to_contain_text("青岛市城阳区")
+    expect(decline.locator(".card")).to_have_count(0)
+    ask(phone, "青岛灵活就业人员意外伤害保险补贴")
+    answer = phone.locator(".msg.bot").last
+    expect(answer.locator('.card[data-id="m3"]')).to_be_visible()
+    expect(answer).to_contain_text("您问到“青岛”")
+
+
+def test_a_declined_neighbouring_service_names_where_to_go(phone: Page) -> None:
+    ask(phone, "社保卡怎么办")
+    expect(phone.locator(".msg.bot").last).to_contain_text("12333")
