@@ -117,7 +117,8 @@ def percentile(values: list[float], q: float) -> float:
 
 async def client(i: int, base: str, until: float, measure_from: float, results: Results, seed: int) -> None:
     rng = random.Random(seed * 1000 + i)
-    headers = {"X-Session-Id": f"load{i:03d}", "X-Channel": "web" if i % 2 else "api"}
+    # A random token like the chat page's (short or personal-looking ids are dropped by the server).
+    headers = {"X-Session-Id": f"{rng.getrandbits(128):032x}", "X-Channel": "web" if i % 2 else "api"}
     async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as http:
         while (now := time.monotonic()) < until:
             category, q = question(rng)

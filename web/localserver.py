@@ -74,7 +74,7 @@ class ServerLimits:
     max_connections: int = 2048
     header_timeout: float = 10.0  # seconds for a complete request head
     keepalive_timeout: float = 5.0  # seconds an idle keep-alive connection is kept (uvicorn's)
-    backlog: int = 2048  # kernel accept queue (capped by net.core.somaxconn)
+    backlog: int = 4096  # kernel accept queue (capped by net.core.somaxconn): absorbs connection bursts
     retry_after: int = 5  # seconds, on the 503 sent when every connection is busy
     max_incomplete_event_size: int = 16 * 1024  # request line + headers, bytes (h11's default)
 
