@@ -150,5 +150,8 @@ def test_personal_data_typed_into_the_chat_is_replaced_and_logged_as_web(
     sid = p.evaluate("() => sessionStorage.getItem('cy-policy-chat:sid')")
     assert sid and len(sid) == 32
     with QuestionLog(data_dir) as qlog:
-        entry = next(e for e in qlog.recent(200) if e.session_id == sid)
+        # Stored as a keyed hash of the tab's id, never the id itself.
+        stored_sid = qlog.session_hash(sid)
+        entry = next(e for e in qlog.recent(200) if e.session_id == stored_sid)
+    assert stored_sid != sid
     assert entry.channel == "web" and entry.question == "我身份证[身份证号],电话[手机号],灵活就业有补贴吗"
