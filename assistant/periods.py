@@ -20,7 +20,8 @@ from .text import normalize
 # Years a question about an employment policy can mean; outside this, "2000元" or "1500个" are not years.
 _FIRST_YEAR, _LAST_YEAR = 1990, 2099
 # "2020年", "2021城阳…", "2024-07": four digits not inside a longer number, not followed by a unit.
-_YEAR4_RE = re.compile(r"(?<![0-9.])((?:19|20)[0-9]{2})(?![0-9.]|\s*(?:元|万|千|百|个|人|名|家|间|处|所|批|次|份|%|％|号|位|分|米|亩|户|套|岁))")
+_UNIT_AFTER = r"元|万|千|百|个|人|名|家|间|处|所|批|次|份|%|％|号|位|分|米|亩|户|套|岁"
+_YEAR4_RE = re.compile(rf"(?<![0-9.])((?:19|20)[0-9]{{2}})(?![0-9.]|\s*(?:{_UNIT_AFTER}))")
 # "二〇二一年", "二零二四年".
 _YEAR_CN_RE = re.compile(r"([一二][〇零一二三四五六七八九]{3})\s*年")
 # "21年城阳…": two digits only where a year is meant — at the start, after a space or punctuation,

@@ -187,10 +187,8 @@ class Places:
         # a question about them is about this document.
         # So are the provinces and cities they lie in (甘肃, for the 劳务协作 with 陇南 and 定西).
         corpus_tokens = set(self._cut(corpus_text))
-        named = [
-            d for d in divisions
-            if d.name in corpus_text or (shorts[d] in corpus_tokens and any(f.division == d for f in forms.get(shorts[d], ())))
-        ]
+        standalone = {f.division for tok in corpus_tokens for f in forms.get(tok, ()) if f.text == shorts[f.division]}
+        named = [d for d in divisions if d.name in corpus_text or d in standalone]
         self.mentioned = frozenset(d for d in divisions if any(n.within(d) for n in named))
         self._forms = forms
         self._max_len = max(len(t) for t in forms)
