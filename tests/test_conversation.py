@@ -274,3 +274,10 @@ def test_latest_wording_puts_the_validity_note_first(chars_assistant: Assistant)
 
     a = chars_assistant.ask("重点群体就业创业税收优惠最新政策", today=dt.date(2026, 11, 29))
     assert first(a).id == "m7" and "已过" in a.answer.split("\n")[0]
+
+
+def test_a_question_about_one_benefit_is_not_a_group_list(chars_assistant: Assistant) -> None:
+    # 「有什么保险补贴」 asks about 保险, not "what is there for riders".
+    plan = chars_assistant.plan("送外卖的骑手有没有什么保险补贴？")
+    assert plan.groups == () and plan.shown[0].hit.chunk.id == "m3"
+    assert chars_assistant.plan("我是送外卖的骑手,有什么政策？").groups == ("灵活就业人员",)
