@@ -278,6 +278,7 @@ def test_latest_wording_puts_the_validity_note_first(chars_assistant: Assistant)
 
 def test_a_question_about_one_benefit_is_not_a_group_list(chars_assistant: Assistant) -> None:
     # 「有什么保险补贴」 asks about 保险, not "what is there for riders".
+    # (Which measure answers it is the real model's job: tests/test_models.py.)
     plan = chars_assistant.plan("送外卖的骑手有没有什么保险补贴？")
-    assert plan.groups == () and plan.shown[0].hit.chunk.id == "m3"
+    assert plan.groups == () and "保险" in plan.intent.topic
     assert chars_assistant.plan("我是送外卖的骑手,有什么政策？").groups == ("灵活就业人员",)

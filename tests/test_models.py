@@ -34,6 +34,9 @@ def test_delivery_rider_question(e5_bot: Assistant) -> None:
     m = d["measures"][0]
     assert m["id"] == "m3" and "100元" in m["quote"] and "区人力资源社会保障局" in m["lead_units"]
     assert PHONE in d["answer"]
+    # The answer leads with the sentence that answers, and lists only what was asked about.
+    assert len(d["measures"]) == 1 and any("100元" in h for h in m["highlights"])
+    assert d["answer"].startswith("▶ 第3条:") and "100元" in d["answer"].split("\n")[0]
 
 
 def test_number_and_off_topic(e5_bot: Assistant) -> None:
