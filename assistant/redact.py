@@ -117,11 +117,11 @@ _REFERENCE_CONTEXT_RE = re.compile(r"(?:订单|单号|编号|流水号|运单|�
 # Street addresses: a road, street or lane with a house number, and the building/unit/room tail
 # that follows it; or a building-unit-room tail on its own (at least two of its parts).
 _NUM = "[0-9一二三四五六七八九十百零〇两]+"
-_ROAD = r"[^\W\d_在住是于到的了区市县镇乡村省，。、：:\x00]{1,6}?(?:路|街|大道|大街|巷|弄|胡同)"
+_ROAD = r"[^\W\d_在住是于到的了区市县镇乡村省街道，。、：:\x00]{1,6}?(?:路|街|大道|大街|巷|弄|胡同|村|庄|屯)"
 _PART = rf"\s*[-－]?\s*{_NUM}\s*(?:号楼|栋|幢|座|单元|楼|层|室|户|号)"
 _ADDRESS_RE = re.compile(
     rf"{_ROAD}\s*{_NUM}\s*号(?:院)?(?:{_PART})*"
-    rf"|{_NUM}\s*(?:号楼|栋|幢|座|单元)(?:{_PART})+"
+    rf"|{_NUM}\s*(?:号楼|栋|幢|座|单元)(?:{_PART})+(?:\s*[-－]?\s*[0-9]{{3,4}}(?![0-9]))?"  # 2单元502: a bare room
 )
 
 # Self-introductions: strong triggers are followed by a name; after weak ones (我是, 本人) the

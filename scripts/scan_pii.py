@@ -70,7 +70,7 @@ _EMAIL_RE = re.compile(
 )
 _NUM = "[0-9]+"
 _ADDRESS_RE = re.compile(
-    rf"(?:路|街|大道|巷|弄|胡同)\s*{_NUM}\s*号"
+    rf"(?:路|街|大道|巷|弄|胡同|村|庄|屯)\s*{_NUM}\s*号"
     rf"|{_NUM}\s*(?:号楼|栋|幢|座)\s*-?\s*{_NUM}\s*(?:单元|室|户|层)"
     rf"|{_NUM}\s*单元\s*-?\s*{_NUM}\s*(?:室|户|号)"
 )

@@ -381,3 +381,20 @@ def test_sanitized_log_text_is_redacted_and_unambiguous() -> None:
     # A user typing a literal backslash-n must not look like an escaped newline.
     assert sanitize_log("a\\nb") == "a\\\\nb"
     assert sanitize_log("\x1b[31m红色\u202e") == "\\x1b[31m红色\\u202e"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我叫王建国，住在城阳区正阳路123号5栋2单元301室", "我叫[姓名]，住在城阳区[地址]"),
+        ("住在河套街道西后楼村8号", "住在河套街道[地址]"),
+        ("阳光小区3号楼2单元502", "阳光小区[地址]"),
+        ("崇阳大道12号", "[地址]"),
+        ("本人张三，想问补贴", "本人[姓名]，想问补贴"),
+        ("我是退役军人，我是大学生，我是残疾人，我是高校毕业生", "我是退役军人，我是大学生，我是残疾人，我是高校毕业生"),
+        ("青城政办发〔2024〕13号第三条", "青城政办发〔2024〕13号第三条"),
+        ("我是农村户口，农村劳动力有补贴吗", "我是农村户口，农村劳动力有补贴吗"),
+    ],
+)
+def test_addresses_and_self_introduced_names(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
