@@ -33,21 +33,28 @@ from assistant.redact import redact, redact_text
 
 __all__ = [
     "DB_FILENAME",
+    "FEEDBACK_COMMENT_MAX",
     "SCHEMA_VERSION",
     "Channel",
+    "Feedback",
     "LogEntry",
     "LogStats",
+    "LoggedQuestion",
     "QuestionLog",
+    "acceptable_answer_id",
     "acceptable_session_id",
+    "new_answer_id",
     "default_data_dir",
     "entry_from_answer",
 ]
 
 DB_FILENAME = "questions.sqlite3"
-SCHEMA_VERSION = 1
+# 1: questions. 2: questions.answer_id and .context_used, channel "wechat", the feedback table.
+SCHEMA_VERSION = 2
 DATA_DIR_ENV = "POLICY_ASSISTANT_DATA"
+FEEDBACK_COMMENT_MAX = 200  # characters, as typed
 
-Channel = Literal["web", "api", "cli"]
+Channel = Literal["web", "api", "cli", "wechat"]
 _CHANNELS: frozenset[str] = frozenset(get_args(Channel))
 
 # Session ids come from an API header, i.e. from the user. Only the shape of an opaque random
@@ -56,6 +63,8 @@ _CHANNELS: frozenset[str] = frozenset(get_args(Channel))
 # the value as sent but its HMAC under a key kept in the data directory: questions of one session
 # still group together, and the column cannot be matched against a known id without the key.
 _SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# Answer ids are made here (new_answer_id) and handed to the asker; feedback quotes them back.
+_ANSWER_ID_RE = re.compile(r"[a-z2-7]{16,64}")
 SESSION_KEY_FILENAME = "session.key"
 
 # Long enough to ride out another process's commit or a checkpoint; short enough that a stuck
@@ -72,11 +81,25 @@ CREATE TABLE IF NOT EXISTS questions (
     matched     INTEGER NOT NULL CHECK (matched IN (0, 1)),
     kind        TEXT    NOT NULL,
     latency_ms  REAL    NOT NULL,
-    channel     TEXT    NOT NULL CHECK (channel IN ('web', 'api', 'cli')),
-    session_id  TEXT
+    channel     TEXT    NOT NULL CHECK (channel IN ('web', 'api', 'cli', 'wechat')),
+    session_id  TEXT,
+    answer_id   TEXT,     -- opaque random id handed out with the answer, quoted back by feedback
+    context_used INTEGER CHECK (context_used IN (0, 1))  -- NULL: logged before version 2
 );
 CREATE INDEX IF NOT EXISTS questions_created ON questions (created);
+CREATE UNIQUE INDEX IF NOT EXISTS questions_answer_id ON questions (answer_id);
+CREATE TABLE IF NOT EXISTS feedback (
+    answer_id   TEXT    PRIMARY KEY,  -- questions.answer_id
+    helpful     INTEGER NOT NULL CHECK (helpful IN (0, 1)),
+    comment     TEXT,                 -- already redacted
+    created     TEXT    NOT NULL,     -- first vote, UTC
+    updated     TEXT    NOT NULL      -- last vote (the one that counts), UTC
+);
 """
+
+# Version 1's table carried a CHECK on channel that SQLite cannot alter: version 2 rebuilds the
+# table and copies the rows, keeping their ids (so nothing that refers to a row changes).
+_V1_COLUMNS = "id, created, question, chunk_ids, scores, matched, kind, latency_ms, channel, session_id"
 
 
 class QuestionLogError(PolicyAssistantError):
@@ -96,6 +119,8 @@ class LogEntry:
     channel: Channel
     session_id: str | None = None
     created: str | None = None
+    answer_id: str | None = None
+    context_used: bool | None = None  # None: not known (rows logged before schema version 2)
 
     def __post_init__(self) -> None:
         # Callers naturally pass lists from the retriever; store tuples so the record stays
@@ -105,10 +130,31 @@ class LogEntry:
         if len(self.chunk_ids) != len(self.scores):
             raise ValueError(f"chunk_ids 与 scores 数量不一致：{len(self.chunk_ids)} ≠ {len(self.scores)}")
         if self.channel not in _CHANNELS:
-            raise ValueError(f"未知渠道 {self.channel!r}，应为 web、api 或 cli")
+            raise ValueError(f"未知渠道 {self.channel!r}，应为 web、api、cli 或 wechat")
         # SQLite stores NaN as NULL, which the NOT NULL column would reject at write time.
         if not math.isfinite(self.latency_ms) or self.latency_ms < 0:
             raise ValueError(f"耗时无效：{self.latency_ms!r}")
+        if self.answer_id is not None and not acceptable_answer_id(self.answer_id):
+            raise ValueError("答复编号格式无效")
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A citizen's vote on one answer. One per answer: a later vote replaces the earlier one."""
+
+    answer_id: str
+    helpful: bool
+    comment: str | None  # redacted, at most FEEDBACK_COMMENT_MAX characters
+    created: str  # first vote, UTC ISO 8601
+    updated: str  # the vote that counts, UTC ISO 8601
+
+
+@dataclass(frozen=True)
+class LoggedQuestion:
+    """A logged question with the vote on its answer, if any (what the staff dashboard reads)."""
+
+    entry: LogEntry
+    feedback: Feedback | None
 
 
 @dataclass(frozen=True)
@@ -119,6 +165,8 @@ class LogStats:
     matched: int
     matched_share: float  # 0.0 when the log is empty
     top_chunks: tuple[tuple[str, int], ...]  # (chunk id, number of questions it was returned for)
+    helpful: int = 0  # answers voted 有帮助 (last vote per answer)
+    unhelpful: int = 0  # answers voted 没帮助
 
 
 def entry_from_answer(
@@ -128,6 +176,8 @@ def entry_from_answer(
     channel: Channel,
     session_id: str | None = None,
     question: str | None = None,
+    answer_id: str | None = None,
+    context_used: bool | None = None,
 ) -> LogEntry:
     """The log entry for one answer in the contract's dict form (`Answer.to_dict()`).
 
@@ -144,7 +194,22 @@ def entry_from_answer(
         latency_ms=max(float(latency_ms), 0.0),
         channel=channel,
         session_id=session_id,
+        answer_id=answer_id,
+        context_used=context_used,
     )
+
+
+def new_answer_id() -> str:
+    """A fresh opaque answer id: 120 random bits in lower-case base32.
+
+    Base32's digits are 2–7 only, so no run of them can look like a mobile, ID or card number
+    to the PII scanner, however long.
+    """
+    return base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
+
+
+def acceptable_answer_id(answer_id: object) -> bool:
+    return isinstance(answer_id, str) and _ANSWER_ID_RE.fullmatch(answer_id) is not None
 
 
 def default_data_dir() -> Path:
@@ -271,9 +336,15 @@ class QuestionLog:
                     f"问题日志 {self.path} 由较新版本创建（结构版本 {version}，"
                     f"本程序支持 {SCHEMA_VERSION}），请升级程序"
                 )
+            if version < 2 and self._has_v1_table(conn):
+                conn.execute("ALTER TABLE questions RENAME TO questions_v1")
+                conn.execute("DROP INDEX IF EXISTS questions_created")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            if version < 2 and self._has_table(conn, "questions_v1"):
+                conn.execute(f"INSERT INTO questions ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM questions_v1")
+                conn.execute("DROP TABLE questions_v1")
             if version < SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
@@ -281,6 +352,18 @@ class QuestionLog:
             if conn.in_transaction:  # a failed COMMIT may already have ended it
                 conn.execute("ROLLBACK")
             raise
+
+    @staticmethod
+    def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+        row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+        return row is not None
+
+    @classmethod
+    def _has_v1_table(cls, conn: sqlite3.Connection) -> bool:
+        if not cls._has_table(conn, "questions"):
+            return False
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(questions)")}
+        return "answer_id" not in columns
 
     def session_hash(self, session_id: str | None) -> str | None:
         """What is stored for a session id: its keyed hash, or None for an unacceptable one."""
@@ -314,13 +397,79 @@ class QuestionLog:
             stored.latency_ms,
             stored.channel,
             stored.session_id,
+            stored.answer_id,
+            None if stored.context_used is None else int(stored.context_used),
         )
         with self._lock:
             self._connection().execute(
                 "INSERT INTO questions (created, question, chunk_ids, scores, matched, kind,"
-                " latency_ms, channel, session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " latency_ms, channel, session_id, answer_id, context_used)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
+
+    def record_feedback(
+        self, answer_id: str, helpful: bool, comment: str | None = None, *, created: str | None = None
+    ) -> Feedback | None:
+        """Store the vote on one answer, replacing an earlier vote; None when no logged question
+        carries `answer_id`. The comment is redacted like questions; an empty one is dropped."""
+        if not acceptable_answer_id(answer_id):
+            return None
+        text = (comment or "").strip()
+        if len(text) > FEEDBACK_COMMENT_MAX:
+            raise ValueError(f"意见最多 {FEEDBACK_COMMENT_MAX} 个字")
+        stored = _storable(redact_text(text)) if text else None
+        now = _utc_iso(created)
+        with self._lock:
+            conn = self._connection()
+            # The EXISTS guard and the upsert are one statement: a vote for an unknown answer
+            # never lands, and two votes racing each other leave exactly one row (the later).
+            cursor = conn.execute(
+                "INSERT INTO feedback (answer_id, helpful, comment, created, updated)"
+                " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM questions WHERE answer_id = ?)"
+                " ON CONFLICT (answer_id) DO UPDATE SET"
+                " helpful = excluded.helpful, comment = excluded.comment, updated = excluded.updated",
+                (answer_id, int(helpful), stored, now, now, answer_id),
+            )
+            if cursor.rowcount == 0:
+                return None
+            row = conn.execute(
+                "SELECT answer_id, helpful, comment, created, updated FROM feedback WHERE answer_id = ?", (answer_id,)
+            ).fetchone()
+        return _feedback(row)
+
+    def feedback_for(self, answer_id: str) -> Feedback | None:
+        with self._lock:
+            row = (
+                self._connection()
+                .execute(
+                    "SELECT answer_id, helpful, comment, created, updated FROM feedback WHERE answer_id = ?",
+                    (answer_id,),
+                )
+                .fetchone()
+            )
+        return None if row is None else _feedback(row)
+
+    def between(self, since: str, until: str | None = None) -> tuple[LoggedQuestion, ...]:
+        """Questions logged from `since` (inclusive) to `until` (exclusive), oldest first, each
+        with the vote on its answer. Timestamps as for `LogEntry.created`."""
+        start = _utc_iso(since)
+        end = _utc_iso(until) if until is not None else "9999"
+        with self._lock:
+            rows = (
+                self._connection()
+                .execute(
+                    f"SELECT {_ENTRY_COLUMNS}, f.answer_id, f.helpful, f.comment, f.created, f.updated"
+                    " FROM questions q LEFT JOIN feedback f ON f.answer_id = q.answer_id"
+                    " WHERE q.created >= ? AND q.created < ? ORDER BY q.created, q.id",
+                    (start, end),
+                )
+                .fetchall()
+            )
+        n = len(_ENTRY_COLUMNS.split(","))
+        return tuple(
+            LoggedQuestion(self._entry(row[:n]), None if row[n] is None else _feedback(row[n:])) for row in rows
+        )
 
     def recent(self, limit: int = 50) -> list[LogEntry]:
         """The newest `limit` entries, newest first."""
@@ -330,8 +479,7 @@ class QuestionLog:
             rows = (
                 self._connection()
                 .execute(
-                    "SELECT question, chunk_ids, scores, matched, kind, latency_ms, channel, session_id, created"
-                    " FROM questions ORDER BY id DESC LIMIT ?",
+                    f"SELECT {_ENTRY_COLUMNS} FROM questions q ORDER BY q.id DESC LIMIT ?",
                     (limit,),
                 )
                 .fetchall()
@@ -354,11 +502,16 @@ class QuestionLog:
                 ") GROUP BY value ORDER BY n DESC, value LIMIT ?",
                 (max(top, 0),),
             ).fetchall()
+            helpful, unhelpful = conn.execute(
+                "SELECT COALESCE(SUM(helpful), 0), COALESCE(SUM(1 - helpful), 0) FROM feedback"
+            ).fetchone()
         return LogStats(
             total=int(total),
             matched=int(matched),
             matched_share=(matched / total) if total else 0.0,
             top_chunks=tuple((str(chunk_id), int(n)) for chunk_id, n in top_rows),
+            helpful=int(helpful),
+            unhelpful=int(unhelpful),
         )
 
     def close(self) -> None:
@@ -376,7 +529,7 @@ class QuestionLog:
 
     @staticmethod
     def _entry(row: tuple[Any, ...]) -> LogEntry:
-        question, chunk_ids, scores, matched, kind, latency_ms, channel, session_id, created = row
+        question, chunk_ids, scores, matched, kind, latency_ms, channel, session_id, created, answer_id, used = row
         return LogEntry(
             question=str(question),
             chunk_ids=tuple(_json_list(chunk_ids)),
@@ -387,7 +540,20 @@ class QuestionLog:
             channel=channel,
             session_id=None if session_id is None else str(session_id),
             created=str(created),
+            answer_id=None if answer_id is None else str(answer_id),
+            context_used=None if used is None else bool(used),
         )
+
+
+_ENTRY_COLUMNS = (
+    "q.question, q.chunk_ids, q.scores, q.matched, q.kind, q.latency_ms, q.channel, q.session_id, q.created,"
+    " q.answer_id, q.context_used"
+)
+
+
+def _feedback(row: tuple[Any, ...]) -> Feedback:
+    answer_id, helpful, comment, created, updated = row
+    return Feedback(str(answer_id), bool(helpful), None if comment is None else str(comment), str(created), str(updated))
 
 
 def _json_list(value: Any) -> list[Any]:

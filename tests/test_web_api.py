@@ -23,8 +23,9 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 M3_QUESTION = "灵活就业人员意外伤害保险补贴"
 VETERANS = "区退役军人事务局"
 WEB = Path(__file__).resolve().parent.parent / "web"
-# HTTP adds to the Python contract what only a web client needs: the next-question chips.
-CONTRACT_KEYS = {"question", "matched", "kind", "measures", "phone", "answer", "suggestions"}
+# HTTP adds to the Python contract what only a web client needs: the next-question chips and the
+# opaque id that feedback refers to.
+CONTRACT_KEYS = {"question", "matched", "kind", "measures", "phone", "answer", "suggestions", "answer_id"}
 MEASURE_KEYS = {"id", "number", "doc", "title", "section", "quote", "highlights", "lead_units", "notes", "score"}
 
 
@@ -105,7 +106,9 @@ def test_ask_returns_the_contract(client: TestClient) -> None:
 def test_ask_matches_the_library(client: TestClient, chars_assistant: Assistant) -> None:
     resp = client.post("/api/ask", json={"question": M3_QUESTION})
     answer = chars_assistant.ask(M3_QUESTION)
-    assert resp.json() == {**answer.to_dict(), "suggestions": list(answer.suggestions)}
+    body = resp.json()
+    assert re.fullmatch(r"[a-z2-7]{16,64}", body.pop("answer_id"))
+    assert body == {**answer.to_dict(), "suggestions": list(answer.suggestions)}
 
 
 def test_ask_outside_the_policy_declines_with_the_phone(client: TestClient) -> None:

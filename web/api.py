@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from assistant.qlog import entry_from_answer
+from assistant.qlog import entry_from_answer, new_answer_id
 from assistant.service import MAX_QUESTION_CHARS
 
 from .deps import Bot
@@ -83,6 +83,7 @@ class AnswerOut(BaseModel):
     phone: str
     answer: str = Field(description="给人读的纯文本答复:先是要点,再是原文,总含咨询电话")
     suggestions: list[str] = Field(description="接下来可以问的问题(点选时连同本条答复的编号作为 context 发送)")
+    answer_id: str = Field(description="本条答复的随机编号,用于 POST /api/feedback 评价")
 
 
 class ChunkOut(BaseModel):
@@ -150,10 +151,17 @@ def ask(body: AskRequest, bot: Bot, request: Request, recorder: Recorder) -> dic
     question = edge_question(body.question)
     started = time.perf_counter()
     result = bot.ask(question, context=body.context)
-    answer = {**result.to_dict(), "suggestions": list(result.suggestions)}
+    answer = {**result.to_dict(), "suggestions": list(result.suggestions), "answer_id": new_answer_id()}
     latency_ms = (time.perf_counter() - started) * 1000
     recorder.record(
-        entry_from_answer(answer, latency_ms=latency_ms, channel=channel_of(request), session_id=session_of(request))
+        entry_from_answer(
+            answer,
+            latency_ms=latency_ms,
+            channel=channel_of(request),
+            session_id=session_of(request),
+            answer_id=answer["answer_id"],
+            context_used=result.context_used,
+        )
     )
     return answer
 

@@ -26,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 
 from assistant import Assistant, PolicyAssistantError
 
-from . import api, errors, pages
+from . import api, errors, feedback, pages
 from .deps import STATIC_DIR, templates
 from .observability import RequestId, install_log_filters
 from .questions import QuestionRecorder
@@ -43,7 +43,8 @@ DESCRIPTION = """\
 - `GET /api/measures`、`GET /api/measures/{id}` 浏览条目(m1…m20、guiding、org1…org3、notice)
 - `POST /api/search` 工作人员检索,带命中原因(问题只放在请求体里,不进网址和访问日志)
 - 错误一律返回 `{"error": 代码, "message": 中文说明}`;服务端错误另带 `request_id`(同响应头 `X-Request-Id`)
-- `POST /api/ask` 按客户端限流(默认每分钟 30 次),超出返回 429 和 `Retry-After`
+- `POST /api/feedback` 对答复投“有帮助/没帮助”(用答复里的 `answer_id`),同一条以最后一次为准
+- `POST /api/ask`、`POST /api/feedback` 按客户端限流(默认每分钟 30 次),超出返回 429 和 `Retry-After`
 - 可选请求头:`X-Session-Id`(匿名会话编号,字母数字、`-`、`_`,至多 64 位)、`X-Channel: web`(市民聊天页)
 """
 
@@ -80,6 +81,7 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
             yield
         finally:
             app.state.recorder.close()
+            app.state.staff_log.close()
 
     app = FastAPI(
         title="城阳区就业政策咨询助手",
@@ -97,6 +99,8 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
     app.state.settings = settings
     app.state.recorder = QuestionRecorder(settings.data_dir if settings.question_log else None)
     app.state.limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
+    # Votes and the dashboard read the same log through their own handle (see web/feedback.py).
+    app.state.staff_log = feedback.StaffLog(settings.data_dir if settings.question_log else None)
 
     errors.install(app)
     # Added last = outermost.
@@ -109,6 +113,13 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
     app.add_middleware(QuestionGate, **app.state.question_gate_options)
     if app.state.limiter is not None:
         app.add_middleware(RateLimit, limiter=app.state.limiter, trusted_proxies=settings.trusted_proxies)
+        # Votes get a bucket of their own at the same rate: rating answers never costs questions.
+        app.add_middleware(
+            RateLimit,
+            limiter=RateLimiter(settings.rate_limit),
+            trusted_proxies=settings.trusted_proxies,
+            paths=frozenset({"/api/feedback"}),
+        )
     app.add_middleware(errors.CatchAll)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestId, trusted_proxies=settings.trusted_proxies)
@@ -121,6 +132,7 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
         return templates.TemplateResponse(request, "docs.html", {"openapi_url": app.openapi_url})
 
     app.include_router(api.router)
+    app.include_router(feedback.router)
     app.include_router(pages.router)
     return app
 
