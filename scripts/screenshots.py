@@ -1,4 +1,5 @@
-"""Regenerate docs/screenshot-chat.png (phone, 390×844) and docs/screenshot-lookup.png (desktop, 1280×800).
+"""Regenerate docs/screenshot-chat.png (phone, 390×844) and docs/screenshot-lookup.png (desktop, 1280×800),
+and docs/screenshot-admin.png (the staff dashboard on a seeded question log, desktop 1366×900).
 
     python scripts/screenshots.py [--index DIR] [--embedder e5|chars|st:…] [--out docs]
 
@@ -9,11 +10,18 @@ Assistant (default settings, as `policy-assistant serve` would run it) on a loop
 from __future__ import annotations
 
 import argparse
+import random
+import secrets
+import tempfile
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
 from assistant import Assistant
+from assistant.qlog import QuestionLog, entry_from_answer, new_answer_id
+from assistant.stats import DISTRICT_TZ
 from web.app import create_app
 from web.localserver import CHROMIUM_ARGS, CHROMIUM_PATH, running
 from web.settings import WebSettings
@@ -21,6 +29,37 @@ from web.settings import WebSettings
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_QUESTION = "送外卖的骑手有没有保险补贴?"
 LOOKUP_QUERY = "退役军人创业"
+# A made-up month of questions for the dashboard screenshot (never a real citizen's).
+SEED_ANSWERED = [
+    "送外卖的骑手有没有保险补贴?", "大学生创业有什么补贴", "招了残疾人有补贴吗", "创业担保贷款能贷多少",
+    "退役军人找工作有什么帮助", "灵活就业社保补贴怎么申请", "稳岗扩岗专项贷款利率多少", "零工市场在哪里",
+    "重点群体就业创业税收优惠政策", "宝妈想学直播带货有培训吗",
+]
+SEED_UNANSWERED = [
+    ("失业金怎么领", 9), ("失业金怎么领取", 3), ("失业保险金在哪里申请", 2), ("公积金怎么提取", 5),
+    ("医保怎么报销", 4), ("孩子落户需要什么材料", 3), ("养老保险交了多少年能领", 2), ("护照怎么办理", 1),
+]
+
+
+def seed_log(bot: Assistant, data_dir: Path) -> None:
+    """Thirty days of made-up questions, answered by the real assistant, with some votes."""
+    rng = random.Random(12)
+    now = datetime.now(DISTRICT_TZ).replace(minute=0, second=0, microsecond=0)
+    asked = [(q, rng.randrange(30)) for q in SEED_ANSWERED for _ in range(rng.randrange(3, 12))]
+    asked += [(q, rng.randrange(30)) for q, n in SEED_UNANSWERED for _ in range(n)]
+    with QuestionLog(data_dir) as log:
+        for question, days_ago in asked:
+            answer = bot.ask(question)
+            answer_id = new_answer_id()
+            created = (now - timedelta(days=days_ago, hours=rng.randrange(9))).astimezone(UTC).isoformat()
+            entry = entry_from_answer(answer.to_dict(), latency_ms=rng.uniform(15, 60) + (400 if rng.random() < 0.03 else 0),
+                                      channel=rng.choice(["web", "web", "wechat"]), answer_id=answer_id,
+                                      context_used=False)  # fmt: skip
+            log.record(replace(entry, created=created))
+            if answer.kind == "answer" and rng.random() < 0.3:
+                helpful = rng.random() < 0.8
+                comment = None if helpful or rng.random() < 0.5 else "没说具体去哪个窗口办理"
+                log.record_feedback(answer_id, helpful, comment)
 
 
 def main() -> int:
@@ -65,8 +104,24 @@ def main() -> int:
         page.wait_for_timeout(200)
         page.screenshot(path=str(out / "screenshot-lookup.png"))
         desk.close()
+
+        with tempfile.TemporaryDirectory() as tmp:
+            token = secrets.token_urlsafe(24)
+            seed_log(bot, Path(tmp))
+            staff = WebSettings(data_dir=Path(tmp), rate_limit=None, admin_token=token)
+            with running(create_app(bot, staff)) as admin_base:
+                desk = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+                page = desk.new_page()
+                page.goto(f"{admin_base}/admin")
+                page.fill("#token", token)
+                page.press("#token", "Enter")
+                page.wait_for_selector("#fig-total")
+                page.goto(f"{admin_base}/admin?days=30")
+                page.wait_for_selector("#fig-total")
+                page.screenshot(path=str(out / "screenshot-admin.png"))
+                desk.close()
         browser.close()
-    print(f"已保存 {out / 'screenshot-chat.png'} 和 {out / 'screenshot-lookup.png'}")
+    print(f"已保存 {out / 'screenshot-chat.png'}、{out / 'screenshot-lookup.png'} 和 {out / 'screenshot-admin.png'}")
     return 0
 
 

@@ -26,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 
 from assistant import Assistant, PolicyAssistantError
 
-from . import api, errors, feedback, pages
+from . import admin, api, errors, feedback, pages
 from .deps import STATIC_DIR, templates
 from .observability import RequestId, install_log_filters
 from .questions import QuestionRecorder
@@ -101,6 +101,8 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
     app.state.limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
     # Votes and the dashboard read the same log through their own handle (see web/feedback.py).
     app.state.staff_log = feedback.StaffLog(settings.data_dir if settings.question_log else None)
+    # /admin exists only when its token is configured (its routes 404 otherwise).
+    app.state.admin_auth = admin.AdminAuth(settings.admin_token) if settings.admin_token else None
 
     errors.install(app)
     # Added last = outermost.
@@ -122,6 +124,7 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
         )
     app.add_middleware(errors.CatchAll)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(admin.NoStore, prefixes=("/admin",))  # outside SecurityHeaders: last word
     app.add_middleware(RequestId, trusted_proxies=settings.trusted_proxies)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -134,6 +137,7 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
     app.include_router(api.router)
     app.include_router(feedback.router)
     app.include_router(pages.router)
+    app.include_router(admin.router)
     return app
 
 

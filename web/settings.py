@@ -41,6 +41,9 @@ _RATE_RE = re.compile(r"\s*(\d+)\s*(?:/\s*(\d*)\s*([a-z]+))?\s*", re.IGNORECASE)
 
 RETENTION_ENV = "POLICY_ASSISTANT_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 180
+# Staff dashboard (/admin) and WeChat endpoint (/wechat): each exists only when its token is set.
+ADMIN_TOKEN_ENV = "POLICY_ASSISTANT_ADMIN_TOKEN"
+WECHAT_TOKEN_ENV = "POLICY_ASSISTANT_WECHAT_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,12 @@ class WebSettings:
     question_queue_timeout: float = 10.0
     # Questions older than this are deleted by the server itself; the privacy notice states it.
     retention_days: int = DEFAULT_RETENTION_DAYS
+    # Tokens are secrets: kept out of repr() so a logged settings object never shows them.
+    admin_token: str | None = field(default=None, repr=False)
+    wechat_token: str | None = field(default=None, repr=False)
+    # Seconds a WeChat question may take before a lexical-only answer is sent instead (WeChat
+    # drops a reply that takes more than 5 s and retries the message).
+    wechat_budget: float = 4.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WebSettings:
@@ -125,7 +134,20 @@ class WebSettings:
             retention_days=parse_retention(env.get(RETENTION_ENV, "")),
             max_active_questions=_positive_int(env, MAX_ACTIVE_ENV, cls.max_active_questions),
             max_queued_questions=_positive_int(env, MAX_QUEUED_ENV, cls.max_queued_questions),
+            admin_token=_token(env, ADMIN_TOKEN_ENV, 16),
+            wechat_token=_token(env, WECHAT_TOKEN_ENV, 3),
         )
+
+
+def _token(env: Mapping[str, str], name: str, min_length: int) -> str | None:
+    """A configured secret, or None (feature off). Too short → off, logged (without the value)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if len(raw) < min_length or not raw.isascii() or not raw.isprintable():
+        log.error("%s 应为至少 %d 个可打印 ASCII 字符;该功能保持关闭", name, min_length)
+        return None
+    return raw
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -150,6 +172,8 @@ def parse_retention(text: str) -> int:
 
 
 __all__ = [
+    "ADMIN_TOKEN_ENV",
+    "WECHAT_TOKEN_ENV",
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_RETENTION_DAYS",
     "RETENTION_ENV",
