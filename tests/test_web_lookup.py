@@ -260,15 +260,20 @@ def test_matched_hits_are_the_chats_and_weak_hits_fold_behind_a_toggle(
 
 
 @pytest.mark.parametrize(
-    ("q", "phrase"),
-    [("第7条", "直接引用:第7条"), ("区妇联负责哪些", "责任单位:区妇联"), ("退役军人创业", "命中关键词:退役")],
+    ("q", "phrase", "semantic"),
+    [
+        # A cited number decides alone, so no embedding is computed for it (nothing semantic to show).
+        ("第7条", "直接引用:第7条", False),
+        ("区妇联负责哪些", "责任单位:区妇联", True),
+        ("退役军人创业", "命中关键词:退役", True),
+    ],
 )
-def test_why_each_hit_matched_is_said_in_words(client: TestClient, q: str, phrase: str) -> None:
+def test_why_each_hit_matched_is_said_in_words(client: TestClient, q: str, phrase: str, semantic: bool) -> None:
     _, page = search(client, q)
     text = visible_text(results_part(page))
     assert phrase in text
     assert not re.search(r"语义\s*[:：]\s*0\.\d", text)  # the raw similarity is not shown…
-    assert re.search(r'title="语义相似度 0\.\d+', page)  # …only in a tooltip
+    assert bool(re.search(r'title="语义相似度 0\.\d+', page)) == semantic  # …only in a tooltip
 
 
 # ---- facets count the current results ----------------------------------------------------------
@@ -337,3 +342,14 @@ def test_the_detail_page_leads_back_to_the_results_it_was_opened_from(client: Te
     # An unknown or expired id: the way back is the whole list, and no dead id is passed on.
     stale = client.get("/lookup/m10?r=AAAAAAAAAAAAAAAA", headers=HTML).text
     assert '<a href="/lookup" data-back>全部条目</a>' in stale and "?r=" not in stale
+
+
+def test_the_result_page_runs_in_the_question_lane() -> None:
+    # GET /lookup/r/<id> re-runs retrieval, so it queues with the questions, not with the pages.
+    from web.security import QuestionGate
+
+    gate = QuestionGate(app=None)  # type: ignore[arg-type]
+    assert gate._is_question({"type": "http", "method": "GET", "path": "/lookup/r/abcdef"})
+    assert gate._is_question({"type": "http", "method": "POST", "path": "/api/ask"})
+    assert not gate._is_question({"type": "http", "method": "GET", "path": "/lookup"})
+    assert not gate._is_question({"type": "http", "method": "GET", "path": "/lookup/m7"})

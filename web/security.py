@@ -167,6 +167,8 @@ class RateLimit:
 
 
 QUESTION_ROUTES = frozenset({("POST", "/api/ask"), ("POST", "/api/search"), ("POST", "/lookup")})
+# Routes under these prefixes run retrieval too: the lookup's result page re-runs its stored search.
+QUESTION_PREFIXES = (("GET", "/lookup/r/"),)
 
 
 class QuestionGate:
@@ -198,6 +200,12 @@ class QuestionGate:
         # One semaphore per event loop: a test client may drive the same app from several loops.
         self._semaphores: dict[int, asyncio.Semaphore] = {}
 
+    def _is_question(self, scope: Scope) -> bool:
+        method, path = scope.get("method"), str(scope.get("path", ""))
+        if (method, path) in self.routes:
+            return True
+        return any(method == m and path.startswith(prefix) for m, prefix in QUESTION_PREFIXES)
+
     def _semaphore(self) -> asyncio.Semaphore:
         loop = id(asyncio.get_running_loop())
         sem = self._semaphores.get(loop)
@@ -212,7 +220,7 @@ class QuestionGate:
         await _json_error(503, "busy", message, {"Retry-After": str(seconds)})(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (scope.get("method"), scope.get("path")) not in self.routes:
+        if scope["type"] != "http" or not self._is_question(scope):
             await self.app(scope, receive, send)
             return
         sem = self._semaphore()
