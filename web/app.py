@@ -26,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 
 from assistant import Assistant, PolicyAssistantError
 
-from . import admin, api, errors, feedback, pages
+from . import admin, api, errors, feedback, pages, wechat
 from .deps import STATIC_DIR, templates
 from .observability import RequestId, install_log_filters
 from .questions import QuestionRecorder
@@ -82,6 +82,8 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
         finally:
             app.state.recorder.close()
             app.state.staff_log.close()
+            if app.state.wechat is not None:
+                app.state.wechat.close()
 
     app = FastAPI(
         title="城阳区就业政策咨询助手",
@@ -101,8 +103,11 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
     app.state.limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
     # Votes and the dashboard read the same log through their own handle (see web/feedback.py).
     app.state.staff_log = feedback.StaffLog(settings.data_dir if settings.question_log else None)
-    # /admin exists only when its token is configured (its routes 404 otherwise).
+    # /admin and /wechat exist only when their token is configured (their routes 404 otherwise).
     app.state.admin_auth = admin.AdminAuth(settings.admin_token) if settings.admin_token else None
+    app.state.wechat = (
+        wechat.WeChatEndpoint(settings.wechat_token, settings.wechat_budget) if settings.wechat_token else None
+    )
 
     errors.install(app)
     # Added last = outermost.
@@ -124,7 +129,7 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
         )
     app.add_middleware(errors.CatchAll)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(admin.NoStore, prefixes=("/admin",))  # outside SecurityHeaders: last word
+    app.add_middleware(admin.NoStore, prefixes=("/admin", "/wechat"))  # outside SecurityHeaders: last word
     app.add_middleware(RequestId, trusted_proxies=settings.trusted_proxies)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -138,6 +143,7 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
     app.include_router(feedback.router)
     app.include_router(pages.router)
     app.include_router(admin.router)
+    app.include_router(wechat.router)
     return app
 
 

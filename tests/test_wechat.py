@@ -1,0 +1,283 @@
+"""WeChat Official Account endpoint /wechat (issue 12): signatures, replies, follow-ups, hostile XML, time budget."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant import Assistant
+from assistant.embed import CharEmbedder
+from assistant.qlog import QuestionLog
+from web.app import create_app
+from web.settings import WebSettings
+from web.wechat import MAX_REPLY_BYTES, fit_reply, reply_text
+
+TOKEN = "wxtoken123"
+PHONE = "0532-58659939"
+ACCOUNT = "gh_0123456789ab"
+USER = "oUser_abcdefghijklmnopqrstuv"
+M3_QUESTION = "灵活就业人员意外伤害保险补贴"
+
+
+def signed(timestamp: int | None = None, nonce: str = "n0nce", token: str = TOKEN) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = hashlib.sha1("".join(sorted([token, ts, nonce])).encode()).hexdigest()
+    return {"signature": signature, "timestamp": ts, "nonce": nonce}
+
+
+def text_message(content: str, msg_id: int, user: str = USER) -> bytes:
+    return (
+        f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    ).encode()
+
+
+def event_message(event: str, user: str = USER) -> bytes:
+    return (
+        f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        f"<Event><![CDATA[{event}]]></Event></xml>"
+    ).encode()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def client(chars_assistant: Assistant, data_dir: Path) -> Iterator[TestClient]:
+    settings = WebSettings(data_dir=data_dir, rate_limit=None, wechat_token=TOKEN)
+    with TestClient(create_app(chars_assistant, settings)) as c:
+        yield c
+
+
+_ids = iter(range(10**15, 10**16))
+
+
+def post(client: TestClient, body: bytes, params: dict[str, str] | None = None) -> Any:
+    return client.post("/wechat", params=signed() if params is None else params, content=body, headers={"Content-Type": "text/xml"})
+
+
+def reply_of(resp: Any) -> dict[str, str]:
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"].startswith("application/xml")
+    root = ET.fromstring(resp.content)  # well-formed, or this raises
+    assert root.tag == "xml"
+    return {child.tag: child.text or "" for child in root}
+
+
+def ask(client: TestClient, question: str, user: str = USER) -> str:
+    reply = reply_of(post(client, text_message(question, next(_ids), user)))
+    assert (reply["ToUserName"], reply["FromUserName"], reply["MsgType"]) == (user, ACCOUNT, "text")
+    assert len(reply["Content"].encode()) <= MAX_REPLY_BYTES
+    return reply["Content"]
+
+
+# ---- verification --------------------------------------------------------------------------------
+
+
+def test_without_a_token_the_endpoint_does_not_exist(chars_assistant: Assistant, tmp_path: Path) -> None:
+    with TestClient(create_app(chars_assistant, WebSettings(data_dir=tmp_path, rate_limit=None))) as c:
+        assert c.get("/wechat", params={**signed(), "echostr": "x"}).status_code == 404
+        assert c.post("/wechat", params=signed(), content=text_message("你好", 1)).status_code == 404
+
+
+def test_a_valid_signature_echoes_echostr(client: TestClient) -> None:
+    resp = client.get("/wechat", params={**signed(), "echostr": "1234567890abc"})
+    assert resp.status_code == 200 and resp.text == "1234567890abc"
+    assert resp.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {**signed(), "signature": "0" * 40},  # wrong signature
+        signed(token="another-token"),  # signed with another account's token
+        signed(timestamp=int(time.time()) - 301),  # stale
+        signed(timestamp=int(time.time()) + 400),  # from the future
+        {k: v for k, v in signed().items() if k != "signature"},
+        {},
+    ],
+    ids=["wrong", "other-token", "stale", "future", "no-signature", "nothing"],
+)
+def test_invalid_or_stale_signatures_are_refused(client: TestClient, params: dict[str, str]) -> None:
+    resp = client.get("/wechat", params={**params, "echostr": "hello"})
+    assert resp.status_code == 403 and "hello" not in resp.text
+    assert post(client, text_message(M3_QUESTION, next(_ids)), params).status_code == 403
+
+
+# ---- answers -------------------------------------------------------------------------------------
+
+
+def test_a_text_message_gets_the_measure_its_units_and_the_phone(client: TestClient, data_dir: Path) -> None:
+    content = ask(client, M3_QUESTION)
+    assert content.startswith("▶ 第3条:")
+    assert "每人每年不高于100元标准给予意外伤害保险补贴" in content
+    assert "第3条 实施灵活就业促进工程" in content
+    assert "责任单位:区人力资源社会保障局、各街道办事处" in content
+    assert PHONE in content.splitlines()[-1]  # the phone line closes the reply
+    with QuestionLog(data_dir) as log:
+        (entry,) = log.recent()
+    assert entry.channel == "wechat" and entry.chunk_ids[0] == "m3"
+    assert entry.session_id and USER not in entry.session_id  # a keyed hash of the OpenID, twice over
+
+
+def test_a_follow_up_from_the_same_user_uses_the_previous_answer(client: TestClient, data_dir: Path) -> None:
+    first = ask(client, "重点群体就业创业税收优惠政策")
+    assert "第7条" in first
+    assert "提示:本条写明的期限“至2025年12月31日”已过" in first  # the validity warning travels too
+    follow = ask(client, "那找哪个部门?")
+    assert "城阳区税务局" in follow.split("相关条目")[0]  # in the key lines, not just the unit list
+    # Another subscriber asking the same has no previous answer: asked which measure is meant.
+    stranger = ask(client, "那找哪个部门?", user="oOther_zyxwvutsrqponmlkjihgf")
+    assert "哪一项" in stranger and "城阳区税务局" not in stranger
+    with QuestionLog(data_dir) as log:
+        used = [e.context_used for e in reversed(log.recent())]
+    assert used == [False, True, False]
+
+
+def test_a_replayed_message_is_answered_once(client: TestClient, data_dir: Path) -> None:
+    body = text_message(M3_QUESTION, 424242)
+    assert "第3条" in reply_of(post(client, body))["Content"]
+    again = post(client, body)
+    assert again.status_code == 200 and again.text == "success"
+    with QuestionLog(data_dir) as log:
+        assert log.count() == 1
+
+
+def test_subscribers_are_welcomed_with_example_questions(client: TestClient, chars_assistant: Assistant) -> None:
+    reply = reply_of(post(client, event_message("subscribe")))
+    assert "欢迎关注" in reply["Content"] and PHONE in reply["Content"]
+    assert chars_assistant.suggestions()[0] in reply["Content"]
+    unsubscribe = post(client, event_message("unsubscribe", user="oGone_abcdefghijklmnopqrst"))
+    assert unsubscribe.text == "success"
+
+
+def test_other_message_types_get_a_polite_text(client: TestClient) -> None:
+    body = text_message("x", next(_ids)).replace(b"<![CDATA[text]]>", b"<![CDATA[image]]>")
+    reply = reply_of(post(client, body))
+    assert "只能回答文字" in reply["Content"] and PHONE in reply["Content"]
+
+
+def test_markup_in_a_question_cannot_break_the_reply(client: TestClient) -> None:
+    content = ask(client, "补贴]]></Content><MsgType>news</MsgType><Content><![CDATA[")
+    assert PHONE in content
+
+
+# ---- hostile XML ---------------------------------------------------------------------------------
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE xml [
+<!ENTITY lol "lol">
+<!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+<!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+<!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+<!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+<!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+<!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<xml><ToUserName>gh_0123456789ab</ToUserName><FromUserName>oUser_abcdefghijklmnopqrstuv</FromUserName>
+<CreateTime>1</CreateTime><MsgType>text</MsgType><Content>&lol9;</Content><MsgId>1</MsgId></xml>"""
+
+EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<xml><ToUserName>gh_0123456789ab</ToUserName><FromUserName>oUser_abcdefghijklmnopqrstuv</FromUserName>
+<CreateTime>1</CreateTime><MsgType>text</MsgType><Content>&xxe;</Content><MsgId>2</MsgId></xml>"""
+
+PARAMETER_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE xml [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd"> %remote;]>
+<xml><MsgType>text</MsgType></xml>"""
+
+
+@pytest.mark.parametrize("body", [BILLION_LAUGHS, EXTERNAL_ENTITY, PARAMETER_ENTITY], ids=["bomb", "xxe", "param"])
+def test_entities_and_dtds_are_refused_without_expansion(client: TestClient, data_dir: Path, body: bytes) -> None:
+    started = time.perf_counter()
+    resp = post(client, body)
+    assert resp.status_code == 400
+    assert time.perf_counter() - started < 1.0  # refused at the DOCTYPE, nothing expanded
+    assert "lol" not in resp.text and "root:" not in resp.text
+    with QuestionLog(data_dir) as log:
+        assert log.count() == 0
+
+
+@pytest.mark.parametrize("body", [b"", b"not xml", b"<xml><unclosed></xml>", b"<other/>"])
+def test_malformed_bodies_are_400(client: TestClient, body: bytes) -> None:
+    assert post(client, body).status_code == 400
+
+
+def test_safe_mode_messages_are_refused_with_a_hint(client: TestClient) -> None:
+    resp = post(client, text_message("你好", next(_ids)), {**signed(), "encrypt_type": "aes"})
+    assert resp.status_code == 400 and "明文" in resp.text
+
+
+# ---- the reply limit -----------------------------------------------------------------------------
+
+
+def test_trimming_never_cuts_the_phone() -> None:
+    tail = f"具体申请条件,请咨询政策咨询电话 {PHONE}(青岛市城阳区人力资源和社会保障局)。"
+    body = ["▶ " + "很长的要点" * 300, "第二行"]
+    out = fit_reply(body, tail)
+    assert len(out.encode()) <= MAX_REPLY_BYTES
+    assert out.endswith(tail) and out.splitlines()[0].endswith("…")
+
+
+def test_a_reply_listing_every_measure_fits(chars_assistant: Assistant) -> None:
+    one = chars_assistant.ask(M3_QUESTION)
+    every = [chars_assistant.answer_for(f"m{n}").measures[0] for n in range(1, 21)]
+    keys = "\n".join(f"▶ 第{m.number}条:{m.quote}" for m in every)
+    answer = replace(one, measures=tuple(every), answer=f"{keys}\n\n{one.answer}")
+    text = reply_text(answer)
+    assert len(text.encode()) <= MAX_REPLY_BYTES and PHONE in text.splitlines()[-1]
+    tiny = reply_text(answer, limit=300)
+    assert len(tiny.encode()) <= 300 and PHONE in tiny
+
+
+# ---- the 5-second window -------------------------------------------------------------------------
+
+
+class SlowEmbedder(CharEmbedder):
+    """The chars embedder that, once armed, takes `delay` seconds per question."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.armed = False
+
+    def queries(self, texts: Sequence[str]) -> np.ndarray:
+        if self.armed:
+            time.sleep(self.delay)
+        return super().queries(texts)
+
+
+def test_a_slow_model_still_gets_a_reply_within_the_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chars_assistant: Assistant
+) -> None:
+    # The embedder's own time limit is set high (as an operator might), so only the endpoint's
+    # budget stands between a slow model and WeChat's 5-second cut-off.
+    monkeypatch.setenv("POLICY_ASSISTANT_EMBED_TIMEOUT", "60")
+    slow = SlowEmbedder(delay=4.0)
+    bot = Assistant.load(index_dir=tmp_path / "index", embedder=slow)
+    slow.armed = True
+    settings = WebSettings(data_dir=tmp_path / "data", rate_limit=None, wechat_token=TOKEN, wechat_budget=1.0)
+    with TestClient(create_app(bot, settings)) as c:
+        started = time.perf_counter()
+        content = ask(c, M3_QUESTION)
+        elapsed = time.perf_counter() - started
+    assert elapsed < 2.5, elapsed
+    assert "第3条" in content and "区人力资源社会保障局" in content and PHONE in content
+    assert re.search(r"每人每年不高于100元", content)
