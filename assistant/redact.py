@@ -512,14 +512,17 @@ def _name_spans(det: str) -> list[Span]:
             family = 1  # after 我叫 any name counts, family name known or not
         else:
             continue
+        # After 我叫/名字是 the next characters ARE a name, even when they spell an ordinary word
+        # (王刚刚, 李想): only after the weak 我是/本人 must the given name not read as a word.
+        strong = bool(m.group("strong"))
         given = 0
         for ch in tail[family : family + 2]:
             if not _HAN_RE.fullmatch(ch) or ch in data.stop_chars:
                 break
-            if given and _starts_with_word(tail[family + given :], data.not_names):
+            if given and not strong and _starts_with_word(tail[family + given :], data.not_names):
                 break
             given += 1
-        if given == 0 or _starts_with_word(tail[family:], data.not_names):
+        if given == 0 or (not strong and _starts_with_word(tail[family:], data.not_names)):
             continue
         if not all(_HAN_RE.fullmatch(c) for c in tail[:family]):
             continue
