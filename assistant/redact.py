@@ -129,6 +129,8 @@ _ADDRESS_RE = re.compile(
 _STRONG_NAME_TRIGGER = r"我叫|我名叫|名叫|我的名字(?:是|叫)|名字(?:是|叫)|姓名(?:是|为)?\s*[:：]?"
 _NAME_TRIGGER_RE = re.compile(rf"(?:(?P<strong>{_STRONG_NAME_TRIGGER})|(?P<weak>本人(?:是|叫)?|我是))\s*")
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
+# What may follow a complete name in a self-introduction: the end of a clause.
+_CLAUSE_END = frozenset("，,。.！!？?、;；:： ")
 
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\u30fc"
 _SPACES = "\t\n\v\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
@@ -512,17 +514,26 @@ def _name_spans(det: str) -> list[Span]:
             family = 1  # after 我叫 any name counts, family name known or not
         else:
             continue
-        # After 我叫/名字是 the next characters ARE a name, even when they spell an ordinary word
-        # (王刚刚, 李想): only after the weak 我是/本人 must the given name not read as a word.
-        strong = bool(m.group("strong"))
-        given = 0
+        longest = 0
         for ch in tail[family : family + 2]:
             if not _HAN_RE.fullmatch(ch) or ch in data.stop_chars:
                 break
-            if given and not strong and _starts_with_word(tail[family + given :], data.not_names):
-                break
-            given += 1
-        if given == 0 or (not strong and _starts_with_word(tail[family:], data.not_names)):
+            longest += 1
+        after = tail[family + longest : family + longest + 1]
+        # After 我叫/名字是 the next characters ARE a name, even when they spell an ordinary word
+        # (王刚刚); so are a family name and given name that end the clause (「本人王刚刚，…」).
+        # Otherwise, after the weak 我是/本人, the given name must not read as a word (我是李想家的).
+        if m.group("strong") or (longest and (not after or after in _CLAUSE_END)):
+            given = longest
+        else:
+            given = 0
+            for ch in tail[family : family + longest]:
+                if given and _starts_with_word(tail[family + given :], data.not_names):
+                    break
+                given += 1
+            if given == 0 or _starts_with_word(tail[family:], data.not_names):
+                continue
+        if given == 0:
             continue
         if not all(_HAN_RE.fullmatch(c) for c in tail[:family]):
             continue

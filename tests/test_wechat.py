@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -100,19 +100,22 @@ def test_a_valid_signature_echoes_echostr(client: TestClient) -> None:
     assert resp.headers["cache-control"] == "no-store"
 
 
+# Built when the test runs, not when it is collected: a timestamp made at collection time may be
+# minutes old by then, and "from the future" would have become "now".
 @pytest.mark.parametrize(
-    "params",
+    "make",
     [
-        {**signed(), "signature": "0" * 40},  # wrong signature
-        signed(token="another-token"),  # signed with another account's token
-        signed(timestamp=int(time.time()) - 301),  # stale
-        signed(timestamp=int(time.time()) + 400),  # from the future
-        {k: v for k, v in signed().items() if k != "signature"},
-        {},
+        lambda: {**signed(), "signature": "0" * 40},  # wrong signature
+        lambda: signed(token="another-token"),  # signed with another account's token
+        lambda: signed(timestamp=int(time.time()) - 301),  # stale
+        lambda: signed(timestamp=int(time.time()) + 400),  # from the future
+        lambda: {k: v for k, v in signed().items() if k != "signature"},
+        lambda: {},
     ],
     ids=["wrong", "other-token", "stale", "future", "no-signature", "nothing"],
 )
-def test_invalid_or_stale_signatures_are_refused(client: TestClient, params: dict[str, str]) -> None:
+def test_invalid_or_stale_signatures_are_refused(client: TestClient, make: Callable[[], dict[str, str]]) -> None:
+    params = make()
     resp = client.get("/wechat", params={**params, "echostr": "hello"})
     assert resp.status_code == 403 and "hello" not in resp.text
     assert post(client, text_message(M3_QUESTION, next(_ids)), params).status_code == 403
