@@ -24,7 +24,7 @@ import sqlite3
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -485,6 +485,26 @@ class QuestionLog:
                 .fetchall()
             )
         return [self._entry(row) for row in rows]
+
+    def purge(self, days: int, now: datetime | None = None) -> int:
+        """Delete questions (and their feedback) older than `days` days; how many questions went.
+
+        Retention is the privacy notice's promise ("保存 N 天后自动删除"), so it is done by the
+        server itself rather than left to an operator's cron job."""
+        if days < 1:
+            raise ValueError("days must be at least 1")
+        cutoff = ((now or datetime.now(UTC)) - timedelta(days=days)).isoformat(timespec="microseconds")
+        with self._lock:
+            conn = self._connection()
+            with conn:
+                gone = conn.execute("DELETE FROM questions WHERE created < ?", (cutoff,)).rowcount
+                # Feedback outlives nothing it refers to: votes on deleted answers, or old votes.
+                conn.execute(
+                    "DELETE FROM feedback WHERE updated < ?"
+                    " OR answer_id NOT IN (SELECT answer_id FROM questions WHERE answer_id IS NOT NULL)",
+                    (cutoff,),
+                )
+        return int(gone)
 
     def count(self) -> int:
         with self._lock:

@@ -99,7 +99,9 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
     app.state.assistant = assistant
     app.state.startup_error = None
     app.state.settings = settings
-    app.state.recorder = QuestionRecorder(settings.data_dir if settings.question_log else None)
+    app.state.recorder = QuestionRecorder(
+        settings.data_dir if settings.question_log else None, retention_days=settings.retention_days
+    )
     app.state.limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
     # Votes and the dashboard read the same log through their own handle (see web/feedback.py).
     app.state.staff_log = feedback.StaffLog(settings.data_dir if settings.question_log else None)

@@ -28,10 +28,22 @@ CHANNEL_HEADER = "X-Channel"
 SESSION_HEADER = "X-Session-Id"
 
 
+# Old questions are deleted by the server itself (the privacy notice promises it): on the first
+# question a worker records, then at most this often.
+PURGE_EVERY_SECONDS = 6 * 3600.0
+
+
 class QuestionRecorder:
-    def __init__(self, data_dir: Path | None, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path | None,
+        clock: Callable[[], float] | None = None,
+        retention_days: int | None = None,
+    ) -> None:
         self.data_dir = data_dir  # None: recording is switched off
+        self.retention_days = retention_days  # None: keep everything
         self._clock = clock or time.monotonic
+        self._purge_at = 0.0
         self._log: QuestionLog | None = None
         self._lock = threading.Lock()
         self._failing = False
@@ -80,7 +92,20 @@ class QuestionRecorder:
                 self._failing = False
                 self._error = None
             log.warning("问题日志恢复写入: %s", self.data_dir)
+        self._purge_if_due()
         return True
+
+    def _purge_if_due(self) -> None:
+        if self.retention_days is None or self._clock() < self._purge_at:
+            return
+        self._purge_at = self._clock() + PURGE_EVERY_SECONDS
+        try:
+            gone = self._open().purge(self.retention_days)
+        except Exception:  # a failed purge is retried next time; it never costs an answer
+            log.exception("删除 %d 天前的问题记录失败,%d 小时后重试", self.retention_days, PURGE_EVERY_SECONDS // 3600)
+            return
+        if gone:
+            log.info("已删除 %d 条 %d 天前的问题记录", gone, self.retention_days)
 
     def close(self) -> None:
         with self._lock:
