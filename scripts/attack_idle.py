@@ -23,9 +23,7 @@ import argparse
 import errno
 import ipaddress
 import json
-import os
 import resource
-import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +36,8 @@ from urllib.parse import urlsplit
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from web import serveproc  # noqa: E402 - the checkout's own package, as a script sees it
 MAX_CONNECTIONS = 30_000
 MAX_HOLD = 300.0
 
@@ -81,57 +81,18 @@ def raise_nofile(wanted: int) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(args: argparse.Namespace, run_dir: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
-    port = free_port()
-    log_path = run_dir / "server.log"
-    env = {
-        **os.environ,
-        "POLICY_ASSISTANT_RATE_LIMIT": "0",
-        "POLICY_ASSISTANT_DATA": str(run_dir / "data"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [sys.executable, "-m", "assistant.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(args.workers)]  # fmt: skip
+def start_server(args: argparse.Namespace, run_dir: Path) -> serveproc.ServeProcess:
+    extra: list[str] = []
     if args.embedder:
-        command += ["--embedder", args.embedder]
+        extra += ["--embedder", args.embedder]
     if args.index:
-        command += ["--index", str(args.index)]
+        extra += ["--index", str(args.index)]
     if args.max_server_connections:
-        command += ["--max-connections", str(args.max_server_connections)]
-    log_file = log_path.open("wb")
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
-    log_file.close()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"服务器提前退出(代码 {proc.returncode}),见 {log_path}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return proc, base, log_path
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    stop_server(proc)
-    raise SystemExit("服务器未能在规定时间内就绪")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    # Only the process group this script started (start_new_session=True).
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        extra += ["--max-connections", str(args.max_server_connections)]
+    try:
+        return serveproc.start(run_dir, args.workers, extra)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def _server_fds(proc: subprocess.Popen[bytes] | None) -> int | None:
@@ -196,7 +157,8 @@ def run(args: argparse.Namespace) -> Result:
     if args.url:
         base = args.url.rstrip("/")
     else:
-        proc, base, log_path = start_server(args, run_dir)
+        server = start_server(args, run_dir)
+        proc, base, log_path = server.proc, server.url, server.log_path
     host, port = _loopback(base)
     result = Result(target=base, connections_wanted=args.connections)
     log_before = log_path.stat().st_size if log_path else None
@@ -236,7 +198,7 @@ def run(args: argparse.Namespace) -> Result:
         if proc is not None:
             time.sleep(0.5)
             log_after = log_path.stat().st_size if log_path else None
-            stop_server(proc)
+            serveproc.stop(server)
             if log_before is not None and log_after is not None:
                 result.log_growth_bytes = log_after - log_before
     result.probes = len(latencies)

@@ -19,12 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import signal
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +34,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT))
 import scan_pii
+from web import serveproc
 
 IN_SCOPE = [
     "送外卖的骑手有没有保险补贴?",
@@ -146,39 +145,6 @@ async def drive(base: str, clients: int, duration: float, warmup: float, seed: i
     return results, time.monotonic() - measure_from
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"服务器提前退出(代码 {proc.returncode}),见日志")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("服务器未能在规定时间内就绪")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    # Only the process group this script started (start_new_session=True): server and workers.
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-
-
 def logged_rows(data_dir: Path) -> int:
     db = data_dir / "questions.sqlite3"
     if not db.exists():
@@ -205,30 +171,20 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="policy-loadtest-"))
     data_dir, log_path = run_dir / "data", run_dir / "server.log"
     run_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "POLICY_ASSISTANT_RATE_LIMIT": "0",
-        "POLICY_ASSISTANT_DATA": str(data_dir),
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [sys.executable, "-m", "assistant.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(args.workers)]
-    print(f"启动: {' '.join(command[1:])}\n运行目录: {run_dir}", file=sys.stderr, flush=True)
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
-        try:
-            wait_ready(base, proc)
-            print(
-                f"{args.clients} 个客户端,预热 {args.warmup:g} 秒,测量 {args.duration:g} 秒…",
-                file=sys.stderr,
-                flush=True,
-            )
-            results, measured = asyncio.run(drive(base, args.clients, args.duration, args.warmup, args.seed))
-        finally:
-            stop(proc)
+    print(f"启动 policy-assistant serve --workers {args.workers}\n运行目录: {run_dir}", file=sys.stderr, flush=True)
+    try:
+        server = serveproc.start(run_dir, args.workers)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from exc
+    try:
+        print(
+            f"{args.clients} 个客户端,预热 {args.warmup:g} 秒,测量 {args.duration:g} 秒…",
+            file=sys.stderr,
+            flush=True,
+        )
+        results, measured = asyncio.run(drive(server.url, args.clients, args.duration, args.warmup, args.seed))
+    finally:
+        serveproc.stop(server)
 
     lat = results.latencies
     total = sum(results.statuses.values())

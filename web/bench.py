@@ -15,9 +15,6 @@ import asyncio
 import contextlib
 import os
 import random
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -27,7 +24,7 @@ from typing import Any
 
 import httpx
 
-STARTUP_TIMEOUT_S = 120.0
+from . import serveproc
 
 
 @dataclass(frozen=True)
@@ -54,45 +51,11 @@ class Sweep:
         return asdict(self)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
-def served(workers: int = 2, env: dict[str, str] | None = None) -> Iterator[str]:
-    """A `policy-assistant serve` process on a loopback port; its URL while it runs."""
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as data:
-        proc_env = {**os.environ, "POLICY_ASSISTANT_RATE_LIMIT": "0", "POLICY_ASSISTANT_DATA": data, **(env or {})}
-        log = open(Path(data) / "server.log", "wb")  # noqa: SIM115 - closed below, after the process
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(workers)],
-            stdout=log, stderr=subprocess.STDOUT, env=proc_env,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT_S
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"服务进程已退出(代码 {proc.returncode}),见 {log.name}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("服务启动超时")
-                time.sleep(0.2)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            log.close()
+def served(workers: int = 2) -> Iterator[str]:
+    """A fresh `policy-assistant serve` (throwaway data directory, rate limit off); its URL."""
+    with tempfile.TemporaryDirectory() as run_dir, serveproc.served(Path(run_dir), workers) as server:
+        yield server.url
 
 
 def _percentile(xs: Sequence[float], q: float) -> float:
