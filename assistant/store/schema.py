@@ -1,0 +1,56 @@
+"""The question log's tables, as SQLAlchemy Core metadata shared by the store and its migrations.
+
+The shape is exactly the one SQLite files have had since schema version 2, so a file written
+before the store existed is read as it is. Timestamps stay ISO 8601 text in UTC with a fixed
+width: they sort chronologically as strings on both backends, and the dashboard's range queries
+compare them as strings. On PostgreSQL those columns use the "C" collation so that comparison is
+bytewise whatever locale the cluster was initialised with.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+# Bumped with each migration that changes the shape; SQLite files also carry it as user_version,
+# which is how files from before Alembic are told apart (1: no answer_id, 2: today's shape).
+SCHEMA_VERSION = 2
+CHANNELS = ("web", "api", "cli", "wechat")
+
+metadata = sa.MetaData()
+
+# SQLite autoincrements only an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_TIME = sa.Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
+
+questions = sa.Table(
+    "questions",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("created", _TIME, nullable=False),  # UTC, ISO 8601 with offset
+    sa.Column("question", sa.Text, nullable=False),  # already redacted
+    sa.Column("chunk_ids", sa.Text, nullable=False),  # JSON array of strings, best first
+    sa.Column("scores", sa.Text, nullable=False),  # JSON array of numbers, parallel to chunk_ids
+    sa.Column("matched", sa.Integer, sa.CheckConstraint("matched IN (0, 1)"), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("channel", sa.Text, sa.CheckConstraint("channel IN ('web', 'api', 'cli', 'wechat')"), nullable=False),
+    sa.Column("session_id", sa.Text),  # keyed hash, never the id as sent
+    sa.Column("answer_id", sa.Text),  # opaque id handed out with the answer, quoted back by feedback
+    sa.Column("context_used", sa.Integer, sa.CheckConstraint("context_used IN (0, 1)")),  # NULL: before v2
+    sa.Index("questions_created", "created"),
+    sa.Index("questions_answer_id", "answer_id", unique=True),
+    sqlite_autoincrement=True,
+)
+
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("answer_id", sa.Text, primary_key=True),  # questions.answer_id
+    sa.Column("helpful", sa.Integer, sa.CheckConstraint("helpful IN (0, 1)"), nullable=False),
+    sa.Column("comment", sa.Text),  # already redacted
+    sa.Column("created", _TIME, nullable=False),  # first vote, UTC
+    sa.Column("updated", _TIME, nullable=False),  # last vote (the one that counts), UTC
+)
+
+__all__ = ["CHANNELS", "SCHEMA_VERSION", "feedback", "metadata", "questions"]
