@@ -1,13 +1,13 @@
 """Question log: every question asked, what it matched and how fast, for operators.
 
-Stored in SQLite so an operator can query it with the sqlite3 shell and so several server
-workers can append to it at once. Questions are redacted inside `record`, so no caller can
-forget to do it and no raw ID number ever reaches the file (or its write-ahead log).
+A facade over `assistant.store`: the same calls whether the log is the SQLite file in the data
+directory (the default) or a PostgreSQL database shared by several replicas
+(POLICY_ASSISTANT_DATABASE_URL). Questions are redacted inside `record`, so no caller can forget
+to do it and no raw ID number ever reaches the database (or SQLite's write-ahead log).
 
-Concurrency: one connection per `QuestionLog`, shared by all threads behind a lock. The web
-server calls `record` from a thread pool; serialising in-process means threads never compete
-for SQLite's write lock, and WAL plus `busy_timeout` covers other processes (other workers, an
-operator running a report) so they wait instead of failing with "database is locked".
+`record` writes at once (the CLI, scripts and tests read their own writes); the web edge instead
+hands entries to `writer()`, a bounded queue with one thread that writes them in batches, so a
+slow or unreachable database never holds up an answer.
 """
 
 from __future__ import annotations
@@ -20,18 +20,21 @@ import math
 import os
 import re
 import secrets
-import sqlite3
 import threading
-from collections.abc import Mapping
+import weakref
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Self, get_args
 
-from assistant.errors import PolicyAssistantError
+from assistant.config import DATA_DIR_ENV, Settings, default_data_dir
 from assistant.redact import redact, redact_text
+from assistant.store import DB_FILENAME, SCHEMA_VERSION, BatchWriter, Database, QuestionLogError, describe, resolve_url
+from assistant.store.database import dumps_list, private_dir
 
 __all__ = [
+    "DATA_DIR_ENV",
     "DB_FILENAME",
     "FEEDBACK_COMMENT_MAX",
     "SCHEMA_VERSION",
@@ -41,17 +44,14 @@ __all__ = [
     "LogStats",
     "LoggedQuestion",
     "QuestionLog",
+    "QuestionLogError",
     "acceptable_answer_id",
     "acceptable_session_id",
-    "new_answer_id",
     "default_data_dir",
     "entry_from_answer",
+    "new_answer_id",
 ]
 
-DB_FILENAME = "questions.sqlite3"
-# 1: questions. 2: questions.answer_id and .context_used, channel "wechat", the feedback table.
-SCHEMA_VERSION = 2
-DATA_DIR_ENV = "POLICY_ASSISTANT_DATA"
 FEEDBACK_COMMENT_MAX = 200  # characters, as typed
 
 Channel = Literal["web", "api", "cli", "wechat"]
@@ -66,44 +66,6 @@ _SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # Answer ids are made here (new_answer_id) and handed to the asker; feedback quotes them back.
 _ANSWER_ID_RE = re.compile(r"[a-z2-7]{16,64}")
 SESSION_KEY_FILENAME = "session.key"
-
-# Long enough to ride out another process's commit or a checkpoint; short enough that a stuck
-# lock surfaces as an error rather than a hung request.
-_BUSY_TIMEOUT_MS = 10_000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS questions (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    created     TEXT    NOT NULL,  -- UTC, ISO 8601 with offset
-    question    TEXT    NOT NULL,  -- already redacted
-    chunk_ids   TEXT    NOT NULL,  -- JSON array of strings, best first
-    scores      TEXT    NOT NULL,  -- JSON array of numbers, parallel to chunk_ids
-    matched     INTEGER NOT NULL CHECK (matched IN (0, 1)),
-    kind        TEXT    NOT NULL,
-    latency_ms  REAL    NOT NULL,
-    channel     TEXT    NOT NULL CHECK (channel IN ('web', 'api', 'cli', 'wechat')),
-    session_id  TEXT,
-    answer_id   TEXT,     -- opaque random id handed out with the answer, quoted back by feedback
-    context_used INTEGER CHECK (context_used IN (0, 1))  -- NULL: logged before version 2
-);
-CREATE INDEX IF NOT EXISTS questions_created ON questions (created);
-CREATE UNIQUE INDEX IF NOT EXISTS questions_answer_id ON questions (answer_id);
-CREATE TABLE IF NOT EXISTS feedback (
-    answer_id   TEXT    PRIMARY KEY,  -- questions.answer_id
-    helpful     INTEGER NOT NULL CHECK (helpful IN (0, 1)),
-    comment     TEXT,                 -- already redacted
-    created     TEXT    NOT NULL,     -- first vote, UTC
-    updated     TEXT    NOT NULL      -- last vote (the one that counts), UTC
-);
-"""
-
-# Version 1's table carried a CHECK on channel that SQLite cannot alter: version 2 rebuilds the
-# table and copies the rows, keeping their ids (so nothing that refers to a row changes).
-_V1_COLUMNS = "id, created, question, chunk_ids, scores, matched, kind, latency_ms, channel, session_id"
-
-
-class QuestionLogError(PolicyAssistantError):
-    """The question log file cannot be opened or was written by a newer version."""
 
 
 @dataclass(frozen=True)
@@ -212,14 +174,6 @@ def acceptable_answer_id(answer_id: object) -> bool:
     return isinstance(answer_id, str) and _ANSWER_ID_RE.fullmatch(answer_id) is not None
 
 
-def default_data_dir() -> Path:
-    """`$POLICY_ASSISTANT_DATA`, or `var/` under the current working directory."""
-    configured = os.environ.get(DATA_DIR_ENV, "").strip()
-    if configured:
-        return Path(configured).expanduser()
-    return Path.cwd() / "var"
-
-
 def _utc_iso(value: str | None) -> str:
     if value is None:
         return datetime.now(UTC).isoformat(timespec="microseconds")
@@ -233,8 +187,9 @@ def _utc_iso(value: str | None) -> str:
 
 
 def _storable(text: str) -> str:
-    # Lone surrogates (possible in JSON input, "\\ud800") cannot be encoded as UTF-8 for SQLite.
-    return text.encode("utf-8", "replace").decode("utf-8")
+    # Lone surrogates (possible in JSON input, "\\ud800") cannot be encoded as UTF-8, and
+    # PostgreSQL text cannot hold NUL: both become replacement characters on either backend.
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
 def acceptable_session_id(session_id: object) -> bool:
@@ -247,123 +202,83 @@ def acceptable_session_id(session_id: object) -> bool:
     return not redact(session_id.replace("-", " ").replace("_", " ")).found
 
 
-def _private_dir(path: Path) -> None:
-    """Create `path` (and parents) readable by the service user only; leave an existing one."""
-    if path.is_dir():
-        return
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path, 0o700)  # mkdir's mode is filtered through the umask
-
-
-def _private_file(path: Path) -> None:
-    """Create `path` as 0600 if missing. SQLite gives its -wal and -shm files the same mode."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return
-    os.close(fd)
-    os.chmod(path, 0o600)
-
-
 def _session_key(data_dir: Path) -> bytes:
-    """The data directory's HMAC key for session ids: 32 random bytes, created once, mode 0600."""
+    """The data directory's HMAC key for session ids: 32 random bytes, created once, mode 0600.
+
+    Replicas sharing one database should share this file too (one data volume, or the same key
+    file copied to each), or one session's questions hash differently on each replica.
+    """
     path = data_dir / SESSION_KEY_FILENAME
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
         key = path.read_bytes()
+    except FileNotFoundError:
+        key = b""
+    else:
         if len(key) < 32:  # truncated or hand-made: refuse rather than hash with a weak key
-            raise QuestionLogError(f"会话密钥文件 {path} 已损坏(少于 32 字节);请删除后重启,将生成新密钥") from None
+            raise QuestionLogError(f"会话密钥文件 {path} 已损坏(少于 32 字节);请删除后重启,将生成新密钥")
         return key
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-    return key
+    # Written to a private temporary file and linked into place: a process starting at the same
+    # moment either finds no file or the whole key, never a half-written one; the loser of the
+    # race reads the winner's key.
+    tmp = data_dir / f".{SESSION_KEY_FILENAME}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_bytes()
+
+
+# Writers of this process by database, so a vote can wait for its answer's row (see record_feedback).
+_WRITERS: weakref.WeakValueDictionary[tuple[str, int], BatchWriter[LogEntry]] = weakref.WeakValueDictionary()
+_WRITERS_LOCK = threading.Lock()
 
 
 class QuestionLog:
-    """Append-only question log in `<data_dir>/questions.sqlite3`. Safe to share across threads."""
+    """The question log in the configured database. Safe to share across threads.
 
-    def __init__(self, data_dir: Path) -> None:
+    `database_url`: None reads POLICY_ASSISTANT_DATABASE_URL (unset: the SQLite file
+    `<data_dir>/questions.sqlite3`); "" forces that SQLite file; anything else is used as given.
+    The data directory holds the session-hash key whichever database holds the rows.
+    """
+
+    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
         self.data_dir = Path(data_dir)
-        self.path = self.data_dir / DB_FILENAME
+        configured = Settings.from_env().database_url if database_url is None else database_url
+        self.url = resolve_url(self.data_dir, configured)
+        self.where = describe(self.url)  # for messages: never with the password
+        self.path = self.data_dir / DB_FILENAME  # the SQLite file, when that is the backend
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = -1
+        self._db: Database | None = None
         self._key = b""
         with self._lock:
-            self._connection()  # fail at start-up, not on the first question
+            self._database()  # fail at start-up, not on the first question
 
-    def _connection(self) -> sqlite3.Connection:
-        """The open connection; (re)opened lazily. Call with the lock held."""
-        # A connection inherited through fork() shares file locks with the parent and must not
-        # be used; a forked server worker opens its own.
-        if self._conn is not None and self._pid == os.getpid():
-            return self._conn
+    def _database(self) -> Database:
+        """The open database; (re)opened lazily after close(). Call with the lock held."""
+        if self._db is not None:
+            return self._db
         try:
-            _private_dir(self.data_dir)
-            _private_file(self.path)
+            private_dir(self.data_dir)
             self._key = _session_key(self.data_dir)
-            conn = sqlite3.connect(
-                self.path,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,  # autocommit: each INSERT is its own short transaction
-                check_same_thread=False,  # access is serialised by self._lock
-            )
-        except (OSError, sqlite3.Error) as exc:
-            raise QuestionLogError(f"无法打开问题日志 {self.path}：{exc}") from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            # In WAL mode NORMAL cannot corrupt the database; at worst the last few entries
-            # before a power cut are lost, acceptable for a log and much cheaper per request.
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
-        self._conn, self._pid = conn, os.getpid()
-        return conn
+        except OSError as exc:
+            raise QuestionLogError(f"无法打开问题日志 {self.data_dir}：{exc}") from exc
+        self._db = Database(self.url)
+        return self._db
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        # IMMEDIATE takes the write lock up front, so two workers starting together do not both
-        # read version 0 and race to create the schema.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise QuestionLogError(
-                    f"问题日志 {self.path} 由较新版本创建（结构版本 {version}，"
-                    f"本程序支持 {SCHEMA_VERSION}），请升级程序"
-                )
-            if version < 2 and self._has_v1_table(conn):
-                conn.execute("ALTER TABLE questions RENAME TO questions_v1")
-                conn.execute("DROP INDEX IF EXISTS questions_created")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            if version < 2 and self._has_table(conn, "questions_v1"):
-                conn.execute(f"INSERT INTO questions ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM questions_v1")
-                conn.execute("DROP TABLE questions_v1")
-            if version < SCHEMA_VERSION:
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:  # a failed COMMIT may already have ended it
-                conn.execute("ROLLBACK")
-            raise
+    def _open(self) -> Database:
+        with self._lock:
+            return self._database()
 
-    @staticmethod
-    def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-        row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
-        return row is not None
-
-    @classmethod
-    def _has_v1_table(cls, conn: sqlite3.Connection) -> bool:
-        if not cls._has_table(conn, "questions"):
-            return False
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(questions)")}
-        return "answer_id" not in columns
+    @property
+    def backend(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return self.url.get_backend_name()
 
     def session_hash(self, session_id: str | None) -> str | None:
         """What is stored for a session id: its keyed hash, or None for an unacceptable one."""
@@ -371,15 +286,14 @@ class QuestionLog:
             return None
         assert isinstance(session_id, str)
         with self._lock:
-            self._connection()
+            self._database()
             key = self._key
         digest = hmac.new(key, session_id.encode("ascii"), hashlib.sha256).digest()[:16]
         # Base32 rather than hex: a hex digest would now and then contain a long digit run that
         # looks like a phone number to a PII scanner.
         return base64.b32encode(digest).decode("ascii").rstrip("=").lower()
 
-    def record(self, entry: LogEntry) -> None:
-        """Append one entry; the question is redacted and the session id replaced by its hash."""
+    def _row(self, entry: LogEntry) -> dict[str, Any]:
         stored = replace(
             entry,
             question=_storable(redact_text(entry.question)),
@@ -387,26 +301,39 @@ class QuestionLog:
             session_id=self.session_hash(entry.session_id),
             created=_utc_iso(entry.created),
         )
-        row = (
-            stored.created,
-            stored.question,
-            json.dumps(list(stored.chunk_ids), ensure_ascii=False),
-            json.dumps(list(stored.scores)),
-            int(stored.matched),
-            stored.kind,
-            stored.latency_ms,
-            stored.channel,
-            stored.session_id,
-            stored.answer_id,
-            None if stored.context_used is None else int(stored.context_used),
+        return {
+            "created": stored.created,
+            "question": stored.question,
+            "chunk_ids": dumps_list(stored.chunk_ids),
+            "scores": dumps_list(stored.scores),
+            "matched": int(stored.matched),
+            "kind": stored.kind,
+            "latency_ms": stored.latency_ms,
+            "channel": stored.channel,
+            "session_id": stored.session_id,
+            "answer_id": stored.answer_id,
+            "context_used": None if stored.context_used is None else int(stored.context_used),
+        }
+
+    def record(self, entry: LogEntry) -> None:
+        """Append one entry now; the question is redacted and the session id replaced by its hash."""
+        self.record_many((entry,))
+
+    def record_many(self, entries: Sequence[LogEntry]) -> None:
+        """Append entries in one transaction (what the batching writer calls)."""
+        rows = [self._row(e) for e in entries]
+        self._open().insert_questions(rows)
+
+    def writer(self, capacity: int = 10_000, batch_size: int = 500, **options: Any) -> BatchWriter[LogEntry]:
+        """A bounded queue + thread that records entries in batches, off the caller's thread.
+
+        Close it before this log: `close()` writes what is still queued."""
+        writer: BatchWriter[LogEntry] = BatchWriter(
+            self.record_many, capacity=capacity, batch_size=batch_size, **options
         )
-        with self._lock:
-            self._connection().execute(
-                "INSERT INTO questions (created, question, chunk_ids, scores, matched, kind,"
-                " latency_ms, channel, session_id, answer_id, context_used)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+        with _WRITERS_LOCK:
+            _WRITERS[(self.where, id(writer))] = writer
+        return writer
 
     def record_feedback(
         self, answer_id: str, helpful: bool, comment: str | None = None, *, created: str | None = None
@@ -420,34 +347,23 @@ class QuestionLog:
             raise ValueError(f"意见最多 {FEEDBACK_COMMENT_MAX} 个字")
         stored = _storable(redact_text(text)) if text else None
         now = _utc_iso(created)
-        with self._lock:
-            conn = self._connection()
-            # The EXISTS guard and the upsert are one statement: a vote for an unknown answer
-            # never lands, and two votes racing each other leave exactly one row (the later).
-            cursor = conn.execute(
-                "INSERT INTO feedback (answer_id, helpful, comment, created, updated)"
-                " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM questions WHERE answer_id = ?)"
-                " ON CONFLICT (answer_id) DO UPDATE SET"
-                " helpful = excluded.helpful, comment = excluded.comment, updated = excluded.updated",
-                (answer_id, int(helpful), stored, now, now, answer_id),
-            )
-            if cursor.rowcount == 0:
-                return None
-            row = conn.execute(
-                "SELECT answer_id, helpful, comment, created, updated FROM feedback WHERE answer_id = ?", (answer_id,)
-            ).fetchone()
-        return _feedback(row)
+        row = self._open().upsert_feedback(answer_id, helpful, stored, now)
+        if row is None and self._flush_writers():
+            # The answer may still have been queued in this process's writer: now it is written.
+            row = self._open().upsert_feedback(answer_id, helpful, stored, now)
+        return None if row is None else _feedback(row)
+
+    def _flush_writers(self, timeout: float = 2.0) -> bool:
+        """Wait for this process's writers to the same database; True if any had work pending."""
+        with _WRITERS_LOCK:
+            writers = [w for (where, _), w in list(_WRITERS.items()) if where == self.where]
+        pending = [w for w in writers if w.stats.queued]
+        for w in pending:
+            w.flush(timeout)
+        return bool(pending)
 
     def feedback_for(self, answer_id: str) -> Feedback | None:
-        with self._lock:
-            row = (
-                self._connection()
-                .execute(
-                    "SELECT answer_id, helpful, comment, created, updated FROM feedback WHERE answer_id = ?",
-                    (answer_id,),
-                )
-                .fetchone()
-            )
+        row = self._open().feedback_for(answer_id)
         return None if row is None else _feedback(row)
 
     def between(self, since: str, until: str | None = None) -> tuple[LoggedQuestion, ...]:
@@ -455,36 +371,15 @@ class QuestionLog:
         with the vote on its answer. Timestamps as for `LogEntry.created`."""
         start = _utc_iso(since)
         end = _utc_iso(until) if until is not None else "9999"
-        with self._lock:
-            rows = (
-                self._connection()
-                .execute(
-                    f"SELECT {_ENTRY_COLUMNS}, f.answer_id, f.helpful, f.comment, f.created, f.updated"
-                    " FROM questions q LEFT JOIN feedback f ON f.answer_id = q.answer_id"
-                    " WHERE q.created >= ? AND q.created < ? ORDER BY q.created, q.id",
-                    (start, end),
-                )
-                .fetchall()
-            )
-        n = len(_ENTRY_COLUMNS.split(","))
         return tuple(
-            LoggedQuestion(self._entry(row[:n]), None if row[n] is None else _feedback(row[n:])) for row in rows
+            LoggedQuestion(_entry(q), None if f is None else _feedback(f)) for q, f in self._open().between(start, end)
         )
 
     def recent(self, limit: int = 50) -> list[LogEntry]:
         """The newest `limit` entries, newest first."""
         if limit <= 0:
             return []
-        with self._lock:
-            rows = (
-                self._connection()
-                .execute(
-                    f"SELECT {_ENTRY_COLUMNS} FROM questions q ORDER BY q.id DESC LIMIT ?",
-                    (limit,),
-                )
-                .fetchall()
-            )
-        return [self._entry(row) for row in rows]
+        return [_entry(row) for row in self._open().recent(limit)]
 
     def purge(self, days: int, now: datetime | None = None) -> int:
         """Delete questions (and their feedback) older than `days` days; how many questions went.
@@ -494,86 +389,59 @@ class QuestionLog:
         if days < 1:
             raise ValueError("days must be at least 1")
         cutoff = ((now or datetime.now(UTC)) - timedelta(days=days)).isoformat(timespec="microseconds")
-        with self._lock:
-            conn = self._connection()
-            with conn:
-                gone = conn.execute("DELETE FROM questions WHERE created < ?", (cutoff,)).rowcount
-                # Feedback outlives nothing it refers to: votes on deleted answers, or old votes.
-                conn.execute(
-                    "DELETE FROM feedback WHERE updated < ?"
-                    " OR answer_id NOT IN (SELECT answer_id FROM questions WHERE answer_id IS NOT NULL)",
-                    (cutoff,),
-                )
-        return int(gone)
+        return self._open().purge(cutoff)
 
     def count(self) -> int:
-        with self._lock:
-            return int(self._connection().execute("SELECT COUNT(*) FROM questions").fetchone()[0])
+        return self._open().count()
 
     def stats(self, top: int = 10) -> LogStats:
-        with self._lock:
-            conn = self._connection()
-            total, matched = conn.execute("SELECT COUNT(*), COALESCE(SUM(matched), 0) FROM questions").fetchone()
-            # DISTINCT per question: a chunk listed twice in one answer is still one question.
-            top_rows = conn.execute(
-                "SELECT value, COUNT(*) AS n FROM ("
-                "  SELECT DISTINCT questions.id, j.value AS value"
-                "  FROM questions, json_each(questions.chunk_ids) AS j"
-                ") GROUP BY value ORDER BY n DESC, value LIMIT ?",
-                (max(top, 0),),
-            ).fetchall()
-            helpful, unhelpful = conn.execute(
-                "SELECT COALESCE(SUM(helpful), 0), COALESCE(SUM(1 - helpful), 0) FROM feedback"
-            ).fetchone()
+        total, matched, top_rows, helpful, unhelpful = self._open().stats(top)
         return LogStats(
-            total=int(total),
-            matched=int(matched),
+            total=total,
+            matched=matched,
             matched_share=(matched / total) if total else 0.0,
-            top_chunks=tuple((str(chunk_id), int(n)) for chunk_id, n in top_rows),
-            helpful=int(helpful),
-            unhelpful=int(unhelpful),
+            top_chunks=tuple(top_rows),
+            helpful=helpful,
+            unhelpful=unhelpful,
         )
 
     def close(self) -> None:
-        """Close the connection; the last connection to close checkpoints and removes the WAL."""
+        """Close the connections; the last SQLite connection checkpoints and removes the WAL."""
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+            if self._db is not None:
+                self._db.close()
+            self._db = None
 
-    def __enter__(self) -> QuestionLog:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @staticmethod
-    def _entry(row: tuple[Any, ...]) -> LogEntry:
-        question, chunk_ids, scores, matched, kind, latency_ms, channel, session_id, created, answer_id, used = row
-        return LogEntry(
-            question=str(question),
-            chunk_ids=tuple(_json_list(chunk_ids)),
-            scores=tuple(_json_list(scores)),
-            matched=bool(matched),
-            kind=str(kind),
-            latency_ms=float(latency_ms),
-            channel=channel,
-            session_id=None if session_id is None else str(session_id),
-            created=str(created),
-            answer_id=None if answer_id is None else str(answer_id),
-            context_used=None if used is None else bool(used),
-        )
+
+def _entry(row: Mapping[str, Any]) -> LogEntry:
+    used = row["context_used"]
+    return LogEntry(
+        question=str(row["question"]),
+        chunk_ids=tuple(_json_list(row["chunk_ids"])),
+        scores=tuple(_json_list(row["scores"])),
+        matched=bool(row["matched"]),
+        kind=str(row["kind"]),
+        latency_ms=float(row["latency_ms"]),
+        channel=row["channel"],
+        session_id=None if row["session_id"] is None else str(row["session_id"]),
+        created=str(row["created"]),
+        answer_id=None if row["answer_id"] is None else str(row["answer_id"]),
+        context_used=None if used is None else bool(used),
+    )
 
 
-_ENTRY_COLUMNS = (
-    "q.question, q.chunk_ids, q.scores, q.matched, q.kind, q.latency_ms, q.channel, q.session_id, q.created,"
-    " q.answer_id, q.context_used"
-)
-
-
-def _feedback(row: tuple[Any, ...]) -> Feedback:
-    answer_id, helpful, comment, created, updated = row
-    return Feedback(str(answer_id), bool(helpful), None if comment is None else str(comment), str(created), str(updated))
+def _feedback(row: Mapping[str, Any]) -> Feedback:
+    comment = row["comment"]
+    return Feedback(
+        str(row["answer_id"]), bool(row["helpful"]), None if comment is None else str(comment),
+        str(row["created"]), str(row["updated"]),
+    )  # fmt: skip
 
 
 def _json_list(value: Any) -> list[Any]:
