@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cachetools import LRUCache
 
 from .answer import Answer, MeasureAnswer, compose, suggestions
+from .config import Settings
 from .corpus import Chunk, Corpus, load_corpus
 from .embed import CheckedEmbedder, Embedder, get_embedder
 from .errors import EmbedderError, IndexProblem, InvalidQuestion, UnknownChunk, UnknownGroup
@@ -37,23 +37,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_QUESTION_CHARS = 500
 # Distinct questions kept with their answers (a few KB each); repeats answer in microseconds.
 ANSWER_CACHE_SIZE = 2048
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Where things live; each field can be set from the environment (one place, read once)."""
-
-    corpus_dir: Path
-    index_dir: Path
-    embedder: str
-
-    @classmethod
-    def from_env(cls) -> Settings:
-        return cls(
-            corpus_dir=Path(os.environ.get("POLICY_ASSISTANT_CORPUS", REPO_ROOT / "corpus")),
-            index_dir=Path(os.environ.get("POLICY_ASSISTANT_INDEX", REPO_ROOT / "index")),
-            embedder=os.environ.get("POLICY_ASSISTANT_EMBEDDER", "e5"),
-        )
 
 
 def check_question(question: object) -> str:
