@@ -198,30 +198,51 @@ def test_question_over_500_characters_is_422_even_when_redaction_would_shorten_i
 # ---- 429: per-client rate limit -----------------------------------------------------------------
 
 
-class FakeClock:
+class FakeTime:
+    """Stands in for the `time` module inside limits' memory storage and strategies, whose only use
+    of it is time.time(); the limiter's own clock (for Retry-After) is pointed at the same instance.
+    Starts half a second into a 60-second window (limits' sliding windows are aligned to the epoch)."""
+
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = 60_000_000.5
+
+    def time(self) -> float:
+        return self.now
 
     def __call__(self) -> float:
         return self.now
 
 
-def test_rate_limit_429_with_retry_after(make_client: Any) -> None:
+@pytest.fixture
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    import limits.storage.memory
+    import limits.strategies
+
+    fake = FakeTime()
+    monkeypatch.setattr(limits.storage.memory, "time", fake)
+    monkeypatch.setattr(limits.strategies, "time", fake)
+    return fake
+
+
+def test_rate_limit_429_with_retry_after(make_client: Any, fake_time: FakeTime) -> None:
     c = make_client(rate_limit=Rate(3, 60))
-    clock = FakeClock()
-    c.app.state.limiter.clock = clock
+    c.app.state.limiter.clock = fake_time
     for _ in range(3):
         assert c.post("/api/ask", json={"question": "灵活就业"}).status_code == 200
     resp = c.post("/api/ask", json={"question": "灵活就业"})
     body = assert_error(resp, 429)
     assert body["error"] == "too_many_requests" and "秒后再试" in body["message"]
-    assert resp.headers["retry-after"] == "20"  # one request every 60/3 s
+    assert resp.headers["retry-after"] == "60"  # the rest of the window
     assert resp.headers["cache-control"] == "no-store" and resp.headers["x-request-id"]
     # Pages, browsing and health checks are not limited.
     assert c.get("/healthz").status_code == 200 and c.get("/api/measures").status_code == 200
-    clock.now += 20
-    assert c.post("/api/ask", json={"question": "灵活就业"}).status_code == 200
-    assert c.post("/api/ask", json={"question": "灵活就业"}).status_code == 429
+    fake_time.now += 30
+    assert assert_error(c.post("/api/ask", json={"question": "灵活就业"}), 429)["error"] == "too_many_requests"
+    # A third into the next window the last window's 3 weigh less than 2: questions are allowed
+    # again, but not a whole new burst.
+    fake_time.now += 50
+    statuses = [c.post("/api/ask", json={"question": "灵活就业"}).status_code for _ in range(3)]
+    assert statuses[0] == 200 and statuses[-1] == 429
 
 
 def test_rate_limit_is_per_client(make_client: Any) -> None:
@@ -232,24 +253,38 @@ def test_rate_limit_is_per_client(make_client: Any) -> None:
     assert other.post("/api/ask", json={"question": "灵活就业"}).status_code == 200
 
 
-def test_rate_limiter_arithmetic() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(Rate(30, 60), clock=clock)
+def test_rate_limiter_arithmetic(fake_time: FakeTime) -> None:
+    limiter = RateLimiter(Rate(30, 60))
+    limiter.clock = fake_time
     assert [limiter.hit("a") for _ in range(30)] == [0.0] * 30  # a burst of 30
-    assert limiter.hit("a") == pytest.approx(2.0)  # then one every 2 s
+    assert limiter.hit("a") == pytest.approx(59.5)  # then nothing for the rest of the window
     assert limiter.hit("b") == 0.0
-    clock.now += 2
-    assert limiter.hit("a") == 0.0 and limiter.hit("a") == pytest.approx(2.0)
-    clock.now += 60
-    assert [limiter.hit("a") for _ in range(30)] == [0.0] * 30  # refilled
+    fake_time.now += 20
+    assert limiter.hit("a") == pytest.approx(39.5)  # refused requests do not count
+    fake_time.now += 41.5  # 2 s into the next window the burst weighs 29: one more fits
+    assert limiter.hit("a") == 0.0 and limiter.hit("a") > 0
+    fake_time.now += 120  # two windows on, the burst is forgotten
+    assert [limiter.hit("a") for _ in range(30)] == [0.0] * 30
+    assert limiter.hit("a") > 0
 
 
-def test_rate_limiter_table_stays_bounded() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(Rate(5, 60), clock=clock, max_clients=100)
+def test_two_limiters_on_one_storage_count_separately() -> None:
+    # The app's question and vote limiters may share a storage (e.g. one redis://): namespaces.
+    ask, vote = RateLimiter(Rate(1, 60), namespace="ask"), RateLimiter(Rate(1, 60), namespace="vote")
+    vote.storage = ask.storage
+    vote.limiter = type(ask.limiter)(ask.storage)
+    assert ask.hit("a") == 0.0 and vote.hit("a") == 0.0
+    assert ask.hit("a") > 0 and vote.hit("a") > 0
+
+
+def test_rate_limiter_forgets_clients_whose_window_has_passed(fake_time: FakeTime) -> None:
+    limiter = RateLimiter(Rate(5, 60))
     for i in range(1000):
         limiter.hit(f"10.0.{i // 256}.{i % 256}")
-    assert len(limiter) <= 101
+    fake_time.now += 121
+    limiter.hit("10.9.9.9")  # schedules the storage's sweep of expired counters
+    limiter.storage.timer.join(5)  # type: ignore[attr-defined]
+    assert len(limiter.storage.storage) <= 2  # type: ignore[attr-defined]  # the new client's counter only
 
 
 @pytest.mark.parametrize(

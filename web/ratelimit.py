@@ -1,22 +1,24 @@
 """Per-client rate limiting: who the client is, and whether it may ask again yet.
 
-The limiter is GCRA (the "generic cell rate algorithm", a token bucket stored as one number):
-each client has a theoretical arrival time `tat`; a request is allowed when `tat` is not further
-ahead of now than the burst allowance, and then pushes `tat` on by one emission interval.
-N requests per period are allowed in a burst and then one every period/N seconds, and the
-wait until the next allowed request (Retry-After) falls out of the same arithmetic.
+The counting is the `limits` library's moving window: at most N requests in any window of the
+period, per client, and Retry-After is the time until the oldest request in the window leaves it.
+Its storage is chosen by URI: `memory://` (the default) keeps the counters in this process, so
+with several workers or replicas each keeps its own; `redis://…`, `memcached://…` or
+`mongodb://…` (with that client library installed) share one exact limit between them — see
+docs/OPERATIONS.md, "Several replicas".
 
-State is per process: with several server workers each keeps its own buckets (see
-docs/OPERATIONS.md for what that means and how to get an exact shared limit).
+What stays here is what `limits` cannot know: which address a request comes from (client_ip).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import threading
 import time
 from collections.abc import Callable, Iterable
 
+from limits import RateLimitItemPerSecond
+from limits.storage import storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
@@ -26,43 +28,29 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class RateLimiter:
-    """GCRA over a bounded table of clients. Thread-safe; O(1) per request."""
+    """`rate` per client over a `limits` storage. Thread-safe (the storages are)."""
 
-    def __init__(self, rate: Rate, clock: Callable[[], float] = time.monotonic, max_clients: int = 100_000) -> None:
+    def __init__(self, rate: Rate, storage: str = "memory://", namespace: str = "ask") -> None:
+        if rate.period != int(rate.period):
+            raise ValueError(f"频率限制的时间窗口应为整秒:{rate}")
         self.rate = rate
-        self.interval = rate.period / rate.requests
-        self.burst = rate.period - self.interval  # how far ahead of now `tat` may be
-        self.clock = clock
-        self._max_clients = max_clients
-        self._tat: dict[str, float] = {}  # insertion order ≈ least recently seen first
-        self._lock = threading.Lock()
+        # One namespace per limiter, so two limiters over one shared storage count separately.
+        self.item = RateLimitItemPerSecond(rate.requests, int(rate.period), namespace=namespace)
+        self.storage = storage_from_string(storage)
+        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+        # The storages stamp entries with time.time(); Retry-After is computed against the same clock.
+        self.clock: Callable[[], float] = time.time
 
     def hit(self, key: str) -> float:
         """Count one request; 0.0 if allowed, else the seconds until the client may retry."""
-        with self._lock:
-            now = self.clock()
-            tat = max(self._tat.pop(key, now), now)
-            wait = tat - self.burst - now
-            if wait > 1e-9:
-                self._tat[key] = tat
-                return wait
-            self._tat[key] = tat + self.interval
-            if len(self._tat) > self._max_clients:
-                self._prune(now)
+        if self.limiter.hit(self.item, key):
             return 0.0
+        reset = self.limiter.get_window_stats(self.item, key).reset_time
+        return max(reset - self.clock(), 1e-3)
 
-    def _prune(self, now: float) -> None:
-        # A client whose tat has passed has a full bucket again: forgetting it changes nothing.
-        for key in [k for k, t in self._tat.items() if t <= now]:
-            del self._tat[key]
-        # Under a flood from more addresses than the table holds, forget the least recently
-        # seen; that can only make the limit laxer for them, never block anyone wrongly.
-        overflow = len(self._tat) - self._max_clients
-        for key in list(self._tat)[: max(overflow, 0)]:
-            del self._tat[key]
-
-    def __len__(self) -> int:
-        return len(self._tat)
+    def reset(self) -> None:
+        """Forget every client (tests, or an operator lifting a block)."""
+        self.storage.reset()
 
 
 def _parse_ip(text: str) -> IPAddress | None:
