@@ -50,6 +50,7 @@ __all__ = [
     "default_data_dir",
     "entry_from_answer",
     "new_answer_id",
+    "register_writer",
 ]
 
 FEEDBACK_COMMENT_MAX = 200  # characters, as typed
@@ -239,6 +240,12 @@ _WRITERS: weakref.WeakValueDictionary[tuple[str, int], BatchWriter[LogEntry]] = 
 _WRITERS_LOCK = threading.Lock()
 
 
+def register_writer(where: str, writer: BatchWriter[LogEntry]) -> None:
+    """Let votes in this process wait for `writer` (which writes to the database `where`)."""
+    with _WRITERS_LOCK:
+        _WRITERS[(where, id(writer))] = writer
+
+
 class QuestionLog:
     """The question log in the configured database. Safe to share across threads.
 
@@ -331,8 +338,7 @@ class QuestionLog:
         writer: BatchWriter[LogEntry] = BatchWriter(
             self.record_many, capacity=capacity, batch_size=batch_size, **options
         )
-        with _WRITERS_LOCK:
-            _WRITERS[(self.where, id(writer))] = writer
+        register_writer(self.where, writer)
         return writer
 
     def record_feedback(

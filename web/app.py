@@ -99,12 +99,21 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
     app.state.assistant = assistant
     app.state.startup_error = None
     app.state.settings = settings
+    # settings.database_url None means the data dir's SQLite file here: the environment was read
+    # once, into settings, and nothing below reads it again ("" tells QuestionLog exactly that).
     app.state.recorder = QuestionRecorder(
-        settings.data_dir if settings.question_log else None, retention_days=settings.retention_days
+        settings.data_dir if settings.question_log else None,
+        retention_days=settings.retention_days,
+        database_url=settings.database_url or "",
+        queue_size=settings.log_queue,
     )
-    app.state.limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
+    app.state.limiter = (
+        RateLimiter(settings.rate_limit, settings.rate_limit_storage, namespace="ask") if settings.rate_limit else None
+    )
     # Votes and the dashboard read the same log through their own handle (see web/feedback.py).
-    app.state.staff_log = feedback.StaffLog(settings.data_dir if settings.question_log else None)
+    app.state.staff_log = feedback.StaffLog(
+        settings.data_dir if settings.question_log else None, settings.database_url or ""
+    )
     # /admin and /wechat exist only when their token is configured (their routes 404 otherwise).
     app.state.admin_auth = admin.AdminAuth(settings.admin_token) if settings.admin_token else None
     app.state.wechat = (
@@ -125,7 +134,7 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
         # Votes get a bucket of their own at the same rate: rating answers never costs questions.
         app.add_middleware(
             RateLimit,
-            limiter=RateLimiter(settings.rate_limit),
+            limiter=RateLimiter(settings.rate_limit, settings.rate_limit_storage, namespace="feedback"),
             trusted_proxies=settings.trusted_proxies,
             paths=frozenset({"/api/feedback"}),
         )

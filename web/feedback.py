@@ -25,8 +25,9 @@ class StaffLog:
     """The question log as the feedback route and the dashboard use it: opened on first use (a
     worker that never sees a vote never opens it), None when the log is switched off."""
 
-    def __init__(self, data_dir: Path | None) -> None:
+    def __init__(self, data_dir: Path | None, database_url: str | None = None) -> None:
         self.data_dir = data_dir
+        self.database_url = database_url  # as for QuestionLog: None reads the environment
         self._log: QuestionLog | None = None
         self._lock = threading.Lock()
 
@@ -35,7 +36,7 @@ class StaffLog:
             return None
         with self._lock:
             if self._log is None:
-                self._log = QuestionLog(self.data_dir)
+                self._log = QuestionLog(self.data_dir, self.database_url)
             return self._log
 
     def close(self) -> None:

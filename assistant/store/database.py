@@ -207,10 +207,10 @@ class Database:
             set_={"helpful": stmt.excluded.helpful, "comment": stmt.excluded.comment, "updated": stmt.excluded.updated},
         )
         with self._write() as conn:
-            if conn.execute(stmt).rowcount == 0:
-                return None
-            row = conn.execute(sa.select(feedback).where(feedback.c.answer_id == answer_id)).mappings().one()
-        return dict(row)
+            # RETURNING rather than rowcount: the drivers disagree on the rowcount of an
+            # INSERT … SELECT that selected nothing.
+            row = conn.execute(stmt.returning(*feedback.c)).mappings().first()
+        return None if row is None else dict(row)
 
     def purge(self, cutoff: str) -> int:
         """Delete questions created before `cutoff` and feedback that outlives its question."""
