@@ -24,9 +24,15 @@ from web.settings import WebSettings
 
 
 def entry(question: str = "灵活就业社保补贴怎么申请？", **overrides: Any) -> LogEntry:
-    fields: dict[str, Any] = dict(
-        question=question, chunk_ids=("m3",), scores=(0.9,), matched=True, kind="answer", latency_ms=5.0, channel="api"
-    )
+    fields: dict[str, Any] = {
+        "question": question,
+        "chunk_ids": ("m3",),
+        "scores": (0.9,),
+        "matched": True,
+        "kind": "answer",
+        "latency_ms": 5.0,
+        "channel": "api",
+    }
     fields.update(overrides)
     return LogEntry(**fields)
 
