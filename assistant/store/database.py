@@ -108,12 +108,12 @@ class Database:
             raise QuestionLogError(f"无法打开问题日志 {describe(url)}:{_reason(exc)}") from exc
 
     @classmethod
-    def configured(cls, data_dir: Path | None = None, database_url: str | None = None) -> Database:
+    def configured(cls, *, migrate: bool = True) -> Database:
         """The database the environment configures (used by `alembic` run by hand)."""
         from assistant.config import Settings
 
         settings = Settings.from_env()
-        return cls(resolve_url(data_dir or settings.data_dir, database_url or settings.database_url))
+        return cls(resolve_url(settings.data_dir, settings.database_url), migrate=migrate)
 
     # -- engine -------------------------------------------------------------------------------
 
@@ -164,10 +164,8 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to HEAD_REVISION; refuse a database written by a newer version."""
-        with self._write() as conn:
-            if self.dialect == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-            else:
+        with self.locked() as conn:
+            if self.dialect == "sqlite":
                 version = int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
                 if version > SCHEMA_VERSION:
                     raise _newer(self.url, f"结构版本 {version}")
@@ -179,6 +177,15 @@ class Database:
             _alembic_upgrade(conn)
             if self.dialect == "sqlite":
                 conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def locked(self) -> Iterator[Connection]:
+        """A transaction holding the migration lock (SQLite: the write lock; PostgreSQL: an advisory
+        lock), so that of several processes starting together one migrates and the rest wait."""
+        with self._write() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            yield conn
 
     # -- writes -------------------------------------------------------------------------------
 

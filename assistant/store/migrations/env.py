@@ -33,8 +33,9 @@ if connection is not None:
 else:
     from assistant.store.database import Database
 
-    database = Database.configured()
+    database = Database.configured(migrate=False)
     try:
-        database.migrate()
+        with database.locked() as locked:
+            _run(locked)
     finally:
         database.close()
