@@ -18,6 +18,9 @@
   const sendBtn = document.getElementById("send");
   const counter = document.getElementById("counter");
   const clearBtn = document.getElementById("clear");
+  const thread = document.getElementById("thread"); // the messages, an <ol>: a reader moves through it item by item
+  const announcer = document.getElementById("announce"); // live region: the first line of each new answer
+  const toAnswer = document.getElementById("to-answer"); // keyboard: from the question box to the newest answer
 
   let history = loadHistory();
   let busy = false;
@@ -43,17 +46,22 @@
     return document.getElementById(`avatar-${role}`).content.firstElementChild.cloneNode(true);
   }
 
+  // One list item per message; a screen reader hears who speaks before the bubble.
   function addMessage(role, bubble) {
-    const msg = el("div", `msg ${role}`);
-    msg.append(avatar(role), bubble);
-    log.append(msg);
+    const msg = el("li", `msg ${role}`);
+    msg.append(el("span", "visually-hidden", role === "user" ? "您的提问:" : "助手:"), avatar(role), bubble);
+    thread.append(msg);
     return msg;
   }
 
   function callRow(phone) {
     const a = el("a", "call");
     a.href = telHref(phone || config.phone);
-    a.append(el("span", "call-icon"), el("span", "call-text", `拨打政策咨询电话 ${phone || config.phone}`));
+    const icon = el("span", "call-icon");
+    icon.setAttribute("aria-hidden", "true");
+    const text = el("span", "call-text", "拨打政策咨询电话 ");
+    text.append(el("span", "tel-num", phone || config.phone)); // never broken at its hyphen
+    a.append(icon, text);
     return a;
   }
 
@@ -75,6 +83,36 @@
       pos = at + len;
     }
     if (pos < text.length) node.append(document.createTextNode(text.slice(pos)));
+  }
+
+  // Polite, and only the answer's first line: the whole answer is in the list for reading on.
+  // Emptied first, so that the same line twice in a row is still spoken.
+  function announce(text) {
+    announcer.textContent = "";
+    setTimeout(() => {
+      announcer.textContent = text;
+    }, 60);
+  }
+
+  function firstLine(ans) {
+    const lines = ans.answer.split("\n").map((s) => s.trim()).filter(Boolean);
+    const key = lines.find((l) => l.startsWith("▶ "));
+    let line = key ? key.slice(2) : lines[0] || "";
+    if (line.length > 160) line = `${line.slice(0, 160)}…`;
+    const more = ans.measures.length > 1 ? `(共 ${ans.measures.length} 条措施,详见对话记录)` : "";
+    return `助手答复:${line}${more}`;
+  }
+
+  // Focus that was on something just removed (a chip, 清空) would fall back to <body>, and a keyboard
+  // or screen-reader user would start again from the top of the page.
+  function focusLost() {
+    const a = document.activeElement;
+    return !a || a === document.body || !a.isConnected;
+  }
+
+  function focusMessage(msg) {
+    msg.tabIndex = -1;
+    msg.focus({ preventScroll: true });
   }
 
   function toast(text) {
@@ -234,6 +272,8 @@
   // remembered on the answer object, which is the one kept in this tab's history.
   function feedbackRow(answer) {
     const row = el("div", "feedback");
+    row.setAttribute("role", "group");
+    row.setAttribute("aria-label", "这个答复有帮助吗?");
     row.append(el("span", "fb-label", "这个答复有帮助吗?"));
     const status = el("p", "fb-status");
     status.setAttribute("role", "status");
@@ -332,6 +372,17 @@
     for (const q of log.querySelectorAll(".quick")) q.remove();
   }
 
+  // A labelled group of chips: a screen reader hears what the buttons are for.
+  function chipGroup(label, className) {
+    const id = `quick-${++uid}`;
+    const p = el("p", "quick-label", label);
+    p.id = id;
+    const list = el("div", className);
+    list.setAttribute("role", "group");
+    list.setAttribute("aria-labelledby", id);
+    return [p, list];
+  }
+
   // The measure ids of the last answered turn: sent with the next question, so that
   // 「那找哪个部门？」 is understood as a question about them.
   function lastContext() {
@@ -360,13 +411,12 @@
     if (!first) items = items.slice(0, 4);
 
     const wrap = el("div", "quick");
-    wrap.append(el("p", "quick-label", first ? "您可以直接提问,或点选常见问题:" : "您可能还想了解:"));
-    const list = el("div", "quick-list");
+    const [label, list] = chipGroup(first ? "您可以直接提问,或点选常见问题:" : "您可能还想了解:", "quick-list");
     for (const s of items) list.append(button("quick-chip", s, () => ask(s)));
-    wrap.append(list);
+    wrap.append(label, list);
     if (first && Array.isArray(config.groups) && config.groups.length) {
-      wrap.append(el("p", "quick-label", "我是……(点选您的身份,查看可享受的全部政策)"));
-      const groups = el("div", "quick-list groups");
+      const [groupLabel, groups] = chipGroup("我是……(点选您的身份,查看可享受的全部政策)", "quick-list groups");
+      wrap.append(groupLabel);
       for (const g of config.groups) {
         const chip = button("quick-chip group-chip", g, () => ask(`我是${g},能享受哪些政策?`));
         chip.dataset.group = g;
@@ -450,6 +500,9 @@
       history.push({ role: "user", text });
       saveHistory();
     }
+    // A chip or 重新发送 was pressed and is gone: keep the keyboard's place on the question just sent
+    // (not the input, which would open the on-screen keyboard on a phone).
+    if (focusLost()) focusMessage(questionMsg || [...thread.querySelectorAll(".msg.user")].pop() || thread);
     // The previous turn, read before this question is in the history.
     const context = lastContext();
     busy = true;
@@ -474,34 +527,57 @@
       }
       if (res.ok && body && typeof body.answer === "string" && Array.isArray(body.measures)) {
         forgetPersonalData(text, body.question);
-        renderAnswer(body);
+        const answerMsg = renderAnswer(body);
         history.push({ role: "bot", answer: body });
         saveHistory();
         renderQuick();
         scrollToAnswer(questionMsg || [...log.querySelectorAll(".msg.user")].pop());
+        arrived(answerMsg, firstLine(body));
         return;
       }
+      let errorMsg;
       if (res.status >= 400 && res.status < 500 && body && body.message) {
-        renderError("这个问题没法提交", body.message);
+        errorMsg = renderError("这个问题没法提交", body.message);
       } else {
-        renderError("服务暂时出了点问题", "请稍后再试,或直接拨打政策咨询电话。", text);
+        errorMsg = renderError("服务暂时出了点问题", "请稍后再试,或直接拨打政策咨询电话。", text);
       }
       renderQuick();
       scrollToEnd();
+      arrived(errorMsg, `助手:${errorMsg.querySelector(".bubble").firstChild.textContent}`);
     } catch {
       // fetch() rejects only when no response came back: offline, server down, or our timeout.
       const offline = navigator.onLine === false;
-      renderError(
-        offline ? "您的设备好像没有联网" : "暂时连不上咨询服务",
-        "请检查网络后点“重新发送”,也可以直接拨打政策咨询电话。",
-        text,
-      );
+      const title = offline ? "您的设备好像没有联网" : "暂时连不上咨询服务";
+      const errorMsg = renderError(title, "请检查网络后点“重新发送”,也可以直接拨打政策咨询电话。", text);
       scrollToEnd();
+      arrived(errorMsg, `助手:${title}`);
     } finally {
       busy = false;
       updateComposer();
     }
   }
+
+  // A reply is in. Someone typing keeps the question box (the first line is announced, and
+  // 跳到最新答复 after it leads to the reply); otherwise focus goes to the reply itself.
+  function arrived(msg, line) {
+    toAnswer.hidden = false;
+    if (document.activeElement === input) {
+      announce(line);
+    } else if (focusLost() || (document.activeElement && document.activeElement.closest(".msg.user"))) {
+      focusMessage(msg);
+    } else {
+      announce(line);
+    }
+  }
+
+  toAnswer.addEventListener("click", () => {
+    const msgs = thread.querySelectorAll(".msg.bot:not(.pending):not(#welcome)");
+    const last = msgs[msgs.length - 1];
+    if (!last) return;
+    focusMessage(last);
+    const user = last.previousElementSibling;
+    scrollToAnswer(user && user.classList.contains("user") ? user : last);
+  });
 
   // ---- composer ----------------------------------------------------------------------------
 
@@ -537,7 +613,7 @@
     }
   });
 
-  clearBtn.addEventListener("click", () => {
+  clearBtn.addEventListener("click", (e) => {
     history = [];
     saveHistory();
     try {
@@ -546,9 +622,12 @@
       // nothing stored
     }
     for (const m of log.querySelectorAll(".msg:not(#welcome)")) m.remove();
+    toAnswer.hidden = true;
     renderQuick();
     scrollToEnd();
     toast("对话已清空");
+    // 清空 hides itself; from the keyboard (detail 0), carry on in the question box.
+    if (e.detail === 0) input.focus();
   });
 
   // ---- start: restore this session's conversation -----------------------------------------
@@ -562,6 +641,7 @@
     }
   }
   clearBtn.hidden = history.length === 0;
+  toAnswer.hidden = !history.some((h) => h.role === "bot");
   renderQuick();
   updateComposer();
   scrollToEnd();
