@@ -1,5 +1,6 @@
-"""Regenerate docs/screenshot-chat.png (phone, 390×844) and docs/screenshot-lookup.png (desktop, 1280×800),
-and docs/screenshot-admin.png (the staff dashboard on a seeded question log, desktop 1366×900).
+"""Regenerate docs/screenshot-chat.png (phone, 390×844), docs/screenshot-elder.png (the same chat in 长辈模式),
+docs/screenshot-lookup.png (desktop, 1280×800) and docs/screenshot-admin.png (the staff dashboard on a seeded
+question log, desktop 1366×900).
 
     python scripts/screenshots.py [--index DIR] [--embedder e5|chars|st:…] [--out docs]
 
@@ -94,6 +95,26 @@ def main() -> int:
         page.screenshot(path=str(out / "screenshot-chat.png"))
         phone.close()
 
+        # 长辈模式: switched on with its toggle (remembered in this context's localStorage), same question.
+        phone = browser.new_context(
+            viewport={"width": 390, "height": 844},
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+            locale="zh-CN",
+        )
+        page = phone.new_page()
+        page.goto(f"{base}/")
+        page.wait_for_selector("body[data-ready]")
+        page.click("#elder")
+        page.fill("#q", CHAT_QUESTION)
+        page.press("#q", "Enter")
+        page.wait_for_selector(".msg.bot:not(#welcome):not(.pending)")
+        page.locator("#q").blur()  # no focus ring on the question box in the picture
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(out / "screenshot-elder.png"))
+        phone.close()
+
         desk = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
         page = desk.new_page()
         page.goto(f"{base}/lookup")
@@ -121,7 +142,8 @@ def main() -> int:
                 page.screenshot(path=str(out / "screenshot-admin.png"))
                 desk.close()
         browser.close()
-    print(f"已保存 {out / 'screenshot-chat.png'}、{out / 'screenshot-lookup.png'} 和 {out / 'screenshot-admin.png'}")
+    names = ("screenshot-chat.png", "screenshot-elder.png", "screenshot-lookup.png", "screenshot-admin.png")
+    print("已保存 " + "、".join(str(out / name) for name in names))
     return 0
 
 
