@@ -218,6 +218,56 @@ def test_not_found_page(desk: Page, axe_source: str) -> None:
     assert_accessible(desk, axe_source, "不存在的条目")
 
 
+def test_lookup_empty(desk: Page, axe_source: str) -> None:
+    desk.goto("/lookup")
+    assert_accessible(desk, axe_source, "热线查询(未搜索)")
+
+
+def test_lookup_with_results_and_filters(desk: Page, axe_source: str) -> None:
+    lookup_search(desk, LOOKUP_QUESTION)
+    assert_accessible(desk, axe_source, "热线查询结果")
+    desk.locator(f'.lk-side button[data-unit="{VETERANS}"]').click()
+    expect(desk.locator(".lk-active")).to_contain_text(VETERANS)
+    assert_accessible(desk, axe_source, "热线查询结果(按责任单位筛选)")
+
+
+def test_lookup_declined_search(desk: Page, axe_source: str) -> None:
+    lookup_search(desk, "失业金怎么领")
+    expect(desk.locator(".lk-decline")).to_be_visible()
+    assert_accessible(desk, axe_source, "热线查询(文件未涉及)")
+    lookup_search(desk, LOOKUP_QUESTION)
+    toggle = desk.locator("#lk-weak-toggle")
+    expect(toggle).not_to_be_checked()
+    desk.locator("label[for='lk-weak-toggle']").click()  # the folded weak hits, opened
+    expect(desk.locator(".lk-card.weak").first).to_be_visible()
+    assert_accessible(desk, axe_source, "热线查询(展开弱相关条目)")
+
+
+def test_lookup_filtered_list(desk: Page, axe_source: str) -> None:
+    desk.goto("/lookup")
+    desk.locator(f'.lk-side a[data-unit="{VETERANS}"]').click()
+    desk.wait_for_url(re.compile(r"unit="))
+    assert_accessible(desk, axe_source, "热线查询(按责任单位浏览)")
+
+
+def test_lookup_and_detail_on_a_narrow_screen(phone: Page, axe_source: str) -> None:
+    lookup_search(phone, LOOKUP_QUESTION)
+    assert_accessible(phone, axe_source, "热线查询结果(窄屏)")
+    phone.goto("/lookup/m10")
+    assert_accessible(phone, axe_source, "条目详情(窄屏)")
+
+
+def test_measure_detail(desk: Page, axe_source: str) -> None:
+    desk.goto("/lookup/m7")
+    assert_accessible(desk, axe_source, "条目详情")
+    lookup_search(desk, LOOKUP_QUESTION)
+    desk.locator(".lk-results a[data-nav]").first.click()
+    desk.wait_for_url(re.compile(r"\?r="))
+    assert_accessible(desk, axe_source, "从结果打开的条目详情")
+    desk.goto("/lookup/notice")
+    assert_accessible(desk, axe_source, "文件信息")
+
+
 def test_elder_mode_and_high_contrast_pass_axe_with_text_at_7_to_1(phone: Page, axe_source: str) -> None:
     open_chat(phone)
     phone.click("#elder")
