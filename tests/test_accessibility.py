@@ -312,6 +312,7 @@ def test_elder_mode_text_is_20px_and_targets_48px(phone: Page) -> None:
     expect(toggle).to_have_attribute("aria-pressed", "false")
     toggle.click()
     expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(toggle).to_have_accessible_name("长辈模式")  # the tick is not read out
     phone.locator('.card[data-id="m3"] button.more').click()  # the quote, open, in large type too
     for selector in ANSWER_TEXT:
         sizes = font_sizes(phone, selector)
@@ -458,6 +459,16 @@ def test_keyboard_opens_the_quote_follows_a_chip_and_clears(desk: Page) -> None:
     desk.keyboard.press("Enter")
     expect(desk.locator(".msg.user")).to_have_count(0)
     expect(desk.locator("#q")).to_be_focused()
+
+
+def test_focus_stays_in_the_question_box_after_pressing_send(desk: Page) -> None:
+    open_chat(desk)
+    desk.fill("#q", M3_QUESTION)
+    desk.click("#send")
+    expect(desk.locator("#q")).to_be_focused()
+    expect(desk.locator('.card[data-id="m3"]')).to_be_visible()
+    expect(desk.locator("#q")).to_be_focused()  # the answer does not take the focus from the box
+    expect(desk.locator("#announce")).to_contain_text("100元")
 
 
 def test_the_conversation_is_a_list_with_named_controls(phone: Page) -> None:

@@ -603,6 +603,9 @@
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     submit();
+    // 发送 pressed with a finger or the mouse: back to the box for the next question (发送 is
+    // disabled now, and a disabled button would drop the focus to <body>).
+    if (document.activeElement !== input) input.focus({ preventScroll: true });
   });
   input.addEventListener("input", updateComposer);
   input.addEventListener("keydown", (e) => {
