@@ -383,9 +383,13 @@ def test_elder_mode_at_320px_needs_no_sideways_scrolling(browser: Browser, base_
     try:
         open_chat(page)
         page.click("#elder")
+        page.locator('.group-chip[data-group="退役军人"]').click()  # several measures in one answer
+        expect(page.locator(".msg.bot").last.locator(".card").first).to_be_visible()
         ask(page, M3_QUESTION)
         page.locator('.card[data-id="m3"] button.more').click()
         ask(page, DECLINED)
+        page.locator(".msg.bot").last.locator(".fb-no").click()  # the comment box opens
+        expect(page.locator(".msg.bot").last.locator(".fb-comment")).to_be_visible()
         page.locator(".quick-chip").first.click()
         expect(page.locator(".quick")).to_have_count(1)
         sizes = page.evaluate(
