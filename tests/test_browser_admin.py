@@ -90,3 +90,18 @@ def test_the_glossary_workbench_shows_a_phrases_expansion(
     expect(page.locator("#hits tbody tr").first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     page.context.close()
+
+
+def test_admin_pages_pass_axe(browser: Browser, base_url: str) -> None:
+    # The same check as every citizen and hotline page (tests/test_accessibility.py).
+    from test_accessibility import assert_accessible
+
+    source = (Path(__file__).resolve().parent / "vendor" / "axe.min.js").read_text(encoding="utf-8")
+    desk = new_page(browser, base_url, 1366, 900)
+    desk.goto("/admin")
+    assert_accessible(desk, source, "管理后台登录页")
+    sign_in(desk)
+    assert_accessible(desk, source, "管理后台")
+    desk.goto("/admin/glossary")
+    assert_accessible(desk, source, "词表工作台")
+    desk.context.close()
