@@ -470,3 +470,26 @@ def test_a_thousand_idle_connections_do_not_take_serve_down(chars_index: Path, t
     assert result.closed_by_server >= 1000 - 256  # idle sockets were closed to make room
     assert result.log_growth_bytes is not None and result.log_growth_bytes < 1_000_000
 
+
+
+def test_responses_are_not_held_back_by_nagles_algorithm() -> None:
+    # With --workers N the listening socket reaches each worker rebuilt with proto 0, so asyncio
+    # does not set TCP_NODELAY on accepted sockets; the protocol sets it itself (else +40 ms each).
+    from web.localserver import _no_delay
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        with socket.create_connection(listener.getsockname()) as client:
+            accepted, _ = listener.accept()
+            with accepted:
+                assert accepted.proto == 0
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+
+                class Transport:
+                    def get_extra_info(self, name: str) -> object:
+                        return accepted if name == "socket" else None
+
+                _no_delay(Transport())  # type: ignore[arg-type]
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+            assert client

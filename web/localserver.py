@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import os
 import resource
@@ -251,6 +252,20 @@ def _raw_response(status: int, reason: bytes, body: bytes, extra: list[tuple[byt
     return head + b"\r\n" + body
 
 
+def _no_delay(transport: asyncio.Transport) -> None:
+    """Send small writes at once (TCP_NODELAY).
+
+    asyncio sets it only on sockets whose `proto` is IPPROTO_TCP; with `--workers N` uvicorn hands
+    each worker the listening socket through multiprocessing, which rebuilds it with proto 0, so
+    accepted sockets kept Nagle's algorithm: h11 writes the head and the body separately, the body
+    waited for the client's delayed ACK, and every response took ~40 ms longer (measured: /api/measures
+    44 ms with two workers, 1.3 ms with one)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a request-head deadline and a per-worker connection cap."""
 
@@ -266,6 +281,7 @@ class GuardedH11Protocol(H11Protocol):
     # -- connection lifecycle ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        _no_delay(transport)
         if not self._registry.admit(self):
             # Every connection is busy: say so at once rather than leave the client hanging.
             body = "服务器繁忙,请稍后再试".encode()
