@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jieba
 import opencc
+from cachetools import LRUCache
 from pypinyin import lazy_pinyin
 
 from .errors import CorpusError
@@ -124,6 +125,9 @@ class Lexicon:
         userdict = self.dir / "userdict.txt"
         self._user_words = tuple(ln.split()[0] for ln in _data_lines(userdict))
         self._tok_lock = threading.Lock()
+        # Tokens of texts seen before: every question re-tokenises the same quote sentences (for
+        # highlights) and glossary terms, which was most of the non-embedding CPU of an answer.
+        self._token_cache: LRUCache[str, tuple[str, ...]] = LRUCache(maxsize=8192)
         if userdict.exists():
             # jieba leaves a path it opened unclosed (ResourceWarning); hand it a file we close.
             with userdict.open("rb") as fh:
@@ -154,7 +158,12 @@ class Lexicon:
     def tokens(self, text: str) -> list[str]:
         """Search-mode jieba tokens minus stopwords/punctuation: the lexical vocabulary."""
         with self._tok_lock:  # jieba initialises lazily and is not safe on first concurrent use.
-            raw = self.tokenizer.lcut_for_search(text)
+            cached = self._token_cache.get(text)
+            if cached is None:
+                cached = self._token_cache[text] = tuple(self._tokens(self.tokenizer.lcut_for_search(text)))
+        return list(cached)  # a fresh list: callers may change theirs
+
+    def _tokens(self, raw: list[str]) -> list[str]:
         out = []
         for tok in raw:
             tok = tok.strip().lower()
@@ -221,13 +230,31 @@ class Lexicon:
         repaired = Expansion(question, normalized, corrections, ()).repaired
         spans = self._word_spans(repaired)
         hits = []
-        for entry in self.glossary:
+        for entry in self._glossary_candidates(repaired):
             # All variants present ("工钱…包工头…"): each is the same concept, and none of them
             # may be left behind as an unknown word that dilutes the question.
             found = [v for v in entry.variants if self._occurs(v, repaired, spans)]
             if found:
                 hits.append(("、".join(found), entry.terms))
         return Expansion(question, normalized, corrections, tuple(hits))
+
+    @cached_property
+    def _variants_by_first_char(self) -> dict[str, list[tuple[int, str]]]:
+        table: dict[str, list[tuple[int, str]]] = {}
+        for i, entry in enumerate(self.glossary):
+            for v in entry.variants:
+                if v:
+                    table.setdefault(v[0], []).append((i, v))
+        return table
+
+    def _glossary_candidates(self, text: str) -> list[GlossaryEntry]:
+        """Glossary entries with at least one variant in `text`, in glossary order.
+
+        Only a prefilter — `_occurs` still decides — but it visits the question's characters
+        instead of every variant of every entry, which was the bulk of `expand`."""
+        table = self._variants_by_first_char
+        found = {i for pos, ch in enumerate(text) for i, v in table.get(ch, ()) if text.startswith(v, pos)}
+        return [self.glossary[i] for i in sorted(found)]
 
     def _word_spans(self, text: str) -> list[tuple[int, int]]:
         with self._tok_lock:
