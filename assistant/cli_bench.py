@@ -35,10 +35,25 @@ def register(subparsers: Any, add_common: Callable[[argparse.ArgumentParser], No
     p.add_argument("--json", action="store_true", help="最后一行输出一个 JSON 对象")
     p.add_argument("--no-http", action="store_true", help="只测进程内,不启动服务做 HTTP 压测")
     p.add_argument("--seconds", type=float, default=6.0, help="每个速率档持续的秒数(默认 6)")
-    p.add_argument("--workers", type=int, default=2, help="HTTP 压测时服务的工作进程数(默认 2)")
+    p.add_argument(
+        "--workers",
+        type=_worker_counts,
+        default=(2,),
+        help="HTTP 压测时服务的工作进程数,可写多个比较,如 1,2(默认 2)",
+    )
     p.add_argument("--rounds", type=int, default=3, help="进程内测量把问题集重复几遍(默认 3)")
     p.add_argument("--write", metavar="FILE", help="把结果写成 Markdown(如 docs/performance.md)")
     p.set_defaults(func=cmd_bench)
+
+
+def _worker_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        counts = ()
+    if not counts or any(not 1 <= n <= 64 for n in counts):
+        raise argparse.ArgumentTypeError(f"工作进程数应为 1–64 的整数,多个用逗号分隔,如 1,2;收到 {text!r}")
+    return counts
 
 
 def _mark(key: str, value: float) -> str:
@@ -47,7 +62,7 @@ def _mark(key: str, value: float) -> str:
     return f"{'✓' if ok else '✗'} 目标 {op} {bound:g}"
 
 
-def _tables(inp: InProcess, http: dict[str, Any] | None) -> str:
+def _tables(inp: InProcess, runs: list[dict[str, Any]]) -> str:
     lines = ["## 进程内(每个问题一次,缓存清空)", "", "| 阶段 | p50 ms | p95 ms |", "|---|---|---|"]
     for name, s in inp.stages.items():
         lines.append(f"| {name} | {s.p50_ms:.3f} | {s.p95_ms:.3f} |")
@@ -67,7 +82,7 @@ def _tables(inp: InProcess, http: dict[str, Any] | None) -> str:
         f"| 建立索引 | {inp.index_build_s:.1f} s | |",
         f"| 问题数 × 轮数 | {inp.questions} × {e['answer_fresh'].n // max(1, inp.questions)} | |",
     ]
-    if http:
+    for http in runs:
         lines += ["", f"## HTTP 开环({http['workers']} 个工作进程,本机回环,生成器与服务共用 {inp.cpus} 核)", ""]
         for sw, key in ((http["fresh"], "fresh_rate"), (http["repeat"], "repeat_rate")):
             lines += [
@@ -86,30 +101,38 @@ def _tables(inp: InProcess, http: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def _command_args(args: argparse.Namespace) -> str:
+    """The options that shaped this run, so the figures can be reproduced."""
+    if args.no_http:
+        return "--no-http"
+    return f"--workers {','.join(map(str, args.workers))} --seconds {args.seconds:g}"
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     bot = Assistant.load(args.corpus, args.index, args.embedder, progress=False)
     paths = [REPO / "eval" / f for f in ("faq.jsonl", "faq_holdout.jsonl", "faq_search_style.jsonl")]
     questions = faq_questions([p for p in paths if p.exists()], limit=150)
     inp = run_in_process(bot, questions, rounds=args.rounds)
-    http: dict[str, Any] | None = None
+    runs: list[dict[str, Any]] = []
     if not args.no_http:
         from web.bench import repeating_mix, sweep
 
         every = faq_questions([p for p in paths if p.exists()], limit=100_000)
-        fresh = sweep(every, FRESH_RATES, "新问题(不重复)", seconds=args.seconds, workers=args.workers)
-        repeat = sweep(repeating_mix(every), REPEAT_RATES, "70% 重复的问题", seconds=args.seconds, workers=args.workers)
-        http = {"workers": args.workers, "fresh": fresh.to_dict(), "repeat": repeat.to_dict()}
-    text = _tables(inp, http)
+        for workers in args.workers:
+            fresh = sweep(every, FRESH_RATES, "新问题(不重复)", seconds=args.seconds, workers=workers)
+            repeat = sweep(repeating_mix(every), REPEAT_RATES, "70% 重复的问题", seconds=args.seconds, workers=workers)
+            runs.append({"workers": workers, "fresh": fresh.to_dict(), "repeat": repeat.to_dict()})
+    text = _tables(inp, runs)
     print(text)
     if args.write:
         header = (
-            f"# 性能基准\n\n`policy-assistant bench{' --no-http' if args.no_http else ''}` 于 "
+            f"# 性能基准\n\n`policy-assistant bench {_command_args(args)}` 于 "
             f"{dt.date.today():%Y-%m-%d} 在 {inp.cpus} 核机器上测得;同一次运行、同一批问题,比值可比,绝对值随机器负载变化。\n\n"
         )
         Path(args.write).write_text(header + text + "\n", encoding="utf-8")
         print(f"\n已写入 {args.write}")
     if args.json:
-        print(json.dumps({"in_process": inp.to_dict(), "http": http}, ensure_ascii=False))
+        print(json.dumps({"in_process": inp.to_dict(), "http": runs}, ensure_ascii=False))
     return 0
 
 

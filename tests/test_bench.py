@@ -3,7 +3,10 @@ what their labels say (percentiles in ms, open-loop latency from the scheduled t
 
 from __future__ import annotations
 
+import pytest
+
 from assistant import Assistant
+from assistant.cli import main
 from assistant.bench import end_to_end, faq_questions, stage_timings, stat
 from web.app import create_app
 from web.bench import repeating_mix, run_step
@@ -45,3 +48,13 @@ def test_open_loop_step_against_a_live_server(chars_assistant: Assistant) -> Non
     assert step.sent == 20 and step.ok == 20 and step.errors == 0 and step.passed
     assert 0 < step.p50_ms <= step.p99_ms < 2000
     assert 0 <= step.generator_cpu_share <= 1
+
+
+@pytest.mark.parametrize("value", ["0", "a,b", "", "2,,x", "100"])
+def test_bench_refuses_a_worker_count_it_cannot_run_with_a_chinese_message(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--workers", value])
+    assert exit_info.value.code == 2
+    assert "工作进程数应为" in capsys.readouterr().err
