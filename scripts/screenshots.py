@@ -1,4 +1,5 @@
-"""Regenerate docs/screenshot-chat.png (phone, 390×844), docs/screenshot-elder.png (the same chat in 长辈模式),
+"""Regenerate docs/screenshot-chat.png (phone, 390×844), docs/screenshot-followup.png (a follow-up question),
+docs/screenshot-elder.png (the same chat in 长辈模式),
 docs/screenshot-lookup.png (desktop, 1280×800) and docs/screenshot-admin.png (the staff dashboard on a seeded
 question log, desktop 1366×900).
 
@@ -29,6 +30,7 @@ from web.settings import WebSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_QUESTION = "送外卖的骑手有没有保险补贴?"
+FOLLOWUP_QUESTIONS = ("重点群体就业创业税收优惠政策还能享受吗?", "那找哪个部门办?")
 LOOKUP_QUERY = "退役军人创业"
 # A made-up month of questions for the dashboard screenshot (never a real citizen's).
 SEED_ANSWERED = [
@@ -95,6 +97,29 @@ def main() -> int:
         page.screenshot(path=str(out / "screenshot-chat.png"))
         phone.close()
 
+        # A follow-up: the tax question, then 「那找哪个部门办？」 answered about it (context).
+        phone = browser.new_context(
+            viewport={"width": 390, "height": 844},
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+            locale="zh-CN",
+        )
+        page = phone.new_page()
+        page.goto(f"{base}/")
+        page.wait_for_selector("body[data-ready]")
+        for question in FOLLOWUP_QUESTIONS:
+            answered = page.locator(".msg.bot:not(.pending)").count()
+            page.fill("#q", question)
+            page.press("#q", "Enter")
+            page.wait_for_function(
+                "n => document.querySelectorAll('.msg.bot:not(.pending)').length > n", arg=answered
+            )
+        page.locator("#q").blur()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(out / "screenshot-followup.png"))
+        phone.close()
+
         # 长辈模式: switched on with its toggle (remembered in this context's localStorage), same question.
         phone = browser.new_context(
             viewport={"width": 390, "height": 844},
@@ -142,7 +167,8 @@ def main() -> int:
                 page.screenshot(path=str(out / "screenshot-admin.png"))
                 desk.close()
         browser.close()
-    names = ("screenshot-chat.png", "screenshot-elder.png", "screenshot-lookup.png", "screenshot-admin.png")
+    names = ("screenshot-chat.png", "screenshot-followup.png", "screenshot-elder.png", "screenshot-lookup.png",
+             "screenshot-admin.png")  # fmt: skip
     print("已保存 " + "、".join(str(out / name) for name in names))
     return 0
 
