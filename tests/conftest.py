@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,20 @@ from types import ModuleType
 import pytest
 
 from assistant import Assistant
+from web.localserver import CHROMIUM_PATH
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests (marked `browser`) need Debian's chromium. Without it they skip with the
+    reason — except on CI, where a missing browser is a broken set-up, not a reason to pass."""
+    browser_items = [item for item in items if item.get_closest_marker("browser")]
+    if not browser_items or Path(CHROMIUM_PATH).exists():
+        return
+    if os.environ.get("CI") == "true":
+        raise pytest.UsageError(f"CI 需要 {CHROMIUM_PATH}(apt-get install -y chromium)")
+    skip = pytest.mark.skip(reason=f"没有 {CHROMIUM_PATH}:跳过浏览器测试")
+    for item in browser_items:
+        item.add_marker(skip)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -44,16 +59,27 @@ def scan_pii() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def browser():  # noqa: ANN201 - playwright is imported lazily, only by the browser tests
+def browser():
     """Headless Debian chromium for one browser-test module (the modules skip first without it).
 
     Module-scoped on purpose: playwright's sync API keeps an event loop running on the main
     thread while it is open, which breaks later tests that call asyncio.run()."""
     from playwright.sync_api import sync_playwright
 
-    from web.localserver import CHROMIUM_ARGS, CHROMIUM_PATH
+    from web.localserver import CHROMIUM_ARGS
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(chars_assistant: Assistant) -> Iterator[str]:
+    """The app on the model-free assistant, served on a loopback port for one browser-test module
+    (modules that need other settings define their own)."""
+    from web.app import create_app
+    from web.localserver import running
+
+    with running(create_app(chars_assistant)) as url:
+        yield url

@@ -14,17 +14,13 @@ Same skip rule as tests/test_browser.py: without /usr/bin/chromium these skip, e
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from assistant import Assistant
-from web.app import create_app
-from web.localserver import CHROMIUM_PATH, running
+from playwright.sync_api import Browser, Page, expect
 
 pytestmark = [pytest.mark.browser]
 
@@ -60,19 +56,6 @@ STRUCTURE_RULES = {
     "list",
     "listitem",
 }
-
-if not Path(CHROMIUM_PATH).exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI 需要 {CHROMIUM_PATH}(apt-get install -y chromium)", pytrace=False)
-    pytest.skip(f"没有 {CHROMIUM_PATH}:跳过浏览器测试", allow_module_level=True)
-
-from playwright.sync_api import Browser, Page, expect
-
-
-@pytest.fixture(scope="module")
-def base_url(chars_assistant: Assistant) -> Iterator[str]:
-    with running(create_app(chars_assistant)) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -1,23 +1,20 @@
 """The chat and the lookup in headless Chromium, as citizens and hotline staff use them.
 
 Debian's chromium is driven through playwright (`playwright install` cannot download browsers here).
-Without /usr/bin/chromium these tests skip, except on CI (CI=true), where that is a failure.
+Without /usr/bin/chromium these tests skip, except on CI (CI=true), where that is a failure (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect
 
 from assistant import Assistant
-from web.app import create_app
-from web.localserver import CHROMIUM_PATH, running
 
 pytestmark = [
     pytest.mark.browser,
@@ -29,19 +26,6 @@ M3_QUESTION = "灵活就业人员意外伤害保险补贴"  # worded for the mod
 XSS = "<img src=x onerror=alert(1)>"
 VETERANS = "区退役军人事务局"
 STORE_KEY = "cy-policy-chat:v1"
-
-if not Path(CHROMIUM_PATH).exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI 需要 {CHROMIUM_PATH}(apt-get install -y chromium)", pytrace=False)
-    pytest.skip(f"没有 {CHROMIUM_PATH}:跳过浏览器测试", allow_module_level=True)
-
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def base_url(chars_assistant: Assistant) -> Iterator[str]:
-    with running(create_app(chars_assistant)) as url:
-        yield url
 
 
 class Console:

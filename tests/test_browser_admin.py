@@ -3,25 +3,19 @@ is counted on the dashboard; the glossary workbench shows how a phrase is expand
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, expect
 
 from assistant import Assistant
 from web.app import create_app
-from web.localserver import CHROMIUM_PATH, running
+from web.localserver import running
 from web.settings import WebSettings
 
 pytestmark = [pytest.mark.browser]
 
-if not Path(CHROMIUM_PATH).exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI 需要 {CHROMIUM_PATH}(apt-get install -y chromium)", pytrace=False)
-    pytest.skip(f"没有 {CHROMIUM_PATH}:跳过浏览器测试", allow_module_level=True)
-
-from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 TOKEN = "browser-test-admin-token-000001"
 

@@ -2,35 +2,27 @@
 same results (POST → 303 → GET /lookup/r/<id>, no resubmission prompt, no question in the URL), the
 chat's decline shown as a banner, and the 已过期 badge on measures whose deadline has passed.
 
-Same skip rule as tests/test_browser.py: without /usr/bin/chromium these skip, except on CI.
+Marked `browser`: without /usr/bin/chromium these skip, except on CI (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from assistant import Assistant
 from web.app import create_app
-from web.localserver import CHROMIUM_PATH, running
+from web.localserver import running
 
 pytestmark = [pytest.mark.browser]
 
 QUESTION = "退役军人创业"
 RESULT_URL = re.compile(r"/lookup/r/[A-Za-z0-9_-]{16}$")
-
-if not Path(CHROMIUM_PATH).exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI 需要 {CHROMIUM_PATH}(apt-get install -y chromium)", pytrace=False)
-    pytest.skip(f"没有 {CHROMIUM_PATH}:跳过浏览器测试", allow_module_level=True)
-
-from playwright.sync_api import Browser, Dialog, Page, expect  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -174,9 +166,7 @@ def test_an_expired_measure_shows_its_badge_in_the_lookup(desk: tuple[Page, Watc
     expect(page.locator('.lk-results .lk-card[data-id="m7"] .badge-expired')).to_be_visible()
 
 
-def test_a_search_this_tab_made_is_rerun_when_the_server_forgot_its_id(
-    desk: tuple[Page, Watch], app: FastAPI
-) -> None:
+def test_a_search_this_tab_made_is_rerun_when_the_server_forgot_its_id(desk: tuple[Page, Watch], app: FastAPI) -> None:
     page, _ = desk
     results_url = search(page, QUESTION)
     ids = result_ids(page)
