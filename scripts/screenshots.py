@@ -15,11 +15,12 @@ import argparse
 import random
 import secrets
 import tempfile
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser, sync_playwright
 
 from assistant import Assistant
 from assistant.qlog import QuestionLog, entry_from_answer, new_answer_id
@@ -65,6 +66,30 @@ def seed_log(bot: Assistant, data_dir: Path) -> None:
                 log.record_feedback(answer_id, helpful, comment)
 
 
+def shoot_phone(browser: Browser, base: str, path: Path, questions: Sequence[str], elder: bool = False) -> None:
+    """A fresh phone (390×844, 2×) asks `questions` in the chat, one answer at a time, then the
+    screen is saved: what a citizen sees after the last answer."""
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
+    page = phone.new_page()
+    page.goto(f"{base}/")
+    page.wait_for_selector("body[data-ready]")
+    if elder:
+        page.click("#elder")
+    for question in questions:
+        answered = page.locator(".msg.bot:not(#welcome):not(.pending)").count()
+        page.fill("#q", question)
+        page.press("#q", "Enter")
+        page.wait_for_function(
+            "n => document.querySelectorAll('.msg.bot:not(#welcome):not(.pending)').length > n", arg=answered
+        )
+    page.locator("#q").blur()  # no focus ring on the question box in the picture
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(path))
+    phone.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", help="索引目录(默认同 policy-assistant)")
@@ -80,65 +105,11 @@ def main() -> int:
     with running(create_app(bot, settings)) as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
 
-        phone = browser.new_context(
-            viewport={"width": 390, "height": 844},
-            device_scale_factor=2,
-            is_mobile=True,
-            has_touch=True,
-            locale="zh-CN",
-        )
-        page = phone.new_page()
-        page.goto(f"{base}/")
-        page.wait_for_selector("body[data-ready]")
-        page.fill("#q", CHAT_QUESTION)
-        page.press("#q", "Enter")
-        page.wait_for_selector(".msg.bot:not(#welcome):not(.pending)")
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(out / "screenshot-chat.png"))
-        phone.close()
-
+        shoot_phone(browser, base, out / "screenshot-chat.png", [CHAT_QUESTION])
         # A follow-up: the tax question, then 「那找哪个部门办？」 answered about it (context).
-        phone = browser.new_context(
-            viewport={"width": 390, "height": 844},
-            device_scale_factor=2,
-            is_mobile=True,
-            has_touch=True,
-            locale="zh-CN",
-        )
-        page = phone.new_page()
-        page.goto(f"{base}/")
-        page.wait_for_selector("body[data-ready]")
-        for question in FOLLOWUP_QUESTIONS:
-            answered = page.locator(".msg.bot:not(.pending)").count()
-            page.fill("#q", question)
-            page.press("#q", "Enter")
-            page.wait_for_function(
-                "n => document.querySelectorAll('.msg.bot:not(.pending)').length > n", arg=answered
-            )
-        page.locator("#q").blur()
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(out / "screenshot-followup.png"))
-        phone.close()
-
+        shoot_phone(browser, base, out / "screenshot-followup.png", FOLLOWUP_QUESTIONS)
         # 长辈模式: switched on with its toggle (remembered in this context's localStorage), same question.
-        phone = browser.new_context(
-            viewport={"width": 390, "height": 844},
-            device_scale_factor=2,
-            is_mobile=True,
-            has_touch=True,
-            locale="zh-CN",
-        )
-        page = phone.new_page()
-        page.goto(f"{base}/")
-        page.wait_for_selector("body[data-ready]")
-        page.click("#elder")
-        page.fill("#q", CHAT_QUESTION)
-        page.press("#q", "Enter")
-        page.wait_for_selector(".msg.bot:not(#welcome):not(.pending)")
-        page.locator("#q").blur()  # no focus ring on the question box in the picture
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(out / "screenshot-elder.png"))
-        phone.close()
+        shoot_phone(browser, base, out / "screenshot-elder.png", [CHAT_QUESTION], elder=True)
 
         desk = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
         page = desk.new_page()
