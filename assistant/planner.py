@@ -149,7 +149,8 @@ class Planner:
 
     def _group_plan(self, question: str, retrieval: Retrieval, intent: QuestionIntent) -> Plan | None:
         """「我是退役军人，有哪些政策？」: every measure for the group(s), most relevant first."""
-        if not intent.asks("broad") or retrieval.cited:
+        # A named uncovered service (「退役军人医保有哪些政策」) is declined, not answered with the group's list.
+        if not intent.asks("broad") or retrieval.cited or retrieval.neighbour is not None:
             return None
         named = self.groups.named_in(question)
         if not named:
@@ -160,7 +161,14 @@ class Planner:
         # entrepreneurs' policy words, but asking about it is asking about that loan.
         group_words = {v for g in named for v in g.variants}
         neutral = self.intents.group_neutral
-        rest = [t for t in intent.topic if t not in neutral and not any(t in w or w in t for w in group_words)]
+        # Only words the policy itself uses can narrow the question to a topic of its own: 「残疾人朋友」
+        # 「能用上」 name no measure, and an uncovered service was declined above.
+        known = self.retriever.vocabulary
+        rest = [
+            t
+            for t in intent.topic
+            if t in known and t not in neutral and not any(t in w or w in t for w in group_words)
+        ]
         if rest:
             return None
         rank = {h.chunk.id: i for i, h in enumerate(retrieval.hits)}

@@ -146,6 +146,31 @@ def test_colloquial_group_words_find_the_group(chars_assistant: Assistant) -> No
     assert {m.id for m in a.measures} == set(veterans.measures)
 
 
+@pytest.mark.parametrize(
+    ("question", "group"),
+    [
+        ("残疾人朋友有哪些帮扶", "残疾人"),  # 朋友: a word the policy never uses
+        ("我是农民工,有哪些政策能用上", "农民工和农村劳动力"),
+        ("我们小微企业能得到哪些支持", "小微企业"),  # 能得到哪些
+        ("给妇女的政策都有啥", "妇女"),  # the noun first, then 都有啥
+        ("退役军人有没有什么扶持", "退役军人"),
+    ],
+)
+def test_group_questions_in_everyday_phrasings_list_the_whole_group(
+    chars_assistant: Assistant, question: str, group: str
+) -> None:
+    g = chars_assistant.groups.get(group)
+    assert g is not None
+    plan = chars_assistant.plan(question)
+    assert plan.groups == (group,), question
+    assert sorted(s.hit.chunk.id for s in plan.shown) == sorted(g.measures)
+
+
+def test_a_group_question_about_an_uncovered_service_is_declined_not_listed(chars_assistant: Assistant) -> None:
+    a = chars_assistant.ask("退役军人医保有哪些政策")
+    assert a.kind == "no_match" and a.measures == ()
+
+
 def test_a_group_question_with_a_topic_of_its_own_is_answered_by_retrieval(chars_assistant: Assistant) -> None:
     plan = chars_assistant.plan("大学生创业担保贷款有什么政策")
     assert plan.groups == () and plan.shown[0].hit.chunk.id == "m13"  # 创业担保贷款, not the graduates' list
