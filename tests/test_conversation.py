@@ -56,6 +56,7 @@ def test_the_text_answer_leads_with_the_highlight(chars_assistant: Assistant) ->
         ("就享家乐业服务站年内新建多少家", "16家"),
         ("专业性招聘活动多久组织一次", "每周"),
         ("企业开办时间压减到几个工作日", "0.5个工作日"),
+        ("青年社区能提供多少套房子", "4000间"),  # asked with 套, stated with 间: any counter word
     ],
 )
 def test_a_question_for_a_figure_highlights_the_sentence_stating_it(
