@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant import Assistant
+
 from assistant.errors import CorpusError
 from assistant.periods import PeriodVerdict, Periods, read_period_words
 
@@ -80,3 +82,10 @@ def test_malformed_period_words_name_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(CorpusError) as exc:
         read_period_words(path)
     assert str(path) in str(exc.value) and "2" in str(exc.value)
+
+
+@pytest.mark.parametrize("question", ["城阳最新就业政策", "城阳区最近的就业政策"])
+def test_asking_for_the_latest_policy_is_answered_not_declined(chars_assistant: Assistant, question: str) -> None:
+    """「最新」 says when, not what: it must not count as a topic the policy never mentions."""
+    a = chars_assistant.ask(question)
+    assert a.kind == "answer" and a.measures, question
