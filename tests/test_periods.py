@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-
 from assistant.errors import CorpusError
-from assistant.periods import PeriodVerdict, Periods, read_period_words
+from assistant.periods import Periods, PeriodVerdict, read_period_words
 
 LEXICON = Path(__file__).resolve().parent.parent / "corpus" / "lexicon"
 TODAY = dt.date(2026, 3, 1)
