@@ -50,6 +50,7 @@ def test_three_or_four_columns_and_errors_name_the_line(tmp_path: Path) -> None:
         ("企业残疾人就业保障金申报", "残疾人就业保障金"),
         ("高校毕业生落户青岛", "人才引进与落户"),  # 高校毕业生 is who asks (m9), 落户 what
         ("职称评审报名时间", "职称评审"),
+        ("山东省就业见习补贴标准", "就业见习"),  # 就业 and 补贴 are policy words; 见习 is not in it
         ("失业补助金申领", "失业保险金"),
         ("农民工失业保险金怎么领", "失业保险金"),
         ("灵活就业人员社保缴费基数", "社保缴费与转移"),
