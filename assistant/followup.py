@@ -8,15 +8,20 @@ own evidence — a new topic, a cited number, a group — ignores the context.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .corpus import Chunk, Corpus
+from .corpus import Chunk, Corpus, cn_to_int
 from .intent import QuestionIntent
 
 # A previous answer lists at most a handful of measures; a longer context (a group list) is cut
 # to its first measures, which are its most relevant.
 MAX_CONTEXT = 3
+
+# 「第二个找谁」 after an answer listing several measures: the second of them, not measure 2. Only
+# "个" (the policy itself numbers its measures with 条), and only within the previous answer's list.
+_ORDINAL_RE = re.compile(r"第\s*([1-9]|[一二三四五六七八九两])\s*个")
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,13 @@ def clean_context(corpus: Corpus, context: Iterable[str] | None) -> tuple[Chunk,
     return tuple(out[:MAX_CONTEXT])
 
 
-def resolve(intent: QuestionIntent, context: tuple[Chunk, ...], cited: bool) -> Resolution:
+def resolve(
+    intent: QuestionIntent, context: tuple[Chunk, ...], cited: bool, question: str = ""
+) -> Resolution:
+    if len(context) > 1 and (m := _ORDINAL_RE.search(question)):
+        n = cn_to_int(m[1])
+        if n is not None and 1 <= n <= len(context):
+            return Resolution("context", (context[n - 1],))
     if cited or not intent.elliptical:
         return Resolution("own")
     if context:

@@ -20,7 +20,7 @@ from .multipart import split_parts
 from .periods import Periods
 from .places import load_places
 from .retrieve import Hit, Retrieval, Retriever
-from .text import Lexicon
+from .text import Lexicon, normalize
 
 # A group answer lists every measure for the group, but a pathological group (a word that every
 # measure uses) must not turn one answer into the whole document.
@@ -123,7 +123,7 @@ class Planner:
     ) -> Plan:
         cited = bool(retrieval.cited)
 
-        resolution = resolve(intent, clean_context(self.corpus, context), cited)
+        resolution = resolve(intent, clean_context(self.corpus, context), cited, normalize(question))
         if resolution.kind == "context":
             shown = tuple(
                 self._show(self._direct_hit(c, "上一轮答复"), retrieval, intent, "context") for c in resolution.chunks

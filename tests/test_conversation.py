@@ -112,6 +112,29 @@ def test_an_elliptical_question_without_context_asks_which_measure(chars_assista
         assert PHONE in a.answer and "哪一项" in a.answer
 
 
+def test_an_ordinal_points_into_the_previous_answer_not_at_a_measure_number(chars_assistant: Assistant) -> None:
+    a = chars_assistant.ask("第二个找哪个部门?", context=["m3", "m15"])
+    assert [m.id for m in a.measures] == ["m15"] and a.context_used
+    # Without a list to point into, 第二个 still cites 第2条.
+    assert first(chars_assistant.ask("第二个找哪个部门?")).id == "m2"
+
+
+@pytest.mark.parametrize(
+    ("question", "context"),
+    [
+        ("这两个分别找谁", ["m3", "m15"]),  # 这两个: the whole previous answer
+        ("还有别的部门吗", ["m7"]),  # 别的/其他: more about the same measure, not a new topic
+        ("还有其他负责单位吗?", ["m12"]),
+    ],
+)
+def test_plural_and_other_words_keep_the_question_about_the_previous_answer(
+    chars_assistant: Assistant, question: str, context: list[str]
+) -> None:
+    a = chars_assistant.ask(question, context=context)
+    assert [m.id for m in a.measures] == context and a.context_used, question
+    assert a.answer.startswith("▶")  # the 责任单位 lines lead
+
+
 def test_unknown_context_ids_are_dropped_not_an_error(chars_assistant: Assistant) -> None:
     assert chars_assistant.ask("找哪个部门?", context=["m99", "nonsense"]).kind == "clarify"
 
