@@ -48,6 +48,7 @@ PLACEHOLDERS: dict[str, str] = {
     "email": "[邮箱]",
     "address": "[地址]",
     "name": "[姓名]",
+    "im_account": "[QQ/微信号]",
 }
 
 
@@ -114,6 +115,18 @@ _CARD_CONTEXT_RE = re.compile(r"(?:卡|账户|帐户|账号|帐号|户头)(?:号
 # run after them is one of those nine times in ten more often than a card.
 _REFERENCE_CONTEXT_RE = re.compile(r"(?:订单|单号|编号|流水号|运单|快递单|发票|批次|文号|索引号)(?:号|号码)?(?:是|为)?[:：]?\s*$")
 
+# QQ and WeChat accounts, after the word that names them: a QQ number (5–12 digits) or a WeChat id
+# (6–20 letters, digits, _ or -, starting with a letter), and WeChat's internal wxid_… anywhere.
+# Without the word, 5–12 digits are a count or an amount far more often than an account.
+_IM_RE = re.compile(
+    r"(?i)(?:(?P<wxid>(?<![A-Za-z0-9_-])wxid_[A-Za-z0-9_-]{4,30})|"
+    # The Latin words must stand apart from the account ("QQ 12345", "qq:12345", "vx号 …"): glued to
+    # letters and digits they are just part of some token (a hash, a base64 id).
+    r"(?:(?:扣扣|企鹅号|微信)(?:号码|号|账号|帐号|id)?|(?<![A-Za-z0-9_-])(?:qq|vx|wx|weixin|wechat)(?=[\s:：号是为]))"
+    r"(?:号码|号|账号|帐号)?\s*(?:是|为)?\s*[:：]?\s*(?P<id>[A-Za-z][A-Za-z0-9_-]{5,19}|[1-9][0-9]{4,11}))"
+    r"(?![A-Za-z0-9_-])"
+)
+
 # Street addresses: a road, street or lane with a house number, and the building/unit/room tail
 # that follows it; or a building-unit-room tail on its own (at least two of its parts).
 _NUM = "[0-9一二三四五六七八九十百零〇两]+"
@@ -126,7 +139,7 @@ _ADDRESS_RE = re.compile(
 
 # Self-introductions: strong triggers are followed by a name; after weak ones (我是, 本人) the
 # next word must start with a family name (data) to count as one.
-_STRONG_NAME_TRIGGER = r"我叫|我名叫|名叫|我的名字(?:是|叫)|名字(?:是|叫)|姓名(?:是|为)?\s*[:：]?"
+_STRONG_NAME_TRIGGER = r"我叫|我名叫|名叫|我的名字(?:是|叫)|名字(?:是|叫)|(?:姓名|联系人)(?:是|为)?\s*[:：]?"
 _NAME_TRIGGER_RE = re.compile(rf"(?:(?P<strong>{_STRONG_NAME_TRIGGER})|(?P<weak>本人(?:是|叫)?|我是))\s*")
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
 # What may follow a complete name in a self-introduction: the end of a clause.
@@ -141,8 +154,12 @@ def _fold_char(ch: str) -> str:
     """One character in, exactly one character out (the detection copy must keep positions)."""
     if ch.isascii():
         return " " if ch in "\t\n\v\f\r" else ch
-    digit = unicodedata.decimal(ch, None)  # full-width ０-９ and every other script's 0-9
-    if digit is not None:
+    # Full-width ０-９ and every other script's 0-9; then digits in other dress — circled ①,
+    # parenthesised ⑴, with a full stop ⒈, superscript ¹ — one character each, so positions hold.
+    digit = unicodedata.decimal(ch, None)
+    if digit is None:
+        digit = unicodedata.digit(ch, None)
+    if digit is not None and 0 <= digit <= 9:
         return str(digit)
     if ch in _DASHES:
         return "-"
@@ -200,6 +217,14 @@ def _valid_id18(chars: str) -> bool:
 def _id18_shaped(chars: str) -> bool:
     """Region and birth date of an ID, check character ignored (a mistyped ID is still an ID)."""
     if len(chars) != 18 or not chars[:17].isdigit() or chars[:2] not in _PROVINCES:
+        return False
+    return _valid_date(int(chars[6:10]), int(chars[10:12]), int(chars[12:14]))
+
+
+def _id_fragment_shaped(chars: str) -> bool:
+    """14–17 digits that open with an ID's region and birth date (「前面是11010519491231」): the
+    person's ID with its tail cut or typed apart — still their birth date and place."""
+    if not 14 <= len(chars) <= 17 or not chars.isdigit() or chars[:2] not in _PROVINCES:
         return False
     return _valid_date(int(chars[6:10]), int(chars[10:12]), int(chars[12:14]))
 
@@ -356,6 +381,10 @@ class _RunScan:
             if self.free(a, a + 15) and not (a == 0 and reference) and _valid_id15(d[a : a + 15]) and d[a : a + 2] in _PROVINCES:
                 self.take(a, a + 15, "id_card")
         self._cards()
+        for size in (17, 16, 14):  # 15 is an old-style ID, checked above; 16–17 after the cards
+            for a in self.windows(size, both=True):
+                if self.free(a, a + size) and not (a == 0 and reference) and _id_fragment_shaped(d[a : a + size]):
+                    self.take(a, a + size, "id_card")
         self._mobiles()
         self._account_numbers()
         return self.spans
@@ -446,6 +475,14 @@ def _email_spans(det: str) -> list[Span]:
     return spans
 
 
+def _im_spans(det: str) -> list[Span]:
+    spans: list[Span] = []
+    for m in _IM_RE.finditer(det):
+        group = "id" if m.group("id") else "wxid"
+        spans.append((m.start(group), m.end(group), "im_account"))
+    return spans
+
+
 def _address_spans(det: str) -> list[Span]:
     return [(m.start(), m.end(), "address") for m in _ADDRESS_RE.finditer(det)]
 
@@ -497,7 +534,7 @@ def _starts_with_word(text: str, words: frozenset[str]) -> bool:
 
 
 def _name_spans(det: str) -> list[Span]:
-    if "我" not in det and "本人" not in det and "名" not in det:
+    if "我" not in det and "本人" not in det and "名" not in det and "联系人" not in det:
         return []
     data = _name_data(_lexicon_dir())
     spans: list[Span] = []
@@ -553,12 +590,13 @@ def _masked(det: str, spans: list[Span]) -> str:
 
 _PASSES: tuple[Callable[[str], list[Span]], ...] = (
     _email_spans,  # first: 13812345678@163.com is one mailbox, not a phone plus a domain
+    _im_spans,  # before numbers: "QQ 1381234567" is the account the person named
     _number_spans,
     _address_spans,  # after numbers: a phone is never the house number of an address
     _name_spans,
 )
 
-_MAYBE_PERSONAL = re.compile(r"[0-9@号栋幢座单元本名我一二三四五六七八九〇零幺壹贰貳叁叄參肆伍陆陸柒捌玖洞\x00]")
+_MAYBE_PERSONAL = re.compile(r"[0-9@号栋幢座单元本名我信联Qq一二三四五六七八九〇零幺壹贰貳叁叄參肆伍陆陸柒捌玖洞\x00]")
 
 
 def redact(text: str) -> Redaction:

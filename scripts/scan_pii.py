@@ -5,13 +5,15 @@
 
 Looks for
   - resident ID numbers (GB 11643): 18 characters with a valid check character, or with a valid
-    province code and birth date whatever the check character; old 15-digit ones;
+    province code and birth date whatever the check character; 14, 16 or 17 digits that open with
+    a province code and birth date (an ID cut short); old 15-digit ones;
   - mainland mobile numbers (1[3-9] + 9 digits), also behind +86/0086/86, a trunk 0 or an IP
     dialling prefix (17951, 17911, 12593, 17909);
   - Luhn-valid 16–19-digit bank cards, and any run of 12+ digits right after 卡号/银行卡/账号;
   - e-mail addresses (also with 。 for the dot, or a Chinese local part);
+  - QQ numbers and WeChat ids after QQ/扣扣/微信/vx/wx, and WeChat's wxid_… anywhere;
   - street addresses with a house number (…路123号, 5栋2单元301室);
-  - self-introduced names (我叫…, 我是/本人 + a family name from corpus/lexicon/surnames.txt),
+  - self-introduced names (我叫…, 联系人…, 我是/本人 + a family name from corpus/lexicon/surnames.txt),
 in every way people write numbers: full-width, Chinese (一二三, 〇/零, 幺) and financial
 (壹贰叁) digits, separated by spaces, dashes, dots, slashes, underscores, commas or parentheses,
 with invisible characters (zero-width space/joiner, BOM, soft hyphen) inside. Searched in
@@ -41,7 +43,7 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
-KINDS = ("id_card", "mobile", "bank_card", "email", "address", "name")
+KINDS = ("id_card", "mobile", "bank_card", "email", "address", "name", "im_account")
 LABELS = {
     "id_card": "身份证号",
     "mobile": "手机号",
@@ -49,6 +51,7 @@ LABELS = {
     "email": "邮箱",
     "address": "住址",
     "name": "姓名",
+    "im_account": "QQ/微信号",
 }
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -75,7 +78,7 @@ _ADDRESS_RE = re.compile(
     rf"|{_NUM}\s*单元\s*-?\s*{_NUM}\s*(?:室|户|号)"
 )
 _NAME_RE = re.compile(
-    r"(?:(?P<strong>我叫|我名叫|名叫|我的名字(?:是|叫)|名字(?:是|叫)|姓名(?:是|为)?\s*[:：]?)|本人(?:是|叫)?|我是)"
+    r"(?:(?P<strong>我叫|我名叫|名叫|我的名字(?:是|叫)|名字(?:是|叫)|(?:姓名|联系人)(?:是|为)?\s*[:：]?)|本人(?:是|叫)?|我是)"
     r"\s*(?P<name>[\u4e00-\u9fff]{2,4})"
 )
 _LEXICON = Path(__file__).resolve().parent.parent / "corpus" / "lexicon"
@@ -103,6 +106,11 @@ def id_shaped(number: str) -> bool:
     return (
         len(number) == 18 and number[:17].isdigit() and int(number[:2]) in _PROVINCES and _birth_ok(number[6:14])
     )
+
+
+def id_fragment(number: str) -> bool:
+    """14, 16 or 17 digits opening with a region and a birth date: an ID with its tail cut off."""
+    return len(number) in (14, 16, 17) and number.isdigit() and int(number[:2]) in _PROVINCES and _birth_ok(number[6:14])
 
 
 def old_id(number: str) -> bool:
@@ -178,6 +186,12 @@ def _numbers(text: str) -> Iterator[tuple[str, str]]:
                 if b in bounds and free(a, b) and digits[b : b + 1] not in ("X", "x") and chunk.isdigit() and len(set(chunk)) > 1 and luhn(chunk):
                     yield claim(a, b, "bank_card")
                     break
+        for size in (17, 16, 14):
+            for a in sorted(bounds):
+                if a == 0 and reference:
+                    continue
+                if a + size in bounds and free(a, a + size) and id_fragment(digits[a : a + size]):
+                    yield claim(a, a + size, "id_card")
         for a in range(n - 10):
             b = a + 11
             if not re.fullmatch(r"1[3-9][0-9]{9}", digits[a:b]) or b not in bounds or not free(a, b):
@@ -217,9 +231,20 @@ def _names(text: str) -> Iterator[tuple[str, str]]:
             yield "name", name[0] + "*" * (len(name) - 1)
 
 
+# A QQ number or WeChat id after the word naming it; WeChat's wxid_… on its own.
+_IM_RE = re.compile(
+    r"(?i)(?<![a-z0-9_-])(wxid_[a-z0-9_-]{4,30})|"
+    r"(?:(?:扣扣|企鹅号|微信)|(?<![a-z0-9_-])(?:qq|vx|wx|weixin|wechat)(?=[\s:：号是为]))"
+    r"(?:号码|号|账号|帐号|id)?\s*(?:是|为)?\s*[:：]?\s*([a-z][a-z0-9_-]{5,19}|[1-9][0-9]{4,11})(?![a-z0-9_-])"
+)
+
+
 def find(text: str) -> Iterator[tuple[str, str]]:
     """(kind, masked value) for every piece of raw personal data in `text`."""
     text = normalise(text)
+    for m in _IM_RE.finditer(text):
+        yield "im_account", mask(m.group(1) or m.group(2))  # wxid_… or the account after its word
+    text = _IM_RE.sub(lambda m: "#" * len(m.group()), text)
     dotted = text.replace("\u3002", ".")
     for m in _EMAIL_RE.finditer(dotted):
         yield "email", mask(m.group())

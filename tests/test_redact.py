@@ -398,3 +398,34 @@ def test_sanitized_log_text_is_redacted_and_unambiguous() -> None:
 )
 def test_addresses_and_self_introduced_names(text: str, expected: str) -> None:
     assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("手机①③⑧①②③④⑤⑥⑦⑧", "手机[手机号]"),  # circled digits are digits
+        ("电话⑴⑶⑻⑴⑵⑶⑷⑸⑹⑺⑻", "电话[手机号]"),  # and so are parenthesised ones
+        ("身份证号码后四位是002X,前面是11010519491231", "身份证号码后四位是002X,前面是[身份证号]"),
+        ("QQ 987654321", "QQ [QQ/微信号]"),
+        ("加我qq:987654321谢谢", "加我qq:[QQ/微信号]谢谢"),
+        ("微信号:Zhang-Wei_1990", "微信号:[QQ/微信号]"),
+        ("我的微信wxid_abc123", "我的微信[QQ/微信号]"),
+        ("联系人:李娜", "联系人:[姓名]"),
+    ],
+)
+def test_other_dress_for_digits_cut_ids_and_chat_accounts(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "微信上能办吗",  # the service, not an account
+        "QQ群12345里说的",  # a group number is not a person's
+        "token=Wx_9aZk3mPq",  # letters glued to a longer token
+        "公益性岗位1500个,房源4000间",
+        "订单号11010519491231",  # announced as an order number
+    ],
+)
+def test_chat_words_and_counts_without_an_account_are_kept(text: str) -> None:
+    assert redact_text(text) == text

@@ -50,6 +50,10 @@ def kinds(scan_pii: ModuleType, text: str) -> list[str]:
         ("邮箱zhangsan@qq。com,张伟@hotmail.com", ["email", "email"]),
         ("我叫王建国,住在城阳区正阳路123号5栋2单元301室", ["name", "address", "address"]),
         ("本人张三,想问", ["name"]),
+        ("手机①③⑧①②③④⑤⑥⑦⑧", ["mobile"]),  # circled digits
+        ("身份证前面是11010519491231,后面忘了", ["id_card"]),  # region + birth date, tail cut off
+        ("QQ 987654321,微信号 Zhang-Wei_1990,wxid_abc123", ["im_account"] * 3),
+        ("联系人:李娜", ["name"]),
     ],
 )
 def test_finds_raw_personal_data(scan_pii: ModuleType, text: str, expected: list[str]) -> None:
