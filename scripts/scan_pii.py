@@ -110,7 +110,9 @@ def id_shaped(number: str) -> bool:
 
 def id_fragment(number: str) -> bool:
     """14, 16 or 17 digits opening with a region and a birth date: an ID with its tail cut off."""
-    return len(number) in (14, 16, 17) and number.isdigit() and int(number[:2]) in _PROVINCES and _birth_ok(number[6:14])
+    if len(number) not in (14, 16, 17) or not number.isdigit():
+        return False
+    return int(number[:2]) in _PROVINCES and _birth_ok(number[6:14])
 
 
 def old_id(number: str) -> bool:
