@@ -1,0 +1,176 @@
+"""Personal data written in words and symbols: e-mail addresses, QQ/WeChat accounts, street
+addresses and self-introduced names.
+
+The words that tell a name from a self-description ("我是王建国" vs "我是退役军人") are data:
+family names in corpus/lexicon/surnames.txt, and every word of the lexicon (groups, glossary,
+userdict, stopwords, self_descriptions.txt) is "not a name".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from .digits import Span
+
+# Local part: the characters real mailbox providers hand out, or a short Chinese name in front of
+# them (张伟@hotmail.com). The ASCII lookbehind lets a match start only at the beginning of a run,
+# so a long run with no "@" is not rescanned from every position (quadratic time on junk).
+_EMAIL_RE = re.compile(
+    r"(?:[\u4e00-\u9fff]{1,3}(?=@)|(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+)"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
+
+# QQ and WeChat accounts, after the word that names them: a QQ number (5–12 digits) or a WeChat id
+# (6–20 letters, digits, _ or -, starting with a letter), and WeChat's internal wxid_… anywhere.
+# Without the word, 5–12 digits are a count or an amount far more often than an account.
+_IM_RE = re.compile(
+    r"(?i)(?:(?P<wxid>(?<![A-Za-z0-9_-])wxid_[A-Za-z0-9_-]{4,30})|"
+    # The Latin words must stand apart from the account ("QQ 12345", "qq:12345", "vx号 …"): glued to
+    # letters and digits they are just part of some token (a hash, a base64 id).
+    r"(?:(?:扣扣|企鹅号|微信)(?:号码|号|账号|帐号|id)?|(?<![A-Za-z0-9_-])(?:qq|vx|wx|weixin|wechat)(?=[\s:：号是为]))"
+    r"(?:号码|号|账号|帐号)?\s*(?:是|为)?\s*[:：]?\s*(?P<id>[A-Za-z][A-Za-z0-9_-]{5,19}|[1-9][0-9]{4,11}))"
+    r"(?![A-Za-z0-9_-])"
+)
+
+# Street addresses: a road, street or lane with a house number, and the building/unit/room tail
+# that follows it; or a building-unit-room tail on its own (at least two of its parts).
+_NUM = "[0-9一二三四五六七八九十百零〇两]+"
+_ROAD = r"[^\W\d_在住是于到的了区市县镇乡村省街道，。、：:\x00]{1,6}?(?:路|街|大道|大街|巷|弄|胡同|村|庄|屯)"
+_PART = rf"\s*[-－]?\s*{_NUM}\s*(?:号楼|栋|幢|座|单元|楼|层|室|户|号)"
+_ADDRESS_RE = re.compile(
+    rf"{_ROAD}\s*{_NUM}\s*号(?:院)?(?:{_PART})*"
+    rf"|{_NUM}\s*(?:号楼|栋|幢|座|单元)(?:{_PART})+(?:\s*[-－]?\s*[0-9]{{3,4}}(?![0-9]))?"  # 2单元502: a bare room
+)
+
+# Self-introductions: strong triggers are followed by a name; after weak ones (我是, 本人) the
+# next word must start with a family name (data) to count as one.
+_STRONG_NAME_TRIGGER = r"我叫|我名叫|名叫|我的名字(?:是|叫)|名字(?:是|叫)|(?:姓名|联系人)(?:是|为)?\s*[:：]?"
+_NAME_TRIGGER_RE = re.compile(rf"(?:(?P<strong>{_STRONG_NAME_TRIGGER})|(?P<weak>本人(?:是|叫)?|我是))\s*")
+_HAN_RE = re.compile(r"[\u4e00-\u9fff]")
+# What may follow a complete name in a self-introduction: the end of a clause.
+_CLAUSE_END = frozenset("，,。.！!？?、;；:： ")
+
+
+def email_spans(det: str) -> list[Span]:
+    if "@" not in det:
+        return []
+    dotted = det.replace("。", ".")  # a Chinese IME types the dot of "qq.com" as 。
+    stop = _name_data(_lexicon_dir()).stop_chars
+    spans: list[Span] = []
+    for m in _EMAIL_RE.finditer(dotted):
+        start = m.start()
+        while dotted[start] in stop:  # "邮箱是张伟@…": the 是 is not part of the mailbox
+            start += 1
+        spans.append((start, m.end(), "email"))
+    return spans
+
+
+def im_spans(det: str) -> list[Span]:
+    spans: list[Span] = []
+    for m in _IM_RE.finditer(det):
+        group = "id" if m.group("id") else "wxid"
+        spans.append((m.start(group), m.end(group), "im_account"))
+    return spans
+
+
+def address_spans(det: str) -> list[Span]:
+    return [(m.start(), m.end(), "address") for m in _ADDRESS_RE.finditer(det)]
+
+
+def _lexicon_dir() -> Path:
+    # The same corpus the service answers from (POLICY_ASSISTANT_CORPUS), else the repo's.
+    configured = os.environ.get("POLICY_ASSISTANT_CORPUS", "").strip()
+    root = Path(configured) if configured else Path(__file__).resolve().parents[2] / "corpus"
+    return root / "lexicon"
+
+
+def _words(path: Path, columns: Callable[[list[str]], Iterable[str]]) -> Iterator[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:  # a corpus without this file: fewer exclusions, never a crash
+        return
+    for line in lines:
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        for cell in columns(line.split("\t")):
+            yield from (w for w in re.split(r"[|\s]+", cell) if w)
+
+
+@dataclass(frozen=True)
+class _NameData:
+    surnames: frozenset[str]  # single-character and compound family names
+    not_names: frozenset[str]  # words of the lexicon: what follows 我是 when it is not a name
+    stop_chars: frozenset[str]  # single-character function words: a name ends before them
+
+
+@cache
+def _name_data(lexicon: Path) -> _NameData:
+    surnames = frozenset(_words(lexicon / "surnames.txt", lambda cols: cols))
+    words: set[str] = set(_words(lexicon / "self_descriptions.txt", lambda cols: cols))
+    words.update(_words(lexicon / "groups.tsv", lambda cols: cols))
+    words.update(_words(lexicon / "glossary.tsv", lambda cols: cols))
+    words.update(_words(lexicon / "userdict.txt", lambda cols: cols[:1] and cols[0].split()[:1]))
+    stop = set(_words(lexicon / "stopwords.txt", lambda cols: cols))
+    words.update(w for w in stop if len(w) > 1)
+    return _NameData(
+        surnames=surnames,
+        not_names=frozenset(w for w in words if len(w) > 1),
+        stop_chars=frozenset(w for w in stop if len(w) == 1),
+    )
+
+
+def _starts_with_word(text: str, words: frozenset[str]) -> bool:
+    return any(text[:k] in words for k in range(2, min(len(text), 8) + 1))
+
+
+def name_spans(det: str) -> list[Span]:
+    if "我" not in det and "本人" not in det and "名" not in det and "联系人" not in det:
+        return []
+    data = _name_data(_lexicon_dir())
+    spans: list[Span] = []
+    for m in _NAME_TRIGGER_RE.finditer(det):
+        start = m.end()
+        tail = det[start : start + 8]
+        if _starts_with_word(tail, data.not_names):
+            continue
+        if tail[:2] in data.surnames:
+            family = 2
+        elif tail[:1] in data.surnames:
+            family = 1
+        elif m.group("strong"):
+            family = 1  # after 我叫 any name counts, family name known or not
+        else:
+            continue
+        longest = 0
+        for ch in tail[family : family + 2]:
+            if not _HAN_RE.fullmatch(ch) or ch in data.stop_chars:
+                break
+            longest += 1
+        after = tail[family + longest : family + longest + 1]
+        # After 我叫/名字是 the next characters ARE a name, even when they spell an ordinary word
+        # (王刚刚); so are a family name and given name that end the clause (「本人王刚刚，…」).
+        # Otherwise, after the weak 我是/本人, the given name must not read as a word (我是李想家的).
+        if m.group("strong") or (longest and (not after or after in _CLAUSE_END)):
+            given = longest
+        else:
+            given = 0
+            for ch in tail[family : family + longest]:
+                if given and _starts_with_word(tail[family + given :], data.not_names):
+                    break
+                given += 1
+            if given == 0 or _starts_with_word(tail[family:], data.not_names):
+                continue
+        if given == 0:
+            continue
+        if not all(_HAN_RE.fullmatch(c) for c in tail[:family]):
+            continue
+        spans.append((start, start + family + given, "name"))
+    return spans
+
+
+__all__ = ["address_spans", "email_spans", "im_spans", "name_spans"]
