@@ -13,13 +13,14 @@ from dataclasses import dataclass, replace
 
 from .corpus import Chunk, Corpus
 from .followup import clean_context, resolve
-from .groups import Group, GroupIndex
+from .fusion import Hit, Retrieval
+from .groups import GroupIndex
 from .highlight import Highlight, Highlighter
 from .intent import IntentReader, QuestionIntent
 from .multipart import split_parts
 from .periods import Periods
 from .places import load_places
-from .retrieve import Hit, Retrieval, Retriever
+from .retrieve import Retriever
 from .text import Lexicon, normalize
 
 # A group answer lists every measure for the group, but a pathological group (a word that every

@@ -18,7 +18,6 @@ import math
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from cachetools import LRUCache
@@ -26,8 +25,9 @@ from cachetools import LRUCache
 from .corpus import Chunk, Corpus, cn_to_int
 from .embed import Embedder
 from .errors import EmbedderError
-from .index import LoadedIndex, lexical_text
+from .fusion import Evidence, Retrieval, Weights, decide
 from .groups import read_groups
+from .index import LoadedIndex, lexical_text
 from .text import Expansion, Lexicon, normalize
 
 log = logging.getLogger("policy_assistant")
@@ -51,87 +51,6 @@ _MAX_UNKNOWN_WORDS = 3
 
 def _ngrams(text: str, n: int) -> list[str]:
     return [text[i : i + n] for i in range(len(text) - n + 1)]
-
-
-@dataclass(frozen=True)
-class Weights:
-    """Fusion weights and match thresholds.
-
-    Chosen by `python eval/tune.py` (random search on eval/faq.jsonl, out-of-scope questions
-    counted twice); eval/faq_holdout.jsonl is only reported. Re-run it after changing the corpus,
-    the lexicon or the embedder, and paste its result here.
-    """
-
-    lexical: float = 0.3
-    dense: float = 0.2
-    coverage: float = 0.35
-    phrase: float = 0.2
-    # Direct references outrank any amount of topical evidence.
-    number: float = 2.0
-    unit_duty: float = 1.0
-    unit_mention: float = 0.1
-    # Decision: matched when a direct reference exists or the evidence clears these...
-    min_coverage: float = 0.3
-    min_dense: float = 0.86
-    min_coverage_with_dense: float = 0.1
-    # ...unless the question is closer to a neighbouring topic the policy does not cover.
-    neighbour_margin: float = 0.03
-    neighbour_min_coverage: float = 0.3
-    # A question that names an uncovered topic outright (医保, 公积金, 残疾人就业保障金) is declined
-    # unless a measure covers at least this much of it once the topic's own words and the words for
-    # who is asking (高校毕业生, 残疾人…) are set aside: 「高校毕业生落户」 is about 落户.
-    named_neighbour_max_coverage: float = 0.5
-    # Hits kept after the first: within this fraction of the best score.
-    keep_ratio: float = 0.8
-
-
-@dataclass(frozen=True)
-class Hit:
-    chunk: Chunk
-    score: float
-    lexical: float  # BM25 relative to the best chunk for this question, 0–1
-    dense: float  # cosine similarity, best over chunk and its sentences (0 when dense is off)
-    coverage: float  # IDF-weighted share of the question's tokens found in the chunk, 0–1
-    why: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Per-question, per-chunk evidence; `Retriever.decide` turns it into a ranking (and the tuner
-    re-decides it under many weight settings without recomputing anything)."""
-
-    question: str
-    expansion: Expansion
-    greeting: bool
-    q_tokens: tuple[str, ...]
-    lexical: np.ndarray  # BM25 relative to the best chunk, 0–1
-    coverage: np.ndarray  # IDF-weighted share of question tokens found in the chunk
-    phrase: np.ndarray  # verbatim 4-character runs of the question found in the chunk, 0–1
-    dense: np.ndarray  # best cosine over the chunk and its sentences (zeros when dense is off)
-    cited: tuple[int, ...]  # chunk positions cited by number
-    units: tuple[str, ...]  # departments named
-    duty: bool  # the question asks what a department is responsible for
-    neighbour_coverage: tuple[float, str | None]
-    neighbour_dense: tuple[float, str | None]
-    neighbour_named: str | None  # a neighbouring topic whose own words the question uses
-    lexical_on: bool  # False in the dense-only ablation: coverage is then unknown, not zero
-    degraded: str | None
-    # Best share of the question a measure covers without the named neighbour's own words and the
-    # words for who is asking: what is left of the question once its subject is the neighbour.
-    neighbour_rest: float = 0.0
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    question: str
-    expansion: Expansion
-    kind: str  # "answer" | "no_match" | "greeting"
-    hits: tuple[Hit, ...]  # ranked, all chunks with any evidence (the lookup page shows them)
-    matched: tuple[Hit, ...]  # the hits that clear the threshold (≤ top_k), best first
-    degraded: str | None = None  # why dense retrieval was skipped, if it was
-    neighbour: str | None = None  # the uncovered topic the question resembles most, if declined for it
-    cited: tuple[str, ...] = ()  # ids of the chunks the question cites by number ("第七条")
-    evidence_tokens: tuple[str, ...] = ()  # the question's lexical tokens, glossary terms included
 
 
 class Retriever:
@@ -197,7 +116,9 @@ class Retriever:
             for t in lexicon.tokens(normalize(w))
         )
         # Words the policy itself uses ("贷款", "养老") prove nothing either way.
-        self._neighbour_tokens = [frozenset(t for t in toks if nb_df[t] == 1 and t not in self._idf) for toks in nb_tokens]
+        self._neighbour_tokens = [
+            frozenset(t for t in toks if nb_df[t] == 1 and t not in self._idf) for toks in nb_tokens
+        ]
         self.degraded: str | None = None
         self._vectors: LRUCache[str, np.ndarray] = LRUCache(maxsize=4096)
         self.skip_dense_when_cited = True
@@ -332,9 +253,7 @@ class Retriever:
         # Verbatim phrases ("农民工之星", "工匠学院") beat word overlap: jieba may split a name the
         # corpus spells out, and a glossary expansion must not outrank the literal source.
         grams = {g for run in _HAN_RUN_RE.findall(expansion.repaired) for g in _ngrams(run, 4)}
-        phrase = np.array(
-            [min(1.0, sum(g in text for g in grams) / 3) for text in self._chunk_texts], dtype=np.float32
-        )
+        phrase = np.array([min(1.0, sum(g in text for g in grams) / 3) for text in self._chunk_texts], dtype=np.float32)
         cited = tuple(self._pos[c.id] for c in self.numbers_in(expansion.repaired))
         # A measure cited by number outranks any amount of topical evidence (Weights.number), so
         # the embedding could not change the answer: skip it. (Checked by eval: identical figures.)
@@ -393,98 +312,4 @@ class Retriever:
 
     def decide(self, ev: Evidence, top_k: int = 3, weights: Weights | None = None) -> Retrieval:
         """Fuse the evidence into a ranking and decide whether the policy covers the question."""
-        w = weights or self.weights
-        if ev.greeting:
-            return Retrieval(ev.question, ev.expansion, "greeting", (), (), ev.degraded, None, (), ev.q_tokens)
-        n = len(self.chunks)
-        dense = ev.dense
-        # Dense similarity is rescaled within the question so that its spread, not its level
-        # (which differs per model), drives the ranking.
-        dense_rel = np.zeros(n, dtype=np.float32)
-        if dense.max() > 0:
-            lo, hi = float(np.median(dense)), float(dense.max())
-            dense_rel = np.clip((dense - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
-        score = w.lexical * ev.lexical + w.dense * dense_rel + w.coverage * ev.coverage + w.phrase * ev.phrase
-        direct = np.zeros(n, dtype=bool)
-        why: list[list[str]] = [[] for _ in range(n)]
-        for i in ev.cited:
-            score[i] += w.number
-            direct[i] = True
-            c = self.chunks[i]
-            why[i].append(f"编号:{c.label.split(' ')[0] if c.kind == 'measure' else c.title}")
-        for unit in ev.units:
-            for i, c in enumerate(self.chunks):
-                if unit in c.lead_units:
-                    score[i] += w.unit_duty if ev.duty else w.unit_mention
-                    direct[i] |= ev.duty
-                    why[i].append(f"部门:{unit}")
-        for i in range(n):
-            if ev.lexical[i] > 0:
-                shared = [t for t in ev.q_tokens if t in self._chunk_tokens[i]]
-                why[i].append("关键词:" + "、".join(shared[:6]))
-            if dense_rel[i] > 0.5:
-                why[i].append(f"语义:{dense[i]:.2f}")
-
-        order = np.argsort(-score, kind="stable")
-        hits = []
-        for i in order:
-            if score[i] <= 0:
-                break
-            hits.append(
-                Hit(
-                    chunk=self.chunks[i],
-                    score=round(float(score[i]), 4),
-                    lexical=round(float(ev.lexical[i]), 4),
-                    dense=round(float(dense[i]), 4),
-                    coverage=round(float(ev.coverage[i]), 4),
-                    why=tuple(why[i]),
-                )
-            )
-
-        matched: list[Hit] = []
-        neighbour = None
-        if hits:
-            top = hits[0]
-            top_i = self._pos[top.chunk.id]
-            has_dense = dense.max() > 0
-            if not ev.lexical_on:
-                evidence = top.dense >= w.min_dense
-            else:
-                evidence = (
-                    top.coverage >= w.min_coverage
-                    or (has_dense and top.dense >= w.min_dense and top.coverage >= w.min_coverage_with_dense)
-                    or (not has_dense and top.coverage >= w.min_coverage_with_dense)
-                )
-            # A question nearer to a topic the policy does not cover (医保, 落户…) is declined
-            # even when it shares words with a measure.
-            nb_cov, nb_cov_topic = ev.neighbour_coverage
-            nb_dense, nb_dense_topic = ev.neighbour_dense
-            if ev.neighbour_named and ev.neighbour_rest < w.named_neighbour_max_coverage:
-                neighbour = ev.neighbour_named
-            elif nb_cov > top.coverage and nb_cov >= w.neighbour_min_coverage:
-                neighbour = nb_cov_topic
-            elif has_dense and nb_dense >= float(dense.max()) + w.neighbour_margin:
-                neighbour = nb_dense_topic
-            if direct[top_i] or (evidence and neighbour is None):
-                neighbour = None
-                matched = [
-                    h
-                    for h in hits[:top_k]
-                    if h is top or h.score >= w.keep_ratio * top.score or direct[self._pos[h.chunk.id]]
-                ]
-        kind = "answer" if matched else "no_match"
-        cited = tuple(self.chunks[i].id for i in ev.cited)
-        return Retrieval(
-            ev.question, ev.expansion, kind, tuple(hits), tuple(matched[:top_k]), ev.degraded, neighbour, cited, ev.q_tokens
-        )
-        if dense_q is not None and len(self.index.background):
-            sims = self.index.background @ dense_q
-            j = int(np.argmax(sims))
-            if float(sims[j]) >= top.dense + self.weights.neighbour_margin:
-                return topics[j]
-        if q_tokens:
-            shares = [sum(t in toks for t in q_tokens) / len(q_tokens) for toks in self._neighbour_tokens]
-            j = int(np.argmax(shares))
-            if shares[j] > top.coverage:
-                return topics[j]
-        return None
+        return decide(ev, self.chunks, self._chunk_tokens, weights or self.weights, top_k)

@@ -22,12 +22,13 @@ from .config import Settings
 from .corpus import Chunk, Corpus, load_corpus
 from .embed import CheckedEmbedder, Embedder, get_embedder
 from .errors import EmbedderError, IndexProblem, InvalidQuestion, UnknownChunk, UnknownGroup
+from .fusion import Hit, Retrieval, Weights
 from .groups import Group, GroupIndex, read_groups
 from .highlight import Highlight
 from .index import Manifest, build_index, load_index
 from .planner import Plan, Planner, Shown
 from .redact import redact_text
-from .retrieve import Hit, Retrieval, Retriever, Weights
+from .retrieve import Retriever
 from .suggest import follow_ups
 from .text import Lexicon, normalize
 

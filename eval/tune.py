@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from assistant import Assistant
 from assistant.evaluation import FaqItem, load_faq
-from assistant.retrieve import Weights
+from assistant.fusion import Weights
 
 SPACE = {
     "lexical": [0.2, 0.3, 0.45, 0.6, 0.8],

@@ -27,8 +27,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from assistant import InvalidQuestion
 from assistant.answer import issued_on
 from assistant.corpus import Chunk
+from assistant.fusion import Hit
 from assistant.redact import redact_text
-from assistant.retrieve import Hit
 from assistant.service import MAX_QUESTION_CHARS, check_question
 
 from .deps import Bot, templates

@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 
 from assistant.answer import validity_notes
 from assistant.corpus import Chunk, Corpus
-from assistant.retrieve import Hit
+from assistant.fusion import Hit
 
 
 def chunk_dict(c: Chunk) -> dict[str, Any]:

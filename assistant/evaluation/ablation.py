@@ -13,6 +13,7 @@ from .faq import FaqItem
 from .results import EvalReport
 from .scoring import evaluate
 
+
 @dataclass(frozen=True)
 class AblationConfig:
     label: str

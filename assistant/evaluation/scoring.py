@@ -45,7 +45,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..answer import Answer
-from ..retrieve import Retrieval
+from ..fusion import Retrieval
 from .faq import KINDS, FaqError, FaqItem, check_ids
 from .metrics import answer_metrics, count_sentences
 from .results import Confusion, EvalReport, Evidence, ItemResult, KindStats, mean_of, ratio_of
