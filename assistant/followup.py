@@ -20,7 +20,8 @@ from .intent import QuestionIntent
 MAX_CONTEXT = 3
 
 # 「第二个找谁」 after an answer listing several measures: the second of them, not measure 2. Only
-# "个" (the policy itself numbers its measures with 条), and only within the previous answer's list.
+# "个" (the policy itself numbers its measures with 条), and only within the previous answer's whole
+# list (a group answer may list more than MAX_CONTEXT: 「第四个」 is still one of them).
 _ORDINAL_RE = re.compile(r"第\s*([1-9]|[一二三四五六七八九两])\s*个")
 
 
@@ -30,20 +31,18 @@ class Resolution:
     chunks: tuple[Chunk, ...] = ()
 
 
-def clean_context(corpus: Corpus, context: Iterable[str] | None) -> tuple[Chunk, ...]:
-    """Known chunks of the context, in order, without repeats; unknown ids are dropped, since a
-    stale tab may send ids of an older corpus."""
+def clean_context(corpus: Corpus, context: Iterable[str] | None, limit: int | None = MAX_CONTEXT) -> tuple[Chunk, ...]:
+    """Known chunks of the context, in order, without repeats, at most `limit`; unknown ids are
+    dropped, since a stale tab may send ids of an older corpus."""
     out: list[Chunk] = []
     for cid in context or ():
         c = corpus.chunk(cid) if isinstance(cid, str) else None
         if c is not None and c not in out:
             out.append(c)
-    return tuple(out[:MAX_CONTEXT])
+    return tuple(out[:limit])
 
 
-def resolve(
-    intent: QuestionIntent, context: tuple[Chunk, ...], cited: bool, question: str = ""
-) -> Resolution:
+def resolve(intent: QuestionIntent, context: tuple[Chunk, ...], cited: bool, question: str = "") -> Resolution:
     if len(context) > 1 and (m := _ORDINAL_RE.search(question)):
         n = cn_to_int(m[1])
         if n is not None and 1 <= n <= len(context):
@@ -51,7 +50,7 @@ def resolve(
     if cited or not intent.elliptical:
         return Resolution("own")
     if context:
-        return Resolution("context", context)
+        return Resolution("context", context[:MAX_CONTEXT])
     return Resolution("clarify")
 
 

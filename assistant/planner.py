@@ -124,7 +124,7 @@ class Planner:
     ) -> Plan:
         cited = bool(retrieval.cited)
 
-        resolution = resolve(intent, clean_context(self.corpus, context), cited, normalize(question))
+        resolution = resolve(intent, clean_context(self.corpus, context, limit=None), cited, normalize(question))
         if resolution.kind == "context":
             shown = tuple(
                 self._show(self._direct_hit(c, "上一轮答复"), retrieval, intent, "context") for c in resolution.chunks

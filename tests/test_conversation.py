@@ -119,6 +119,14 @@ def test_an_ordinal_points_into_the_previous_answer_not_at_a_measure_number(char
     assert first(chars_assistant.ask("第二个找哪个部门?")).id == "m2"
 
 
+def test_an_ordinal_reaches_past_the_third_measure_of_a_group_answer(chars_assistant: Assistant) -> None:
+    group = chars_assistant.ask("我是农民工,有哪些政策?")
+    listed = [m.id for m in group.measures]
+    assert len(listed) >= 4
+    a = chars_assistant.ask("第四个找哪个部门?", context=listed)
+    assert [m.id for m in a.measures] == [listed[3]] and a.context_used
+
+
 @pytest.mark.parametrize(
     ("question", "context"),
     [
