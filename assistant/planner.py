@@ -162,9 +162,9 @@ class Planner:
         # entrepreneurs' policy words, but asking about it is asking about that loan.
         group_words = {v for g in named for v in g.variants}
         neutral = self.intents.group_neutral
-        # Only words the policy itself uses can narrow the question to a topic of its own: 「残疾人朋友」
-        # 「能用上」 name no measure, and an uncovered service was declined above.
-        known = self.retriever.vocabulary
+        # Only words the policy itself uses (those with an IDF) can narrow the question to a topic of
+        # its own: 「残疾人朋友」「能用上」 name no measure, and an uncovered service was declined above.
+        known = self.retriever.idf
         rest = [
             t
             for t in intent.topic

@@ -84,8 +84,6 @@ class Retriever:
         self._idf = {t: math.log((n + 1) / (d + 0.5)) for t, d in df.items()}
         # Unknown words weigh like the rarest: "火锅" is strong evidence the question is elsewhere.
         self._idf_unknown = math.log((n + 1) / 0.5)
-        # Words the corpus uses anywhere: what can point at a measure at all.
-        self.vocabulary: frozenset[str] = frozenset(self._idf)
         self._measures_by_number = {c.number: c for c in corpus.primary_doc.measures}
         self._unit_aliases = self._build_unit_aliases(corpus.units)
         # Numbers said together with a part's name ("组织保障第二点") index that part's paragraphs.
