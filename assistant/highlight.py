@@ -36,17 +36,9 @@ class Highlighter:
         self.intents = intents
         self.idf = idf
         self._default_idf = max(idf.values(), default=1.0)
-        self._sentence_tokens: dict[str, frozenset[str]] = {}
-
-    def _tokens(self, sentence: str) -> frozenset[str]:
-        toks = self._sentence_tokens.get(sentence)
-        if toks is None:
-            toks = frozenset(self.lexicon.tokens(sentence))
-            self._sentence_tokens[sentence] = toks
-        return toks
 
     def _score(self, sentence: str, terms: Sequence[str], phrases: Sequence[str]) -> float:
-        toks = self._tokens(sentence)
+        toks = frozenset(self.lexicon.tokens(sentence))  # memoised by the lexicon
         score = sum(self.idf.get(t, self._default_idf) for t in terms if t in toks)
         # Glossary phrases ("意外伤害保险补贴") and group words are matched as written: jieba may
         # cut them differently inside a long sentence.
