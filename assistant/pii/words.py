@@ -32,8 +32,8 @@ _IM_RE = re.compile(
     r"(?i)(?:(?P<wxid>(?<![A-Za-z0-9_-])wxid_[A-Za-z0-9_-]{4,30})|"
     # The Latin words must stand apart from the account ("QQ 12345", "qq:12345", "vx号 …"): glued to
     # letters and digits they are just part of some token (a hash, a base64 id).
-    r"(?:(?:扣扣|企鹅号|微信)(?:号码|号|账号|帐号|id)?|(?<![A-Za-z0-9_-])(?:qq|vx|wx|weixin|wechat)(?=[\s:：号是为]))"
-    r"(?:号码|号|账号|帐号)?\s*(?:是|为)?\s*[:：]?\s*(?P<id>[A-Za-z][A-Za-z0-9_-]{5,19}|[1-9][0-9]{4,11}))"
+    r"(?:扣扣|企鹅号|微信|(?<![A-Za-z0-9_-])(?:qq|vx|wx|weixin|wechat)(?=[\s:：号是为]))"
+    r"(?:号码|号|账号|帐号|id)?\s*(?:是|为)?\s*[:：]?\s*(?P<id>[A-Za-z][A-Za-z0-9_-]{5,19}|[1-9][0-9]{4,11}))"
     r"(?![A-Za-z0-9_-])"
 )
 
