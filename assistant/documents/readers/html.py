@@ -37,7 +37,8 @@ BODY_SELECTORS = (
     "#Zoom",
     "article",
 )
-MIN_BODY_CHARS = 30  # a body with less non-link text than this is a stub (a list page's intro, a 404 notice)
+MIN_BODY_CHARS = 10  # a known container with less non-link text than this is an empty placeholder
+MIN_DENSE_CHARS = 60  # without a known container, a block with less text than this is a list page or an error page
 
 # Never content, wherever they are.
 DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "svg", "canvas", "object", "embed", "button",
@@ -110,7 +111,7 @@ def read(path: Path) -> SourceText:
     # What the page says about the article, outside it: render the page with the article left out.
     outside = tree.body if tree.body is not None else tree.root
     heading = _first_heading(outside, body)
-    outside_lines = _Renderer(skip=body).render(outside) if outside is not None else []
+    outside_lines = _Renderer(skip=body.mem_id).render(outside) if outside is not None else []
     fields: dict[str, str] = {}
     title = meta.get("articletitle") or heading or _title_from_page_title(page_title_text)
     if title:
@@ -189,7 +190,7 @@ def _find_body(tree):
         return None
     node, score = max(scores.values(), key=lambda pair: pair[1])
     # A real article is mostly prose: a block whose text is mostly links is a list or a menu.
-    return node if score >= MIN_BODY_CHARS * 2 and _own_text_length(node) >= MIN_BODY_CHARS * 2 else None
+    return node if score >= MIN_DENSE_CHARS and _own_text_length(node) >= MIN_DENSE_CHARS else None
 
 
 def _is_furniture(node, names_re: re.Pattern[str]) -> bool:
@@ -243,8 +244,8 @@ def _labelled(lines: list[str]) -> list[tuple[str, str]]:
 class _Renderer:
     """Turns an element into lines: a block element ends the line, <br> breaks it, a table row becomes 「a | b」."""
 
-    def __init__(self, skip=None) -> None:
-        self.skip = skip.mem_id if skip is not None else None
+    def __init__(self, skip: int | None = None) -> None:
+        self.skip = skip  # the mem_id of an element left out (the article, when reading the page around it)
         self.lines: list[str] = []
         self.current: list[str] = []
 
