@@ -94,3 +94,11 @@ def test_a_page_fragment_without_html_markers_still_goes_to_the_html_reader(tmp_
     path.write_text('<div class="TRS_Editor"><p>问：失业保险金怎么领取？</p><p>答：持社会保障卡到所在街道申领。</p></div>',
                     encoding="utf-8")
     assert read_source(path).lines == ("问：失业保险金怎么领取？", "答：持社会保障卡到所在街道申领。")
+
+
+def test_an_old_or_encrypted_word_file_is_told_to_be_saved_as_docx(tmp_path: Path):
+    # Word 97–2003 .doc, WPS .wps and password-protected .docx files are all OLE compound files.
+    path = tmp_path / "办事指南.docx"
+    path.write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504))
+    with pytest.raises(DocumentReadError, match=r"请另存为未加密的 \.docx"):
+        read_source(path)

@@ -33,6 +33,8 @@ FORMAT_NAMES: dict[str, str] = {
     "pdf": "PDF",
     "docx": "Word 文档(.docx)",
     "zip": "ZIP 压缩包(不是 Word 文档)",
+    # Old binary .doc/.wps files and password-protected .docx files are both OLE compound files.
+    "ole": "旧版 Word/WPS 文件(.doc/.wps)或加密的 Word 文件,请另存为未加密的 .docx",
     "html": "网页(HTML)",
     "text": "纯文本",
 }
@@ -45,6 +47,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "html": frozenset({"html", "text"}),
 }
 
+OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 SNIFF_BYTES = 64 * 1024  # enough to see a header and decode a sample; a zip is checked through its central directory
 # A page starts (after an XML declaration or comments, as some CMSs write them) with one of these tags.
 _HTML_START = re.compile(
@@ -55,13 +58,16 @@ _HTML_START = re.compile(
 
 def sniff_format(data: bytes) -> str | None:
     """What a file's bytes are, whatever its name says: "pdf", "docx", "zip" (a zip archive that is not a Word
-    document), "html", "text" (UTF-8 or GB18030 without control bytes) or None (some other binary).
+    document), "ole" (an old .doc/.wps or an encrypted Office file), "html", "text" (UTF-8 or GB18030 without control
+    bytes) or None (some other binary).
 
     `data` is the whole file or its first bytes; a truncated zip is still recognised as Word by its first entry names."""
     head = data[:SNIFF_BYTES]
     # PDF readers accept the header anywhere in the first kilobyte (some producers put junk before it).
     if b"%PDF-" in head[:1024]:
         return "pdf"
+    if head.startswith(OLE_MAGIC):
+        return "ole"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -98,9 +104,12 @@ def _sniff_file(path: Path) -> str | None:
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
     if head.startswith(b"PK"):
-        # Judge a zip by its central directory, at the end of the file: read the whole file (a .docx is small, and
-        # its reader opens it anyway).
-        return sniff_format(path.read_bytes())
+        # Judge a zip by its central directory, at the end of the file (zipfile reads only that).
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return "docx" if "word/document.xml" in archive.namelist() else "zip"
+        except (zipfile.BadZipFile, EOFError):
+            pass  # cut short: sniff_format looks for the entry names in the local headers
     return sniff_format(head)
 
 

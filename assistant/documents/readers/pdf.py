@@ -65,7 +65,8 @@ class _Line:
 
 def read(path: Path) -> SourceText:
     import pdfplumber  # imported here so a missing parser only affects .pdf files
-    from pdfminer.pdfdocument import PDFPasswordIncorrect
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.psexceptions import PSException
     from pdfplumber.utils.exceptions import PdfminerException
 
     warnings: list[str] = []
@@ -75,10 +76,13 @@ def read(path: Path) -> SourceText:
             title = _metadata_title(pdf.metadata)
             for number, page in enumerate(pdf.pages, start=1):
                 pages.append(_page_lines(number, page))
-    except PdfminerException as exc:
-        cause = exc.args[0] if exc.args else exc
+    except (PdfminerException, PSException) as exc:
+        # pdfplumber wraps what pdfminer raises while opening; a page parsed later raises pdfminer's own errors.
+        cause = exc.args[0] if isinstance(exc, PdfminerException) and exc.args else exc
         if isinstance(cause, PDFPasswordIncorrect):
             raise DocumentReadError(path, "PDF 已加密,需要密码才能打开;请提供未加密的文件") from exc
+        if isinstance(cause, PDFEncryptionError):
+            raise DocumentReadError(path, "PDF 已加密,且加密方式无法处理;请提供未加密的文件") from exc
         raise DocumentReadError(path, "不是有效的 PDF 文件,或文件已损坏") from exc
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         # pdfminer reports some damaged structures as plain Python errors.
