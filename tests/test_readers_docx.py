@@ -166,3 +166,29 @@ def test_a_docx_with_too_many_entries_is_refused(tmp_path: Path):
     with pytest.raises(DocumentReadError, match="个条目") as caught:
         read_source(path)
     assert "many.docx" in str(caught.value)
+
+
+def test_a_paragraph_numbered_by_a_missing_list_is_a_warning(tmp_path: Path):
+    doc = Document()
+    para = doc.add_paragraph("申请材料")
+    para._p.get_or_add_pPr().append(parse_xml(
+        f'<w:numPr {nsdecls("w")}><w:ilvl w:val="0"/><w:numId w:val="999"/></w:numPr>'
+    ))
+    doc.save(tmp_path / "missing.docx")
+    source = read_source(tmp_path / "missing.docx")
+    assert source.lines == ("申请材料",)
+    assert source.warnings == ("1 个段落的自动编号在文件中没有定义,编号未读出",)
+
+
+def test_a_text_box_is_reported_not_silently_dropped(tmp_path: Path):
+    doc = Document()
+    doc.add_paragraph("正文第一段。")
+    box = parse_xml(
+        f'<w:r {nsdecls("w")}><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml"><v:textbox><w:txbxContent>'
+        "<w:p><w:r><w:t>文本框里的说明</w:t></w:r></w:p></w:txbxContent></v:textbox></v:shape></w:pict></w:r>"
+    )
+    doc.paragraphs[0]._p.append(box)
+    doc.save(tmp_path / "box.docx")
+    source = read_source(tmp_path / "box.docx")
+    assert source.lines == ("正文第一段。",)
+    assert source.warnings == ("文档含 1 个文本框,其中的文字未读取",)

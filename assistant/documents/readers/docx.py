@@ -44,6 +44,8 @@ def read(path: Path) -> SourceText:
     if reader.numbering.unknown_formats:
         formats = "、".join(sorted(reader.numbering.unknown_formats))
         warnings.append(f"Word 自动编号格式 {formats} 无法还原,这些段落前的编号未读出")
+    if reader.numbering.missing_lists:
+        warnings.append(f"{reader.numbering.missing_lists} 个段落的自动编号在文件中没有定义,编号未读出")
     if reader.text_boxes:
         warnings.append(f"文档含 {reader.text_boxes} 个文本框,其中的文字未读取")
     if not lines:

@@ -134,6 +134,7 @@ class WordNumbering:
         self.counters: dict[str, list[int | None]] = {}
         self.started: set[str] = set()
         self.unknown_formats: set[str] = set()
+        self.missing_lists = 0  # numbered paragraphs whose list definition is missing from numbering.xml
         if numbering_element is not None:
             self._read_numbering(numbering_element)
         if styles_element is not None:
@@ -204,8 +205,11 @@ class WordNumbering:
             num_id = _val(num_pr, "w:numId") or num_id
             own_level = _val(num_pr, "w:ilvl")
             ilvl = int(own_level) if own_level is not None else ilvl
-        if not num_id or num_id == "0" or num_id not in self.nums:
+        if not num_id or num_id == "0":
             return None  # numId 0 switches numbering off
+        if num_id not in self.nums:
+            self.missing_lists += 1
+            return None
         abstract_id, overrides = self.nums[num_id]
         levels = self._levels(abstract_id)
         if ilvl is None:
@@ -213,6 +217,7 @@ class WordNumbering:
             ilvl = next((n for n, lvl in levels.items() if style_id and lvl.style == style_id), 0)
         ilvl = min(max(ilvl, 0), MAX_LEVELS - 1)
         if ilvl not in levels:
+            self.missing_lists += 1
             return None
         key = abstract_id or num_id
         counters = self.counters.setdefault(key, [None] * MAX_LEVELS)

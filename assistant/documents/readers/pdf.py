@@ -61,6 +61,7 @@ class _Line:
     x0: float
     x1: float
     size: float  # the commonest character size on the line
+    page_width: float
 
 
 def read(path: Path) -> SourceText:
@@ -122,7 +123,8 @@ def _page_lines(number: int, page) -> list[_Line]:
         if not text:
             continue
         sizes = Counter(round(ch["size"], 1) for ch in raw["chars"])
-        lines.append(_Line(number, text, raw["x0"], raw["x1"], sizes.most_common(1)[0][0] if sizes else 0.0))
+        size = sizes.most_common(1)[0][0] if sizes else 0.0
+        lines.append(_Line(number, text, raw["x0"], raw["x1"], size, float(page.width)))
     return lines
 
 
@@ -159,10 +161,12 @@ def _rejoin(lines: list[_Line]) -> list[str]:
     if not lines:
         return []
     body_size = statistics.median(line.size for line in lines) or 10.0
-    left = min(line.x0 for line in lines)
-    # The right margin: the furthest a line reaches without hanging punctuation.
-    ends = [line.x1 for line in lines if not line.text.endswith(HANGING)] or [line.x1 for line in lines]
-    right = max(ends)
+    # The margins, robust to a few stray lines (a wide table row, a note set further out): the left margin is where
+    # the leftmost tenth of lines start; the right one is the third-furthest line end without hanging punctuation.
+    starts = sorted(line.x0 for line in lines)
+    left = starts[len(starts) // 10]
+    ends = sorted((line.x1 for line in lines if not line.text.endswith(HANGING)), reverse=True)
+    right = ends[min(2, len(ends) - 1)] if ends else max(line.x1 for line in lines)
     indented = [line.x0 > left + 1.5 * body_size for line in lines]
     uses_indent = any(indented) and not all(indented)
 
@@ -187,8 +191,9 @@ def _continues(prev: _Line, line: _Line, indent: bool, left: float, right: float
         return abs(prev.size - line.size) < 0.5 and not prev.text.endswith(SENTENCE_END)
     if prev.size > big or line.size > big:
         return False
-    if prev.x1 < right - 1.2 * size:
-        return False  # the line stopped short of the margin: its paragraph ended there
+    if prev.x1 < right - 1.2 * size or prev.x1 < 0.8 * prev.page_width:
+        # The line stopped short of the margin (which is never left of 80% of the page): its paragraph ended there.
+        return False
     if uses_indent:
         # Paragraphs start two characters in: an unindented line after a full one is its continuation.
         return not indent
