@@ -126,3 +126,36 @@ def test_a_layout_table_inside_the_article_keeps_its_paragraphs_apart(tmp_path: 
         "二、补贴标准为每人每月500元。",
         "青岛市城阳区人力资源和社会保障局",
     )
+
+
+def test_the_title_is_the_heading_above_the_article_not_the_site_logo(tmp_path: Path):
+    body = """<div class="logo"><h1>青岛市城阳区人民政府（示例）</h1></div>
+<div class="detail"><h2>城阳区公益性岗位补贴申领指南（示例）</h2><div class="info">发布日期：2025-05-06</div>
+<div class="article-content"><p>公益性岗位补贴按月申领，每人每月1000元。</p></div></div>"""
+    source = read_source(_page(tmp_path, body))
+    assert source.lines == ("公益性岗位补贴按月申领，每人每月1000元。",)
+    assert dict(source.fields) == {"标题": "城阳区公益性岗位补贴申领指南（示例）", "发布日期": "2025-05-06"}
+
+
+def test_a_page_wrapped_in_one_form_still_has_its_article_found(tmp_path: Path):
+    # ASP.NET sites put the whole page inside <form id="form1">; the form is not page furniture.
+    body = """<form id="form1" method="post"><div class="search"><input name="q"><button>搜索</button></div>
+<div class="detail"><div class="txt">
+<p>各街道办事处：</p><p>为做好2025年高校毕业生就业见习工作，区人力资源和社会保障局将于5月开展见习岗位征集，
+请各街道组织辖区企业于5月31日前报送见习岗位。</p></div></div></form>"""
+    assert read_source(_page(tmp_path, body)).lines == (
+        "各街道办事处：",
+        "为做好2025年高校毕业生就业见习工作，区人力资源和社会保障局将于5月开展见习岗位征集，请各街道组织辖区企业于5月31日前报送见习岗位。",
+    )
+
+
+def test_paragraphs_each_in_their_own_div_are_found_together(tmp_path: Path):
+    body = """<div class="detail">
+<div class="para">一、见习对象为离校2年内未就业高校毕业生和16至24岁失业青年。</div>
+<div class="para">二、见习期限一般为3至12个月，见习期间由见习单位发放基本生活费。</div>
+<div class="para">三、见习补贴按当地最低工资标准的60%给予见习单位。</div></div>"""
+    assert read_source(_page(tmp_path, body)).lines == (
+        "一、见习对象为离校2年内未就业高校毕业生和16至24岁失业青年。",
+        "二、见习期限一般为3至12个月，见习期间由见习单位发放基本生活费。",
+        "三、见习补贴按当地最低工资标准的60%给予见习单位。",
+    )

@@ -38,6 +38,7 @@ BODY_SELECTORS = (
     "article",
 )
 MIN_BODY_CHARS = 10  # a known container with less non-link text than this is an empty placeholder
+CONTAINER_TAGS = frozenset({"div", "section", "article", "main", "td", "body"})  # blocks the fallback may choose
 MIN_DENSE_CHARS = 60  # without a known container, a block with less text than this is a list page or an error page
 
 # Never content, wherever they are.
@@ -45,13 +46,15 @@ DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "svg", "canvas
              "select", "input", "textarea", "link", "meta")
 # Page furniture around the article, for the densest-block search (an article inside an element named so is still
 # found by BODY_SELECTORS first).
-FURNITURE_TAGS = ("nav", "header", "footer", "aside", "form")
+# (Not <form>: ASP.NET sites wrap the whole page in one.)
+FURNITURE_TAGS = ("nav", "header", "footer", "aside")
 FURNITURE_NAMES = re.compile(
     r"^(?:nav|navbar|menu|top|topbar|header|footer|foot|bottom|copyright|crumb|crumbs|breadcrumb|position"
     r"|location|dqwz|sidebar|side|share|bdshare|bdsharebuttonbox|fenxiang|tools|print|related"
     r"|xgwz|xglj|links|friendlink|pager|pagination|search|login)$",
     re.IGNORECASE,
 )
+LOGO_NAMES = re.compile(r"^(?:logo|banner|site-?name|sitename)$", re.IGNORECASE)
 # Inside the article only what is surely not text is removed (a div named "right" may hold the signature).
 BODY_FURNITURE_NAMES = re.compile(
     r"^(?:share|bdshare|bdsharebuttonbox|fenxiang|tools|print|related|xgwz|xglj|pager|pagination|crumb|crumbs"
@@ -110,7 +113,7 @@ def read(path: Path) -> SourceText:
 
     # What the page says about the article, outside it: render the page with the article left out.
     outside = tree.body if tree.body is not None else tree.root
-    heading = _first_heading(outside, body)
+    heading = _heading_before(outside, body)
     outside_lines = _Renderer(skip=body.mem_id).render(outside) if outside is not None else []
     fields: dict[str, str] = {}
     title = meta.get("articletitle") or heading or _title_from_page_title(page_title_text)
@@ -171,7 +174,7 @@ def _find_body(tree):
     for node in list(root.traverse()):
         if node.mem_id != root.mem_id and _is_furniture(node, FURNITURE_NAMES):
             node.decompose()
-    scores: dict[int, tuple[object, int]] = {}
+    scores: dict[int, tuple[object, float]] = {}
     for node in root.traverse(include_text=True):
         if node.tag != "-text":
             continue
@@ -179,18 +182,32 @@ def _find_body(tree):
         if not text:
             continue
         container, in_link = node.parent, False
-        while container is not None and container.tag not in ("div", "section", "article", "main", "td", "body"):
+        while container is not None and container.tag not in CONTAINER_TAGS:
             in_link = in_link or container.tag == "a"
             container = container.parent
         if in_link or container is None:
             continue
-        key = container.mem_id
-        scores[key] = (container, scores.get(key, (container, 0))[1] + len(text))
+        _add_score(scores, container, len(text))
+        # Half to the enclosing block too (as readability does): an article whose paragraphs each sit in a div of
+        # their own is found as their common parent.
+        parent = _container(container.parent)
+        if parent is not None:
+            _add_score(scores, parent, len(text) / 2)
     if not scores:
         return None
-    node, score = max(scores.values(), key=lambda pair: pair[1])
-    # A real article is mostly prose: a block whose text is mostly links is a list or a menu.
-    return node if score >= MIN_DENSE_CHARS and _own_text_length(node) >= MIN_DENSE_CHARS else None
+    node, _ = max(scores.values(), key=lambda pair: pair[1])
+    # Less prose than this outside links: a column list, a menu or an error notice, not an article.
+    return node if _own_text_length(node) >= MIN_DENSE_CHARS else None
+
+
+def _container(node):
+    while node is not None and node.tag not in CONTAINER_TAGS:
+        node = node.parent
+    return node
+
+
+def _add_score(scores: dict, node, amount: float) -> None:
+    scores[node.mem_id] = (node, scores.get(node.mem_id, (node, 0.0))[1] + amount)
 
 
 def _is_furniture(node, names_re: re.Pattern[str]) -> bool:
@@ -200,16 +217,28 @@ def _is_furniture(node, names_re: re.Pattern[str]) -> bool:
     return any(names_re.match(name) for name in names)
 
 
-def _first_heading(root, body):
+def _heading_before(root, body) -> str | None:
+    """The last h1–h3 before the article in reading order (the article's own title, not the site's logo heading
+    further up), outside the page's furniture."""
     if root is None:
         return None
-    inside = {node.mem_id for node in body.traverse()}
-    for node in root.css("h1, h2"):
-        if node.mem_id not in inside:
+    last = None
+    for node in root.traverse():
+        if node.mem_id == body.mem_id:
+            break
+        if node.tag in ("h1", "h2", "h3") and not _in_furniture(node):
             text = re.sub(r"\s+", " ", node.text(deep=True) or "").strip()
             if text:
-                return text
-    return None
+                last = text
+    return last
+
+
+def _in_furniture(node) -> bool:
+    while node is not None:
+        if node.tag in FURNITURE_TAGS or _is_furniture(node, FURNITURE_NAMES) or _is_furniture(node, LOGO_NAMES):
+            return True
+        node = node.parent
+    return False
 
 
 def _title_from_page_title(text: str) -> str | None:
