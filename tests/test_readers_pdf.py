@@ -160,3 +160,29 @@ def test_the_reader_refuses_non_pdf_bytes_even_when_called_directly(tmp_path: Pa
     path.write_bytes((LIBRARY / "unreadable" / "really-html.pdf").read_bytes())
     with pytest.raises(DocumentReadError, match="不是有效的 PDF 文件"):
         pdf_reader.read(path)
+
+
+def test_a_copy_protected_pdf_without_an_open_password_is_read(tmp_path: Path):
+    # Government PDFs often forbid copying (an owner password) but open without one: they are not 「已加密」 to us.
+    from reportlab.lib.pdfencrypt import StandardEncryption
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1, encrypt=StandardEncryption("", ownerPassword="owner", canCopy=0))
+    c.setFont("Helvetica", 12)
+    c.drawString(79, 700, "Employment service hotline: 0532-87868686.")
+    c.save()
+    path = tmp_path / "protected.pdf"
+    path.write_bytes(buf.getvalue())
+    assert read_source(path).lines == ("Employment service hotline: 0532-87868686.",)
+
+
+def test_a_text_layer_that_cannot_be_decoded_is_refused_not_read_as_glyph_numbers(tmp_path: Path):
+    # pdfminer cannot map this copy-protected file's CID font back to Unicode (its encrypted CIDSystemInfo); the
+    # reader must say so rather than hand on 「(cid:1841)(cid:4287)…」 as the document's text.
+    from reportlab.lib.pdfencrypt import StandardEncryption
+
+    path = tmp_path / "protected-cjk.pdf"
+    path.write_bytes(make_library.make_notice_pdf(encrypt=StandardEncryption("", ownerPassword="owner", canCopy=0)))
+    with pytest.raises(DocumentReadError, match="PDF 的文字层无法解码") as caught:
+        read_source(path)
+    assert "protected-cjk.pdf" in str(caught.value)

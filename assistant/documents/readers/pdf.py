@@ -75,6 +75,7 @@ def read(path: Path) -> SourceText:
     try:
         with pdfplumber.open(path) as pdf:
             title = _metadata_title(pdf.metadata)
+            encrypted = pdf.doc.encryption is not None
             for number, page in enumerate(pdf.pages, start=1):
                 pages.append(_page_lines(number, page))
     except (PdfminerException, PSException) as exc:
@@ -91,10 +92,14 @@ def read(path: Path) -> SourceText:
 
     if not any(pages):
         raise DocumentReadError(path, "扫描版 PDF,没有文字层,无法读取")
-    glyphs = sum(len(CID_GLYPH.findall(line.text)) for page in pages for line in page)
+    # pdfminer writes a glyph it cannot map to Unicode as "(cid:123)". Mostly such glyphs: the text is not there.
+    undecodable = sum(len(m) for page in pages for line in page for m in CID_GLYPH.findall(line.text))
     chars = sum(len(line.text) for page in pages for line in page)
-    if glyphs * 8 > chars:  # "(cid:123)" is 9 characters: most of the text is undecodable glyph numbers
-        raise DocumentReadError(path, "PDF 的文字层无法解码(字体缺少 Unicode 映射),无法读取")
+    if undecodable * 2 > chars:
+        why = "字体缺少 Unicode 映射" + (",且文件已加密(禁止复制)" if encrypted else "")
+        raise DocumentReadError(path, f"PDF 的文字层无法解码({why}),无法读取")
+    if undecodable:
+        warnings.append("PDF 中有少量文字无法解码,以 (cid:数字) 形式保留")
     for number, page in enumerate(pages, start=1):
         if not page:
             warnings.append(f"第{number}页没有文字层(可能是扫描页),该页内容未读取")
