@@ -186,3 +186,34 @@ def test_a_text_layer_that_cannot_be_decoded_is_refused_not_read_as_glyph_number
     with pytest.raises(DocumentReadError, match="PDF 的文字层无法解码") as caught:
         read_source(path)
     assert "protected-cjk.pdf" in str(caught.value)
+
+
+def test_a_ruled_table_reads_as_one_cell_line_per_row(tmp_path: Path):
+    # 办事指南 are often tables; a cell's text wrapped by the cell's width is one cell again.
+    rows = [("事项名称", ["一次性创业补贴申领"]), ("申请材料", ["居民身份证原件、营业执照副本", "原件、就业创业证。"]),
+            ("咨询电话", ["0532-87865432"])]
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1)
+    c.setFont(FONT, 16)
+    c.drawString(79, A4[1] - 100, "一、基本信息")
+    top, x0, split, x1 = 130.0, 79.0, 180.0, 516.0
+    y = top
+    for label, cell_lines in rows:
+        height = 10 + 22 * len(cell_lines)
+        c.rect(x0, A4[1] - y - height, x1 - x0, height)
+        c.line(split, A4[1] - y, split, A4[1] - y - height)
+        c.drawString(x0 + 6, A4[1] - y - 24, label)
+        for i, text in enumerate(cell_lines):
+            c.drawString(split + 6, A4[1] - y - 24 - 22 * i, text)
+        y += height
+    c.drawString(111, A4[1] - y - 40, "申请人可通过政务服务网在线办理。")
+    c.save()
+    path = tmp_path / "guide.pdf"
+    path.write_bytes(buf.getvalue())
+    assert read_source(path).lines == (
+        "一、基本信息",
+        "事项名称 | 一次性创业补贴申领",
+        "申请材料 | 居民身份证原件、营业执照副本原件、就业创业证。",
+        "咨询电话 | 0532-87865432",
+        "申请人可通过政务服务网在线办理。",
+    )
