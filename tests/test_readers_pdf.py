@@ -217,3 +217,22 @@ def test_a_ruled_table_reads_as_one_cell_line_per_row(tmp_path: Path):
         "咨询电话 | 0532-87865432",
         "申请人可通过政务服务网在线办理。",
     )
+
+
+def test_a_few_undecodable_glyphs_are_shown_as_boxes_and_reported(tmp_path: Path):
+    # Same copy-protected CID font as above, but only two of its glyphs among plain Latin text: the line is kept, with
+    # each undecodable glyph visible as 「□」 rather than silently dropped.
+    from reportlab.lib.pdfencrypt import StandardEncryption
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1, encrypt=StandardEncryption("", ownerPassword="owner", canCopy=0))
+    c.setFont("Helvetica", 12)
+    c.drawString(79, 700, "Employment service hotline for all districts: 0532-87868686")
+    c.setFont(FONT, 12)
+    c.drawString(420, 700, "城阳")
+    c.save()
+    path = tmp_path / "mixed.pdf"
+    path.write_bytes(buf.getvalue())
+    source = read_source(path)
+    assert source.lines == ("Employment service hotline for all districts: 0532-87868686 □□",)
+    assert source.warnings == ("PDF 中有 2 个字符无法解码(字体缺少 Unicode 映射),以「□」代替",)

@@ -21,7 +21,7 @@ import re
 import statistics
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .base import DocumentReadError, SourceText
@@ -83,6 +83,7 @@ def read(path: Path) -> SourceText:
             encrypted = pdf.doc.encryption is not None
             for number, page in enumerate(pdf.pages, start=1):
                 pages.append(_page_lines(number, page))
+                page.close()  # drop the page's parsed objects: a long PDF is read one page at a time
     except (PdfminerException, PSException) as exc:
         # pdfplumber wraps what pdfminer raises while opening; a page parsed later raises pdfminer's own errors.
         cause = exc.args[0] if isinstance(exc, PdfminerException) and exc.args else exc
@@ -104,7 +105,10 @@ def read(path: Path) -> SourceText:
         why = "字体缺少 Unicode 映射" + (",且文件已加密(禁止复制)" if encrypted else "")
         raise DocumentReadError(path, f"PDF 的文字层无法解码({why}),无法读取")
     if undecodable:
-        warnings.append("PDF 中有少量文字无法解码,以 (cid:数字) 形式保留")
+        # A few: shown as 「□」, never dropped (「1□00元」 must not become 「100元」).
+        count = sum(len(CID_GLYPH.findall(line.text)) for page in pages for line in page)
+        pages = [[replace(line, text=CID_GLYPH.sub("□", line.text)) for line in page] for page in pages]
+        warnings.append(f"PDF 中有 {count} 个字符无法解码(字体缺少 Unicode 映射),以「□」代替")
     for number, page in enumerate(pages, start=1):
         if not page:
             warnings.append(f"第{number}页没有文字层(可能是扫描页),该页内容未读取")
