@@ -47,16 +47,18 @@ def _numbered_docx(path: Path, levels: list[tuple[str, str]], items: list[tuple[
     first_num = numbering.find(parse_xml(f'<w:num {nsdecls("w")} w:numId="1"/>').tag)
     first_num.addprevious(abstract)
     numbering.append(parse_xml(f'<w:num {nsdecls("w")} w:numId="77"><w:abstractNumId w:val="77"/></w:num>'))
-    numbering.append(parse_xml(
-        f'<w:num {nsdecls("w")} w:numId="78"><w:abstractNumId w:val="77"/>'
-        '<w:lvlOverride w:ilvl="0"><w:startOverride w:val="1"/></w:lvlOverride></w:num>'
-    ))
+    numbering.append(
+        parse_xml(
+            f'<w:num {nsdecls("w")} w:numId="78"><w:abstractNumId w:val="77"/>'
+            '<w:lvlOverride w:ilvl="0"><w:startOverride w:val="1"/></w:lvlOverride></w:num>'
+        )
+    )
     for index, (level, text) in enumerate(items):
         num_id = 78 if restart_at is not None and index >= restart_at else 77
         para = doc.add_paragraph(text)
-        para._p.get_or_add_pPr().append(parse_xml(
-            f'<w:numPr {nsdecls("w")}><w:ilvl w:val="{level}"/><w:numId w:val="{num_id}"/></w:numPr>'
-        ))
+        para._p.get_or_add_pPr().append(
+            parse_xml(f'<w:numPr {nsdecls("w")}><w:ilvl w:val="{level}"/><w:numId w:val="{num_id}"/></w:numPr>')
+        )
     doc.save(path)
     return path
 
@@ -140,7 +142,10 @@ def test_a_broken_docx_is_refused_naming_the_file():
 
 def _bomb(path: Path, *, entries: int = 0, zeros_mb: int = 0) -> Path:
     """A zip built to exhaust a reader: a real Word file plus thousands of entries or a huge run of zeros."""
-    with zipfile.ZipFile(io.BytesIO(GUIDE.read_bytes())) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+    with (
+        zipfile.ZipFile(io.BytesIO(GUIDE.read_bytes())) as src,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
         for info in src.infolist():
             dst.writestr(info, src.read(info))
         for n in range(entries):
@@ -171,9 +176,9 @@ def test_a_docx_with_too_many_entries_is_refused(tmp_path: Path):
 def test_a_paragraph_numbered_by_a_missing_list_is_a_warning(tmp_path: Path):
     doc = Document()
     para = doc.add_paragraph("申请材料")
-    para._p.get_or_add_pPr().append(parse_xml(
-        f'<w:numPr {nsdecls("w")}><w:ilvl w:val="0"/><w:numId w:val="999"/></w:numPr>'
-    ))
+    para._p.get_or_add_pPr().append(
+        parse_xml(f'<w:numPr {nsdecls("w")}><w:ilvl w:val="0"/><w:numId w:val="999"/></w:numPr>')
+    )
     doc.save(tmp_path / "missing.docx")
     source = read_source(tmp_path / "missing.docx")
     assert source.lines == ("申请材料",)

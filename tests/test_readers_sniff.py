@@ -91,8 +91,10 @@ def test_an_empty_file_is_refused(tmp_path: Path):
 def test_a_page_fragment_without_html_markers_still_goes_to_the_html_reader(tmp_path: Path):
     # Saved pages sometimes lack <html>/<!DOCTYPE>; the HTML reader, not the sniffer, decides if there is an article.
     path = tmp_path / "片段.html"
-    path.write_text('<div class="TRS_Editor"><p>问：失业保险金怎么领取？</p><p>答：持社会保障卡到所在街道申领。</p></div>',
-                    encoding="utf-8")
+    path.write_text(
+        '<div class="TRS_Editor"><p>问：失业保险金怎么领取？</p><p>答：持社会保障卡到所在街道申领。</p></div>',
+        encoding="utf-8",
+    )
     assert read_source(path).lines == ("问：失业保险金怎么领取？", "答：持社会保障卡到所在街道申领。")
 
 

@@ -68,7 +68,7 @@ def sniff_format(data: bytes) -> str | None:
         return "pdf"
     if head.startswith(OLE_MAGIC):
         return "ole"
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = set(archive.namelist())
@@ -86,7 +86,7 @@ def sniff_format(data: bytes) -> str | None:
 
 def _decode_sample(head: bytes) -> str | None:
     """Decode as UTF-8, else GB18030, tolerating a multi-byte character cut at the end of the sample."""
-    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None  # the text reader reads UTF-8 and GB18030 only
     for encoding in ("utf-8-sig", "gb18030"):
         try:

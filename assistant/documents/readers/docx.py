@@ -34,7 +34,17 @@ def read(path: Path) -> SourceText:
         title = (document.core_properties.title or "").strip()
         numbering_part = _numbering_part(document)
         styles = document.styles.element
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, XMLSyntaxError, OSError) as exc:
+    except (
+        PackageNotFoundError,
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        XMLSyntaxError,
+        OSError,
+        RuntimeError,
+        NotImplementedError,
+    ) as exc:
+        # RuntimeError: a password-protected zip entry; NotImplementedError: a compression method zipfile lacks.
         raise DocumentReadError(path, "不是有效的 Word 文件(.docx),或文件已损坏") from exc
 
     reader = _BodyReader(WordNumbering(numbering_part, styles))
@@ -61,7 +71,9 @@ def _check_archive(path: Path) -> None:
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DocumentReadError(path, "不是有效的 Word 文件(.docx),或文件已损坏") from exc
     if len(entries) > MAX_ENTRIES:
-        raise DocumentReadError(path, f"Word 文件内含 {len(entries)} 个条目(上限 {MAX_ENTRIES}),疑似压缩炸弹,已拒绝读取")
+        raise DocumentReadError(
+            path, f"Word 文件内含 {len(entries)} 个条目(上限 {MAX_ENTRIES}),疑似压缩炸弹,已拒绝读取"
+        )
     expanded = sum(entry.file_size for entry in entries)
     if expanded > MAX_EXPANDED_BYTES:
         raise DocumentReadError(

@@ -18,6 +18,7 @@ heading outside the article, else the <title> up to the site name.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from pathlib import Path
@@ -42,8 +43,8 @@ CONTAINER_TAGS = frozenset({"div", "section", "article", "main", "td", "body"}) 
 MIN_DENSE_CHARS = 60  # without a known container, a block with less text than this is a list page or an error page
 
 # Never content, wherever they are.
-DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "svg", "canvas", "object", "embed", "button",
-             "select", "input", "textarea", "link", "meta")
+_DROP_TAG_NAMES = "script style noscript template iframe svg canvas object embed button select input textarea link meta"
+DROP_TAGS = tuple(_DROP_TAG_NAMES.split())
 # Page furniture around the article, for the densest-block search (an article inside an element named so is still
 # found by BODY_SELECTORS first).
 # (Not <form>: ASP.NET sites wrap the whole page in one.)
@@ -69,18 +70,31 @@ FURNITURE_LINES = re.compile(
     r"|(?:分享到|扫一扫在手机打开当前页|字号)\s*[:：]?.{0,30}$)"
 )
 # Labels of the page's own metadata, outside the article. 浏览次数 and the like only end a value.
-FIELD_LABELS = ("发布时间", "发布日期", "成文日期", "发文日期", "信息来源", "文章来源", "来源", "发文字号", "文号",
-                "发文机关", "发布机构", "索引号", "主题分类", "有效性")
-STOP_LABELS = ("浏览次数", "阅读次数", "访问量", "点击数", "字号", "作者", "编辑", "责任编辑", "打印", "分享")
-_LABEL_RE = re.compile(
-    "(" + "|".join(map(re.escape, FIELD_LABELS + STOP_LABELS)) + r")\s*[:：]\s*"
+FIELD_LABELS = (
+    "发布时间",
+    "发布日期",
+    "成文日期",
+    "发文日期",
+    "信息来源",
+    "文章来源",
+    "来源",
+    "发文字号",
+    "文号",
+    "发文机关",
+    "发布机构",
+    "索引号",
+    "主题分类",
+    "有效性",
 )
+STOP_LABELS = ("浏览次数", "阅读次数", "访问量", "点击数", "字号", "作者", "编辑", "责任编辑", "打印", "分享")
+_LABEL_RE = re.compile("(" + "|".join(map(re.escape, FIELD_LABELS + STOP_LABELS)) + r")\s*[:：]\s*")
 META_FIELDS = {"pubdate": "发布时间", "contentsource": "来源"}  # government-site meta names (政府网站发展指引)
 
-BLOCK_TAGS = frozenset(
-    "address article aside blockquote body center dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 header hr "
-    "li main nav ol p pre section summary details ul caption".split()
+_BLOCK_TAG_NAMES = (
+    "address article aside blockquote body center dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 header "
+    "hr li main nav ol p pre section summary details ul caption"
 )
+BLOCK_TAGS = frozenset(_BLOCK_TAG_NAMES.split())
 CJK = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
 _SOFT_BREAK = "\x00"  # whitespace that held a newline: nothing between two CJK characters, a space elsewhere
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
@@ -254,7 +268,7 @@ def _labelled(lines: list[str]) -> list[tuple[str, str]]:
     for line in lines:
         cells = line.split(" | ")
         if len(cells) > 1:
-            for label, value in zip(cells, cells[1:], strict=False):
+            for label, value in itertools.pairwise(cells):
                 label = label.strip().rstrip(":：").strip()
                 if label in FIELD_LABELS and not _LABEL_RE.match(value) and value.strip():
                     found.append((label, value.strip()))

@@ -191,8 +191,10 @@ def _drop_furniture(pages: list[list[_Line]]) -> list[_Line]:
     for page in texted:
         edges = {id(line) for line in _edges(page)}
         for line in page:
-            if id(line) in edges and not line.table and (
-                PAGE_NUMBER.match(re.sub(r"\s+", " ", line.text)) or _furniture_key(line.text) in repeated
+            if (
+                id(line) in edges
+                and not line.table
+                and (PAGE_NUMBER.match(re.sub(r"\s+", " ", line.text)) or _furniture_key(line.text) in repeated)
             ):
                 continue
             body.append(line)
@@ -222,8 +224,11 @@ def _rejoin(lines: list[_Line]) -> list[str]:
     out: list[str] = []
     prev: _Line | None = None
     for line, indent in zip(lines, indented, strict=True):
-        if prev is not None and not prev.table and not line.table and _continues(
-            prev, line, indent, left, right, body_size, uses_indent
+        if (
+            prev is not None
+            and not prev.table
+            and not line.table
+            and _continues(prev, line, indent, left, right, body_size, uses_indent)
         ):
             out[-1] = _glue(out[-1], line.text)
         else:
@@ -232,7 +237,9 @@ def _rejoin(lines: list[_Line]) -> list[str]:
     return out
 
 
-def _continues(prev: _Line, line: _Line, indent: bool, left: float, right: float, size: float, uses_indent: bool) -> bool:
+def _continues(
+    prev: _Line, line: _Line, indent: bool, left: float, right: float, size: float, uses_indent: bool
+) -> bool:
     """Is `line` the rest of `prev`, broken off by the page width?"""
     if ITEM_START.match(line.text):
         return False
