@@ -254,3 +254,10 @@ def test_a_few_undecodable_glyphs_are_shown_as_boxes_and_reported(tmp_path: Path
     source = read_source(path)
     assert source.lines == ("Employment service hotline for all districts: 0532-87868686 □□",)
     assert source.warnings == ("PDF 中有 2 个字符无法解码(字体缺少 Unicode 映射),以「□」代替",)
+
+
+def test_a_pdf_longer_than_the_page_limit_is_refused_before_parsing(tmp_path: Path):
+    pages = [[(79, 100, "第一条")]] * (pdf_reader.MAX_PAGES + 1)
+    with pytest.raises(DocumentReadError, match=f"超过 {pdf_reader.MAX_PAGES} 页的上限") as caught:
+        read_source(_pdf(tmp_path, pages, name="long.pdf"))
+    assert "long.pdf" in str(caught.value)

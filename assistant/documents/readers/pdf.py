@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .base import DocumentReadError, SourceText
 
+MAX_PAGES = 300  # a policy document, even a 汇编, is far shorter; more is not worth minutes of parsing
 EDGE_LINES = 2  # how many lines at the top and at the bottom of a page may be a running header/footer
 
 # Page numbers as Chinese documents print them. Only lines among a page's first/last EDGE_LINES are tested.
@@ -81,6 +82,10 @@ def read(path: Path) -> SourceText:
         with pdfplumber.open(path) as pdf:
             title = _metadata_title(pdf.metadata)
             encrypted = pdf.doc.encryption is not None
+            if len(pdf.pages) > MAX_PAGES:
+                raise DocumentReadError(
+                    path, f"PDF 共 {len(pdf.pages)} 页,超过 {MAX_PAGES} 页的上限;请只提供政策文件本身"
+                )
             for number, page in enumerate(pdf.pages, start=1):
                 pages.append(_page_lines(number, page))
                 page.close()  # drop the page's parsed objects: a long PDF is read one page at a time
