@@ -110,17 +110,15 @@ def read(path: Path) -> SourceText:
     }
     page_title = tree.css_first("title")
     page_title_text = page_title.text(strip=True) if page_title is not None else ""
-    for node in tree.css(",".join(DROP_TAGS)):
-        node.decompose()
+    _remove(tree.css(",".join(DROP_TAGS)))
 
     body = _find_body(tree)
     if body is None:
         raise DocumentReadError(path, "网页中找不到正文(可能是栏目列表页、错误页或需要脚本加载的页面)")
-    for node in body.css(",".join(FURNITURE_TAGS)):
-        node.decompose()
-    for node in list(body.traverse()):
-        if node.mem_id != body.mem_id and _is_furniture(node, BODY_FURNITURE_NAMES):
-            node.decompose()
+    _remove(body.css(",".join(FURNITURE_TAGS)))
+    _remove(
+        [node for node in body.traverse() if node.mem_id != body.mem_id and _is_furniture(node, BODY_FURNITURE_NAMES)]
+    )
     lines = [line for line in _Renderer().render(body) if not FURNITURE_LINES.match(line)]
     if not lines:
         raise DocumentReadError(path, "网页中找不到正文")
@@ -165,6 +163,21 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+def _remove(nodes) -> None:
+    """Remove these elements, each once: one inside another goes with its ancestor (decomposing a node whose parent
+    was already freed is not something to ask of a C parser)."""
+    chosen = {node.mem_id: node for node in nodes}
+    outermost = []
+    for node in chosen.values():  # decide everything before freeing anything
+        parent = node.parent
+        while parent is not None and parent.mem_id not in chosen:
+            parent = parent.parent
+        if parent is None:
+            outermost.append(node)
+    for node in outermost:
+        node.decompose()
+
+
 def _own_text_length(node) -> int:
     """Characters of text under `node` that are not link text."""
     total = len(re.sub(r"\s+", "", node.text(deep=True) or ""))
@@ -183,11 +196,8 @@ def _find_body(tree):
             return max(candidates, key=lambda pair: pair[1])[0]
     # No known container: set the furniture aside and take the block holding the most non-link text of its own
     # (text in its paragraphs and inline elements, not in nested blocks of their own).
-    for node in root.css(",".join(FURNITURE_TAGS)):
-        node.decompose()
-    for node in list(root.traverse()):
-        if node.mem_id != root.mem_id and _is_furniture(node, FURNITURE_NAMES):
-            node.decompose()
+    _remove(root.css(",".join(FURNITURE_TAGS)))
+    _remove([node for node in root.traverse() if node.mem_id != root.mem_id and _is_furniture(node, FURNITURE_NAMES)])
     scores: dict[int, tuple[object, float]] = {}
     for node in root.traverse(include_text=True):
         if node.tag != "-text":
