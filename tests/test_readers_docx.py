@@ -197,3 +197,10 @@ def test_a_text_box_is_reported_not_silently_dropped(tmp_path: Path):
     source = read_source(tmp_path / "box.docx")
     assert source.lines == ("正文第一段。",)
     assert source.warnings == ("文档含 1 个文本框,其中的文字未读取",)
+
+
+def test_an_item_starting_with_a_decimal_amount_still_gets_its_number(tmp_path: Path):
+    path = _numbered_docx(
+        tmp_path / "d.docx", [("decimal", "%1.")], [(0, "1.5万元以下的由街道审核"), (0, "其余由区人社局审核")]
+    )
+    assert read_source(path).lines == ("1.1.5万元以下的由街道审核", "2.其余由区人社局审核")

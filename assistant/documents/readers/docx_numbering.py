@@ -276,7 +276,8 @@ class _Unknown(Exception):
 
 def prefix(label: str | None, text: str) -> str:
     """`text` with Word's number in front, unless the author also typed it."""
-    if not label or text.startswith(label):
+    typed = text.startswith(label or "\0") and not text[len(label or "") :][:1].isdigit()  # 「1.5万元」 is no 「1.」
+    if not label or typed:
         return text
     separator = "" if label[-1] in LABEL_PUNCTUATION else " "
     return f"{label}{separator}{text}"
