@@ -276,8 +276,9 @@ class _Unknown(Exception):
 
 def prefix(label: str | None, text: str) -> str:
     """`text` with Word's number in front, unless the author also typed it."""
-    typed = text.startswith(label or "\0") and not text[len(label or "") :][:1].isdigit()  # 「1.5万元」 is no 「1.」
-    if not label or typed:
+    if not label:
+        return text
+    if text.startswith(label) and not text[len(label) :][:1].isdigit():  # typed too (but 「1.5万元」 is no 「1.」)
         return text
     separator = "" if label[-1] in LABEL_PUNCTUATION else " "
     return f"{label}{separator}{text}"
