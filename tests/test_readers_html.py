@@ -182,3 +182,14 @@ def test_paragraphs_each_in_their_own_div_are_found_together(tmp_path: Path):
         "二、见习期限一般为3至12个月，见习期间由见习单位发放基本生活费。",
         "三、见习补贴按当地最低工资标准的60%给予见习单位。",
     )
+
+
+def test_only_counter_lines_are_dropped_not_lines_about_visits(tmp_path: Path):
+    body = """<div class="TRS_Editor"><p>一、本年度零工驿站服务情况统计如下。</p>
+<table><tr><td>指标</td><td>访问量</td></tr><tr><td>零工驿站</td><td>3.2万人次</td></tr></table>
+<p>阅读次数：<span id="c"></span></p><p>点击数 88</p></div>"""
+    assert read_source(_page(tmp_path, body)).lines == (
+        "一、本年度零工驿站服务情况统计如下。",
+        "指标 | 访问量",
+        "零工驿站 | 3.2万人次",
+    )

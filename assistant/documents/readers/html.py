@@ -65,7 +65,7 @@ BODY_FURNITURE_NAMES = re.compile(
 # Lines inside the article that are page furniture, not text: counters, print/close links, share and font-size bars.
 FURNITURE_LINES = re.compile(
     r"^(?:(?:当前位置|您的位置|您现在的位置|所在位置)\s*[:：]"
-    r"|.{0,20}(?:浏览|阅读|访问|点击)(?:次数|量|数)\s*[:：]?\s*\d*\s*次?$"
+    r"|.{0,20}(?:浏览|阅读|访问|点击)(?:次数|量|数)\s*(?:[:：]\s*\d*|\d+)\s*次?$"  # needs 「：」 or a count
     r"|[【\[]?\s*(?:打印本页|打印|关闭窗口|关闭|返回顶部|收藏|纠错)\s*[】\]]?(?:\s*[【\[]?\s*(?:打印本页|打印|关闭窗口|关闭|返回顶部|收藏|纠错)\s*[】\]]?)*$"
     r"|(?:分享到|扫一扫在手机打开当前页|字号)\s*[:：]?.{0,30}$)"
 )
