@@ -67,7 +67,7 @@ def test_a_two_page_notice_reads_as_its_paragraphs_without_page_furniture():
 
 def test_numbers_cut_by_the_page_width_come_back_whole():
     text = read_source(NOTICE).text
-    assert "截止到2025年3月31日结束" in text  # cut after 「2025」 on the page
+    assert "2025年2月10日至2025年3月31日" in text  # cut after the second 「2025」 on the page
     assert "联系电话：0532-87868686。" in text  # cut inside the phone number
     assert "开展2025年春风行动" in text  # cut inside 「2025」
 
