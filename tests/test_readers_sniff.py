@@ -102,5 +102,8 @@ def test_an_old_or_encrypted_word_file_is_told_to_be_saved_as_docx(tmp_path: Pat
     # Word 97–2003 .doc, WPS .wps and password-protected .docx files are all OLE compound files.
     path = tmp_path / "办事指南.docx"
     path.write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504))
-    with pytest.raises(DocumentReadError, match=r"请另存为未加密的 \.docx"):
+    with pytest.raises(
+        DocumentReadError,
+        match=r"旧版 Word/WPS 文件\(\.doc/\.wps\)或加密的 Word 文件,请用 Word 或 WPS 另存为未加密的 \.docx",
+    ):
         read_source(path)

@@ -34,7 +34,7 @@ FORMAT_NAMES: dict[str, str] = {
     "docx": "Word 文档(.docx)",
     "zip": "ZIP 压缩包(不是 Word 文档)",
     # Old binary .doc/.wps files and password-protected .docx files are both OLE compound files.
-    "ole": "旧版 Word/WPS 文件(.doc/.wps)或加密的 Word 文件,请另存为未加密的 .docx",
+    "ole": "旧版 Word/WPS 文件(.doc/.wps)或加密的 Word 文件",
     "html": "网页(HTML)",
     "text": "纯文本",
 }
@@ -131,6 +131,8 @@ def read_source(path: str | Path) -> SourceText:
         raise DocumentReadError(path, "文件是空的")
     if sniffed not in EXPECTED[module_name]:
         what = FORMAT_NAMES.get(sniffed, "无法识别的二进制内容") if sniffed else "无法识别的二进制内容"
+        if sniffed == "ole":  # what to do matters more than the mismatch
+            raise DocumentReadError(path, f"文件内容是{what},请用 Word 或 WPS 另存为未加密的 .docx 后再添加")
         raise DocumentReadError(path, f"文件内容是{what},与扩展名 {path.suffix} 不符")
     module = importlib.import_module(f".{module_name}", __package__)
     return module.read(path)
