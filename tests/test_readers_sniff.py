@@ -107,3 +107,11 @@ def test_an_old_or_encrypted_word_file_is_told_to_be_saved_as_docx(tmp_path: Pat
         match=r"旧版 Word/WPS 文件\(\.doc/\.wps\)或加密的 Word 文件,请用 Word 或 WPS 另存为未加密的 \.docx",
     ):
         read_source(path)
+
+
+@pytest.mark.parametrize("suffix", [".doc", ".wps"])
+def test_an_old_word_suffix_is_told_to_be_saved_as_docx(tmp_path: Path, suffix: str):
+    path = tmp_path / f"办事指南{suffix}"
+    path.write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504))
+    with pytest.raises(DocumentReadError, match=r"另存为 \.docx"):
+        read_source(path)

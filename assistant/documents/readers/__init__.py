@@ -120,6 +120,8 @@ def supported(path: str | Path) -> bool:
 def read_source(path: str | Path) -> SourceText:
     path = Path(path)
     module_name = READERS.get(path.suffix.lower())
+    if module_name is None and path.suffix.lower() in (".doc", ".wps"):
+        raise DocumentReadError(path, f"不支持旧版 Word/WPS 格式({path.suffix}),请用 Word 或 WPS 另存为 .docx 后再添加")
     if module_name is None:
         raise DocumentReadError(path, f"不支持的文件类型 {path.suffix or '(无扩展名)'}(支持 .txt .md .docx .pdf .html)")
     try:
