@@ -274,3 +274,29 @@ def test_the_privacy_page_speaks_plainly_and_keeps_the_technical_terms_for_staff
         "() => [getComputedStyle(document.getElementById('staff-note')).fontSize, getComputedStyle(document.querySelector('main li')).fontSize]"
     )
     assert float(sizes[0].removesuffix("px")) < float(sizes[1].removesuffix("px"))  # a small note
+
+
+# ---- the modules themselves ---------------------------------------------------------------------
+
+
+def test_the_chat_loads_as_es_modules_under_the_csp_and_never_mixes_releases(browser: Browser, base_url: str) -> None:
+    ctx = browser.new_context(base_url=base_url, locale="zh-CN")
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    loaded: dict[str, str] = {}
+    page.on("response", lambda r: loaded.__setitem__(r.url.split("/static/")[-1], r.headers.get("cache-control", "")))
+    try:
+        page.goto("/")
+        page.wait_for_selector("body[data-ready]")
+        modules = {name for name in loaded if name.startswith("chat") and name.endswith(".js")}
+        assert {"chat-state.js", "chat-cards.js", "chat-feedback.js", "chat-suggest.js", "chat-elder.js"} <= modules
+        # Imported by plain URL: revalidated, so a new release is never mixed with cached modules;
+        # the entry carries its content hash and may be cached for long.
+        assert all(loaded[name] == "no-cache" for name in modules)
+        entry = next(name for name in loaded if name.startswith("chat.js?v="))
+        assert "max-age" in loaded[entry]
+        assert errors == []
+    finally:
+        ctx.close()
