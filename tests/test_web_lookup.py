@@ -318,7 +318,7 @@ def badges(page: str) -> dict[str, tuple[str, str]]:
     """card id → (badge text, its title) for every card carrying an expiry badge (its first card
     on the page: the results come before the full list)."""
     out = {}
-    for cid, body in re.findall(r'<li class="lk-card[^"]*" data-id="([^"]+)"(.*?)</li>', page, re.S):
+    for cid, body in re.findall(r'<li class="lk-card[^"]*" data-id="([^"]+)"(.*?)</li>', page, re.DOTALL):
         m = re.search(r'<span class="badge-expired[^"]*" title="([^"]*)">([^<]+)</span>', body)
         if m:
             out.setdefault(cid, (m[2], unescape(m[1])))

@@ -251,9 +251,9 @@ def result_facets(
 
 __all__ = [
     "Group",
+    "Lapse",
     "Reason",
     "Row",
-    "Lapse",
     "expired_notes",
     "rank_rows",
     "reasons",
