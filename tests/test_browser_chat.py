@@ -258,6 +258,37 @@ def test_elder_mode_turned_on_after_chatting_leaves_the_placeholder_whole(browse
         page.context.close()
 
 
+def test_switching_elder_mode_keeps_the_reader_where_they_were(phone: Page) -> None:
+    phone.click("#elder")  # on a new chat: still at the greeting and the privacy notice
+    assert phone.evaluate("() => document.getElementById('log').scrollTop") == 0
+    assert in_log_view(phone, "#privacy-notice")
+    phone.click("#elder")
+    ask(phone, BUSY_UNIT)
+    ask(phone, TAX)
+    # Read from the first answer's second card, then switch: that card is still at the top.
+    card = phone.locator(".msg.bot").nth(1).locator(".card").nth(1)
+    card.evaluate("c => { const log = document.getElementById('log'); log.scrollTop += c.getBoundingClientRect().top - log.getBoundingClientRect().top; }")
+    phone.click("#elder")
+    top = card.evaluate("c => c.getBoundingClientRect().top - document.getElementById('log').getBoundingClientRect().top")
+    assert abs(top) <= 40, top
+
+
+# ---- chat-feedback.js ------------------------------------------------------------------------------
+
+
+def test_a_vote_is_kept_with_the_answer_across_a_reload(phone: Page) -> None:
+    ask(phone, TAX)
+    answer = phone.locator(".msg.bot").last
+    answer.locator(".fb-yes").click()
+    expect(answer.locator(".fb-status")).not_to_be_empty()
+    expect(answer.locator(".fb-yes")).to_have_attribute("aria-pressed", "true")
+    phone.reload()
+    phone.wait_for_selector("body[data-ready]")
+    again = phone.locator(".msg.bot").last
+    expect(again.locator(".fb-yes")).to_have_attribute("aria-pressed", "true")
+    expect(again.locator(".fb-no")).to_have_attribute("aria-pressed", "false")
+
+
 # ---- /privacy in a citizen's words ----------------------------------------------------------------
 
 

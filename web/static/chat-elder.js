@@ -9,12 +9,19 @@ const KEY = "cy-policy-chat:elder"; // the same flag elder.js reads; a display p
 // the privacy notice), the log stays at the top.
 function readingPosition(log) {
   if (log.scrollTop <= 1) return null;
-  const top = log.getBoundingClientRect().top;
-  for (const msg of log.querySelectorAll(".msg, .quick")) {
-    const box = msg.getBoundingClientRect();
-    if (box.bottom > top) return { msg, offset: (top - box.top) / Math.max(box.height, 1) };
+  const top = log.getBoundingClientRect().top + 1;
+  let found = null;
+  // The innermost block at the top edge (a card rather than the whole answer), else the next one.
+  for (const node of log.querySelectorAll(".msg, .bubble > *, .card > *, .quick")) {
+    const box = node.getBoundingClientRect();
+    if (box.height === 0 || box.bottom <= top) continue;
+    if (box.top > top) {
+      if (!found) found = { msg: node, offset: 0 };
+      break;
+    }
+    found = { msg: node, offset: (top - box.top) / Math.max(box.height, 1) };
   }
-  return null;
+  return found;
 }
 
 function restore(log, pos) {
