@@ -214,6 +214,7 @@ def test_the_clarify_reply_keeps_the_phone_whole_and_its_chips_do_not_repeat_its
         expect(bubble).to_contain_text("哪一项")
         expect(bubble.locator(".tel-num")).to_have_text(PHONE)
         assert line_boxes(page, ".msg.bot .plain .tel-num") == [1]
+        assert set(line_boxes(page, ".tel-num")) <= {0, 1}  # nowhere on the page (0: not shown)
         examples = [ln[2:] for ln in bubble.inner_text().split("\n") if ln.startswith("· ")]
         assert len(examples) == 4
         chips = page.locator(".quick .quick-chip").all_inner_texts()
