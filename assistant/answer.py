@@ -12,7 +12,8 @@ from typing import Any
 
 import jinja2
 
-from .corpus import Chunk, Corpus, Document
+from .corpus import Chunk, Corpus, Deadline, Document
+from .periods import district_today, lapsed
 from .planner import Plan, Shown
 
 _THIS_YEAR_RE = re.compile(r"(?<![0-9一二两三四五六七八九十几])年内")
@@ -87,16 +88,20 @@ def issued_on(corpus: Corpus) -> str:
 def validity_notes(chunk: Chunk, corpus: Corpus, today: dt.date) -> tuple[str, ...]:
     """Warnings a reader needs that the quote alone does not give: passed deadlines, "年内"."""
     doc = next(d for d in corpus.documents if d.meta.doc_id == chunk.doc)
-    notes = []
-    for dl in chunk.deadlines:
-        if dl.date < today:
-            notes.append(f"本条写明的期限“{dl.phrase}”已过({_fmt_date(dl.date)}),现行做法请以最新政策为准。")
+    notes = [lapsed_note(dl) for dl in lapsed(chunk, today)]
     # "年内" alone means "this year"; "2年内" is a duration and needs no note.
     if _THIS_YEAR_RE.search(chunk.text) and doc.meta.written:
         notes.append(f"文中“年内”指文件印发当年,即{doc.meta.written.year}年。")
     if chunk.kind == "notice" and not doc.meta.get("有效性"):
         notes.append("原文“有效性”一栏未填写,文件是否仍在有效期内请电话咨询。")
     return tuple(notes)
+
+
+def lapsed_note(dl: Deadline) -> str:
+    """The note for one passed deadline. It quotes the sentence that states it (without its
+    closing 。), so that a reader — and the chat, which marks that sentence — can tell which part
+    of the measure has passed; the rest of the measure may well be in force."""
+    return f"“{dl.sentence.rstrip('。；;')}”所述期限已过({_fmt_date(dl.date)}到期),现行做法请以最新政策为准。"
 
 
 @dataclass(frozen=True)
@@ -265,7 +270,7 @@ def _scope_notes(plan: Plan, measures: tuple[MeasureAnswer, ...], corpus: Corpus
 
 def prepare(plan: Plan, corpus: Corpus, today: dt.date | None = None) -> Draft:
     """Everything the text is rendered from (the benchmark times this and `render` apart)."""
-    today = today or dt.date.today()
+    today = today or district_today()
     meta = corpus.primary_doc.meta
     measures = tuple(_measure(s, corpus, today) for s in plan.shown)
     kind = plan.kind if measures or plan.kind != "answer" else "no_match"

@@ -13,7 +13,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from .corpus import Chunk, Deadline
 from .errors import CorpusError
 from .text import normalize
 
@@ -30,6 +32,28 @@ _YEAR2_RE = re.compile(
     r"(?:^|(?<=[\s,，。、;；:：(（]|[在是于从到至自]))([0-9]{2})\s*年(?!内|以上|以下|多|左右|后|以后|前|以前|来|了|起|之内|里)"
 )
 _CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0}
+
+# Deadlines are the district's: 「至2025年12月31日」 ends at midnight in Chengyang, not in UTC (at
+# 07:00 Beijing time on 2026-01-01 the server's UTC date is still 2025-12-31).
+DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def district_today() -> dt.date:
+    """Today's date in the district: what "already passed" is measured against."""
+    return dt.datetime.now(DISTRICT_TZ).date()
+
+
+def lapsed(chunk: Chunk, today: dt.date) -> tuple[Deadline, ...]:
+    """The deadlines `chunk` states that have passed by `today`, one per sentence, in text order.
+
+    A deadline belongs to the sentence that states it: in 第7条 the tax preference ends
+    「至2025年12月31日」 while the sentence after it (the graduates' subsidy) states no end, so
+    whatever marks "expired" must mark that sentence, not the measure."""
+    seen: dict[str, Deadline] = {}
+    for dl in chunk.deadlines:
+        if dl.date < today:
+            seen.setdefault(dl.sentence, dl)
+    return tuple(seen.values())
 
 
 @dataclass(frozen=True)
@@ -81,7 +105,7 @@ class Periods:
         """Years named in the question (relative ones resolved against `today`) and whether it asks
         what is current."""
         text = normalize(question)
-        today = today or dt.date.today()
+        today = today or district_today()
         found: list[tuple[int, int]] = []  # (position, year)
         for m in _YEAR4_RE.finditer(text):
             found.append((m.start(), int(m[1])))

@@ -26,6 +26,7 @@ from .fusion import Hit, Retrieval, Weights
 from .groups import Group, GroupIndex, read_groups
 from .highlight import Highlight
 from .index import Manifest, build_index, load_index
+from .periods import district_today
 from .planner import Plan, Planner, Shown
 from .redact import redact_text
 from .retrieve import Retriever
@@ -151,7 +152,7 @@ class Assistant:
         cache belongs to this Assistant, i.e. to one corpus, lexicon and index.
         """
         q = self._checked(question, top_k, context)
-        today = today or dt.date.today()
+        today = today or district_today()
         key = (normalize(q), top_k, tuple(context or ()), today, self.retriever.degraded)
         with self._answers_lock:
             cached = self._answers.get(key)

@@ -1,4 +1,5 @@
-"""Regenerate docs/screenshot-chat.png (phone, 390×844), docs/screenshot-followup.png (a follow-up question),
+"""Regenerate docs/screenshot-start.png (the chat as it opens on a phone, 390×844: greeting, privacy notice, phone),
+docs/screenshot-chat.png (phone, 390×844), docs/screenshot-followup.png (a follow-up question),
 docs/screenshot-elder.png (the same chat in 长辈模式),
 docs/screenshot-lookup.png (desktop, 1280×800) and docs/screenshot-admin.png (the staff dashboard on a seeded
 question log, desktop 1366×900).
@@ -105,6 +106,7 @@ def main() -> int:
     with running(create_app(bot, settings)) as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
 
+        shoot_phone(browser, base, out / "screenshot-start.png", [])  # what a citizen sees first
         shoot_phone(browser, base, out / "screenshot-chat.png", [CHAT_QUESTION])
         # A follow-up: the tax question, then 「那找哪个部门办？」 answered about it (context).
         shoot_phone(browser, base, out / "screenshot-followup.png", FOLLOWUP_QUESTIONS)
@@ -138,7 +140,7 @@ def main() -> int:
                 page.screenshot(path=str(out / "screenshot-admin.png"))
                 desk.close()
         browser.close()
-    names = ("screenshot-chat.png", "screenshot-followup.png", "screenshot-elder.png", "screenshot-lookup.png",
+    names = ("screenshot-start.png", "screenshot-chat.png", "screenshot-followup.png", "screenshot-elder.png", "screenshot-lookup.png",
              "screenshot-admin.png")  # fmt: skip
     print("已保存 " + "、".join(str(out / name) for name in names))
     return 0

@@ -3,14 +3,18 @@ follow-up that remembers the previous answer, and the "我是…" chips."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from playwright.sync_api import Browser, Page, expect
 
 from assistant import Assistant
 
 pytestmark = [pytest.mark.browser]
+DISTRICT = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -78,12 +82,16 @@ def test_the_privacy_notice_says_questions_are_stored_before_the_first_question(
     expect(phone.locator("main")).to_contain_text("180 天")
 
 
-def test_an_expired_measure_carries_a_visible_badge_in_the_chat(phone: Page) -> None:
-    ask(phone, "第7条")
-    card = phone.locator('.msg.bot .card[data-id="m7"]').last
-    expect(card.locator(".badge.expired")).to_have_text("已过期")
-    ask(phone, "第3条")
-    expect(phone.locator('.msg.bot .card[data-id="m3"] .badge.expired')).to_have_count(0)
+def test_a_passed_deadline_is_tagged_on_its_sentence_not_on_the_measure(phone: Page, chars_assistant: Assistant) -> None:
+    (deadline,) = chars_assistant.chunk("m7").deadlines
+    with time_machine.travel(dt.datetime.combine(deadline.date + dt.timedelta(days=1), dt.time(8), DISTRICT)):
+        ask(phone, "第7条")  # cited by number: the whole measure, most of which states no end
+        card = phone.locator('.msg.bot .card[data-id="m7"]').last
+        expect(card.locator(".badge.expired")).to_have_count(0)
+        expect(card.locator(".quote .lapsed-tag")).to_have_text("已到期")
+        expect(card.locator(".notes")).to_contain_text(f"“{deadline.sentence.rstrip('。')}”所述期限已过")
+        ask(phone, "第3条")
+        expect(phone.locator('.msg.bot .card[data-id="m3"] .lapsed-tag')).to_have_count(0)
 
 
 def test_another_city_is_declined_and_qingdao_is_answered_with_a_note(phone: Page) -> None:

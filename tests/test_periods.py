@@ -6,10 +6,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+import time_machine
 
 from assistant import Assistant
 from assistant.errors import CorpusError
-from assistant.periods import Periods, PeriodVerdict, read_period_words
+from assistant.periods import Periods, PeriodVerdict, district_today, lapsed, read_period_words
 
 LEXICON = Path(__file__).resolve().parent.parent / "corpus" / "lexicon"
 TODAY = dt.date(2026, 3, 1)
@@ -88,3 +89,31 @@ def test_asking_for_the_latest_policy_is_answered_not_declined(chars_assistant: 
     """「最新」 says when, not what: it must not count as a topic the policy never mentions."""
     a = chars_assistant.ask(question)
     assert a.kind == "answer" and a.measures, question
+
+
+# ---- deadlines: which sentence has passed, on the district's day ---------------------------------
+
+
+def test_the_district_day_is_beijing_time_not_the_servers() -> None:
+    # 17:30 UTC on 31 December is already 1 January in Chengyang.
+    with time_machine.travel(dt.datetime(2025, 12, 31, 17, 30, tzinfo=dt.UTC), tick=False):
+        assert district_today() == dt.date(2026, 1, 1)
+    with time_machine.travel(dt.datetime(2025, 12, 31, 15, 30, tzinfo=dt.UTC), tick=False):
+        assert district_today() == dt.date(2025, 12, 31)
+
+
+def test_a_passed_deadline_belongs_to_its_sentence(chars_assistant: Assistant) -> None:
+    m7 = chars_assistant.chunk("m7")
+    (deadline,) = m7.deadlines
+    assert deadline.sentence in m7.sentences and "2025年12月31日" in deadline.sentence
+    assert lapsed(m7, deadline.date) == ()  # the last day itself is still within the deadline
+    (passed,) = lapsed(m7, deadline.date + dt.timedelta(days=1))
+    assert passed.sentence == deadline.sentence
+    # The answer's note quotes that sentence and not the measure's others (the graduates' subsidy).
+    answer = chars_assistant.ask("小微企业招用毕业年度高校毕业生 社会保险费补贴", today=deadline.date + dt.timedelta(days=1))
+    card = next(m for m in answer.measures if m.id == "m7")
+    assert card.highlights and deadline.sentence not in card.highlights
+    (note,) = [n for n in card.notes if "期限已过" in n]
+    assert note.startswith(f"“{deadline.sentence.rstrip('。')}”所述期限已过")
+    assert not any(h.rstrip("。") in note for h in card.highlights)
+    assert note in answer.answer  # the text answer carries it too

@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from html import unescape
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import time_machine
 import uvicorn
 from fastapi.testclient import TestClient
 
@@ -312,23 +314,40 @@ def test_without_a_search_counts_are_of_the_whole_document(client: TestClient, c
 # ---- expired measures, the detail page's way back ------------------------------------------------
 
 
-def test_cards_of_measures_whose_deadline_passed_show_the_expired_badge(
+def badges(page: str) -> dict[str, tuple[str, str]]:
+    """card id → (badge text, its title) for every card carrying an expiry badge (its first card
+    on the page: the results come before the full list)."""
+    out = {}
+    for cid, body in re.findall(r'<li class="lk-card[^"]*" data-id="([^"]+)"(.*?)</li>', page, re.DOTALL):
+        m = re.search(r'<span class="badge-expired[^"]*" title="([^"]*)">([^<]+)</span>', body)
+        if m:
+            out.setdefault(cid, (m[2], unescape(m[1])))
+    return out
+
+
+def test_the_expiry_badge_belongs_to_the_sentence_whose_deadline_passed(
     client: TestClient, chars_assistant: Assistant
 ) -> None:
-    today = dt.date.today()
-    expired = {
-        c.id for c in chars_assistant.chunks if any("已过" in n for n in validity_notes(c, chars_assistant.corpus, today))
-    }
-    if today > dt.date(2025, 12, 31):
-        assert "m7" in expired  # its deadline, 2025年底, has passed
-    page = client.get("/lookup").text
-    badged = {
-        cid
-        for cid, body in re.findall(r'<li class="lk-card[^"]*" data-id="([^"]+)"(.*?)</li>', page, re.S)
-        if 'class="badge-expired"' in body
-    }
-    assert badged == expired
-    assert "已过期" in client.get("/lookup/m7").text or "m7" not in expired
+    m7 = chars_assistant.chunk("m7")
+    (deadline,) = m7.deadlines  # 「…税收优惠政策至2025年12月31日。」; its other sentences state no end
+    after = deadline.date + dt.timedelta(days=1)
+    with time_machine.travel(dt.datetime.combine(after, dt.time(9), ZoneInfo("Asia/Shanghai")), tick=False):
+        lapsed = {
+            c.id for c in chars_assistant.chunks if any("已过" in n for n in validity_notes(c, chars_assistant.corpus, after))
+        }
+        assert "m7" in lapsed
+        # The whole list shows whole measures: only a part of them has passed.
+        shown = badges(client.get("/lookup").text)
+        assert set(shown) == lapsed
+        assert shown["m7"][0] == "部分已到期" and deadline.sentence.rstrip("。") in shown["m7"][1]
+        # A search answered by that very sentence: the card is 已过期.
+        _, page = search(client, "重点群体就业创业税收优惠政策")
+        assert badges(page)["m7"][0] == "已过期"
+        detail = client.get("/lookup/m7").text
+        assert "部分已到期" in detail and f"“{deadline.sentence.rstrip('。')}”所述期限已过" in unescape(detail)
+    # The day before the deadline ends (district time), nothing has passed.
+    with time_machine.travel(dt.datetime.combine(deadline.date, dt.time(23, 30), ZoneInfo("Asia/Shanghai")), tick=False):
+        assert "m7" not in badges(client.get("/lookup").text)
 
 
 def test_the_detail_page_leads_back_to_the_results_it_was_opened_from(client: TestClient) -> None:

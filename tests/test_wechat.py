@@ -140,7 +140,7 @@ def test_a_text_message_gets_the_measure_its_units_and_the_phone(client: TestCli
 def test_a_follow_up_from_the_same_user_uses_the_previous_answer(client: TestClient, data_dir: Path) -> None:
     first = ask(client, "重点群体就业创业税收优惠政策")
     assert "第7条" in first
-    assert "提示:本条写明的期限“至2025年12月31日”已过" in first  # the validity warning travels too
+    assert "税收优惠政策至2025年12月31日”所述期限已过" in first  # the validity warning travels too, on its sentence
     follow = ask(client, "那找哪个部门?")
     assert "城阳区税务局" in follow.split("相关条目")[0]  # in the key lines, not just the unit list
     # Another subscriber asking the same has no previous answer: asked which measure is meant.

@@ -35,16 +35,19 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 
 
-def cache_policy(path: str, method: str = "GET", status: int = 200) -> str:
+def cache_policy(path: str, method: str = "GET", status: int = 200, query: str = "v=") -> str:
     # Answers may change with the corpus and questions are personal: never cache the API, nor
     # a page produced from a posted question (the lookup's search results), nor an error.
     if path.startswith("/api/") or path in ("/healthz", "/openapi.json") or method not in ("GET", "HEAD"):
         return "no-store"
     if status >= 400 or path.startswith("/lookup/r/"):  # (a posted search, shown after a redirect)
         return "no-store"
-    # Static URLs carry a content hash (?v=…), so a long lifetime is safe.
+    # Static URLs carry a content hash (?v=…), so a long lifetime is safe. The chat's ES modules
+    # import each other by plain relative URL (no bundler, and the CSP forbids an inline import
+    # map): those requests revalidate (a 304 when unchanged), so a new release is never mixed
+    # with week-old modules.
     if path.startswith(("/static/", "/docs-static/")):
-        return "public, max-age=604800"
+        return "public, max-age=604800" if "v=" in query or path.startswith("/docs-static/") else "no-cache"
     return "no-cache"
 
 
@@ -58,13 +61,14 @@ class SecurityHeaders:
             return
         path: str = scope.get("path", "")
         method: str = scope.get("method", "GET")
+        query = scope.get("query_string", b"").decode("latin-1")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
-                headers["Cache-Control"] = cache_policy(path, method, int(message.get("status", 200)))
+                headers["Cache-Control"] = cache_policy(path, method, int(message.get("status", 200)), query)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

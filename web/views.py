@@ -14,9 +14,10 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
-from assistant.answer import validity_notes
+from assistant.answer import lapsed_note
 from assistant.corpus import Chunk, Corpus
 from assistant.fusion import Hit
+from assistant.periods import district_today, lapsed
 
 
 def chunk_dict(c: Chunk) -> dict[str, Any]:
@@ -148,14 +149,29 @@ def rank_rows(
     return rows[: len(order)], rows[len(order) :]
 
 
-def expired_notes(corpus: Corpus, today: dt.date | None = None) -> dict[str, str]:
-    """chunk id → its "deadline passed" note, for the 已过期 badge (the chat uses the same notes)."""
-    day = today or dt.date.today()
-    out: dict[str, str] = {}
+@dataclass(frozen=True)
+class Lapse:
+    """The passed deadlines of one chunk, for the lookup's 已过期 badge: the sentences that state
+    them and their notes (the chat's notes, word for word)."""
+
+    sentences: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    def covers(self, shown: Iterable[str]) -> bool:
+        """Every sentence shown as the answer has passed: only then is the card "已过期"; a card
+        whose other sentences state no end (第7条's subsidy for graduates) is not."""
+        shown = tuple(shown)
+        return bool(shown) and all(s in self.sentences for s in shown)
+
+
+def expired_notes(corpus: Corpus, today: dt.date | None = None) -> dict[str, Lapse]:
+    """chunk id → its passed deadlines (the chat uses the same notes)."""
+    day = today or district_today()
+    out: dict[str, Lapse] = {}
     for c in corpus.chunks:
-        passed = [n for n in validity_notes(c, corpus, day) if "已过" in n]
+        passed = lapsed(c, day)
         if passed:
-            out[c.id] = passed[0]
+            out[c.id] = Lapse(tuple(d.sentence for d in passed), tuple(lapsed_note(d) for d in passed))
     return out
 
 
@@ -235,6 +251,7 @@ def result_facets(
 
 __all__ = [
     "Group",
+    "Lapse",
     "Reason",
     "Row",
     "expired_notes",
