@@ -436,6 +436,30 @@ def test_access_log_fields_are_escaped_and_keep_uvicorns_format() -> None:
     assert '" 404' in line and "\\r\\n" in line
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/wechat?signature=5f2b1c0d&timestamp=1733212345&nonce=918273645&openid=oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+        "&encrypt_type=aes&msg_signature=9a8b7c6d&echostr=4417183457",
+        "/admin?token=s3cret-admin-token-for-tests-0001&days=7",
+        "/wechat?%73ignature=5f2b1c0d&NONCE=918273645&x=1",  # percent-encoded and upper-case names
+    ],
+)
+def test_the_access_log_masks_signatures_nonces_and_tokens(target: str) -> None:
+    from uvicorn.logging import AccessFormatter
+
+    install_log_filters()
+    logger = logging.getLogger("uvicorn.access")
+    record = logger.makeRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", target, "1.1", 200), None)  # fmt: skip
+    assert logger.filter(record)
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False).format(record)
+    for secret in ("5f2b1c0d", "918273645", "oUpF8uMuAJO", "9a8b7c6d", "4417183457", "s3cret-admin"):
+        assert secret not in line, line
+    assert re.search(r"(signature|token)=\*\*\*", line.lower()), line  # the names stay, for debugging
+    assert "timestamp=1733212345" in line or "days=7" in line or "x=1" in line  # the rest is kept
+
+
 # ---- personal data: never stored, never echoed ---------------------------------------------------
 
 
