@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -96,3 +97,31 @@ def test_sessions_are_revoked_one_by_one_all_at_once_or_by_a_new_token(
     a.open_session("s4", "token-B", 3600)
     clock.now += 3601
     assert not b.session_valid("s4", "token-B")  # expired
+
+
+def test_trim_keeps_the_most_recently_used(pair: tuple[SharedState, SharedState, Clock]) -> None:
+    a, b, clock = pair
+    for i in range(5):
+        a.put("lookup", f"k{i}", str(i), ttl=100)
+        clock.now += 1
+    assert b.get("lookup", "k0", renew=100) == "0"  # viewed: now the one that expires last
+    b.trim("lookup", 2)
+    assert [k for k in ("k0", "k1", "k2", "k3", "k4") if a.get("lookup", k) is not None] == ["k0", "k4"]
+    a.put("other", "x", "y", ttl=100)
+    a.trim("lookup", 0)
+    assert a.count("lookup") == 0 and a.get("other", "x") == "y"  # other kinds are untouched
+
+
+def test_a_lookup_search_made_on_one_replica_is_shown_by_another(chars_assistant: Any, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+    from web.settings import WebSettings
+
+    settings = WebSettings(data_dir=tmp_path / "data", rate_limit=None)
+    html = {"Accept": "text/html"}
+    with TestClient(create_app(chars_assistant, settings)) as a, TestClient(create_app(chars_assistant, settings)) as b:
+        made = a.post("/lookup", data={"q": "退役军人创业"}, headers=html, follow_redirects=False)
+        assert made.status_code == 303
+        shown = b.get(made.headers["location"], headers=html)
+        assert shown.status_code == 200 and "退役军人创业" in shown.text

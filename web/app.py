@@ -123,9 +123,7 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
     )
     # /admin and /wechat exist only when their token is configured (their routes 404 otherwise).
     app.state.admin_auth = admin.AdminAuth(settings.admin_token, app.state.shared.get) if settings.admin_token else None
-    app.state.wechat = (
-        wechat.WeChatEndpoint(settings.wechat_token, settings.wechat_budget) if settings.wechat_token else None
-    )
+    app.state.wechat = wechat.endpoint_for(settings, app.state.shared.get) if settings.wechat_token else None
 
     errors.install(app)
     # Added last = outermost.

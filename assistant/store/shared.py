@@ -170,6 +170,19 @@ class SharedState:
         with self._write() as conn:
             conn.execute(sa.delete(ephemeral).where(ephemeral.c.kind == kind, ephemeral.c.key == key))
 
+    def trim(self, kind: str, keep: int) -> None:
+        """Delete all but the `keep` entries of a kind that expire last (the most recently used,
+        for sliding expiry); expired ones go too."""
+        now = self.clock()
+        newest = (
+            sa.select(ephemeral.c.key)
+            .where(ephemeral.c.kind == kind, ephemeral.c.expires > now)
+            .order_by(ephemeral.c.expires.desc())
+            .limit(max(keep, 0))
+        )
+        with self._write() as conn:
+            conn.execute(sa.delete(ephemeral).where(ephemeral.c.kind == kind, ephemeral.c.key.not_in(newest)))
+
     def count(self, kind: str) -> int:
         """Live entries of a kind (tests and the lookup's bound)."""
         stmt = sa.select(sa.func.count()).where(ephemeral.c.kind == kind, ephemeral.c.expires > self.clock())
