@@ -159,6 +159,7 @@ TLS_CONTEXTS: dict[str, ssl.SSLContext] = {}
 
 def self_signed(work: Path) -> Path:
     """A certificate for 127.0.0.1 made with openssl at test time: work/tls/{fullchain,privkey}.pem."""
+    _require(None if shutil.which("openssl") else "未找到 openssl;请安装 Debian 的 openssl 包:apt-get install -y openssl")
     tls = work / "tls"
     tls.mkdir()
     subprocess.run(

@@ -18,6 +18,7 @@ when its id is unknown (expired, or a store that was reset).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import threading
@@ -26,7 +27,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from assistant.store import SharedState
+from assistant.store import SharedState, SharedStateError
+
+log = logging.getLogger("policy_assistant.web")
 
 DEFAULT_TTL_SECONDS = 30 * 60
 DEFAULT_CAPACITY = 2000  # ≈ 2000 × (≤ 1.5 KB question + filters): a few MB at most
@@ -73,14 +76,17 @@ class ResultStore:
     def put(self, search: SavedSearch) -> str:
         token = secrets.token_urlsafe(12)
         if self._shared is not None:
-            store = self._shared()
-            store.put(KIND, token, json.dumps(asdict(search), ensure_ascii=False), self.ttl)
-            with self._lock:
-                self._puts += 1
-                trim = self._puts % TRIM_EVERY == 0
-            if trim:
-                store.trim(KIND, self.capacity)
-            return token
+            try:
+                store = self._shared()
+                store.put(KIND, token, json.dumps(asdict(search), ensure_ascii=False), self.ttl)
+                with self._lock:
+                    self._puts += 1
+                    trim = self._puts % TRIM_EVERY == 0
+                if trim:
+                    store.trim(KIND, self.capacity)
+                return token
+            except SharedStateError as exc:  # the database is down: this worker's memory will do
+                log.error("检索结果无法存入共享存储,暂存于本进程: %s", exc)
         with self._lock:
             self._purge()
             self._items[token] = (self._clock() + self.ttl, search)
@@ -94,11 +100,16 @@ class ResultStore:
         if not TOKEN_RE.fullmatch(token):
             return None
         if self._shared is not None:
-            raw = self._shared().get(KIND, token, renew=self.ttl)
             try:
-                return None if raw is None else SavedSearch(**json.loads(raw))
-            except (TypeError, ValueError):  # written by another version: as if expired
-                return None
+                raw = self._shared().get(KIND, token, renew=self.ttl)
+            except SharedStateError as exc:
+                log.error("共享存储不可用,只查本进程暂存的检索: %s", exc)
+                raw = None
+            if raw is not None:
+                try:
+                    return SavedSearch(**json.loads(raw))
+                except (TypeError, ValueError):  # written by another version: as if expired
+                    return None
         with self._lock:
             item = self._items.get(token)
             now = self._clock()
