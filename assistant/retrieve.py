@@ -29,7 +29,6 @@ from .groups import read_groups
 from .index import LoadedIndex, lexical_text
 from .text import Expansion, Lexicon, normalize
 
-
 _NUM = r"([0-9]{1,2}|[一二三四五六七八九十两]{1,3})"
 # "第七条", "第14项", "措施7", "7.", "十四条": forms in which callers cite a measure.
 _NUMBER_RES = (

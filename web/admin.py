@@ -41,7 +41,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from assistant import InvalidQuestion
 from assistant.errors import EmbedderError
 from assistant.service import check_question
-from assistant.store import SharedState
 from assistant.stats import (
     DISTRICT_TZ,
     PERIODS,
@@ -53,6 +52,7 @@ from assistant.stats import (
     unanswered_csv,
     unhelpful_csv,
 )
+from assistant.store import SharedState
 
 from .deps import Bot, templates
 from .errors import error_page
@@ -101,7 +101,9 @@ class NoStore:
 class AdminAuth:
     """Token check, server-side sessions, CSRF and sign-in values, and the wrong-token limiter."""
 
-    def __init__(self, token: str, store: Callable[[], SharedState], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, token: str, store: Callable[[], SharedState], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._token = token.encode("utf-8")
         self._key = hmac.new(self._token, b"policy-assistant admin session v2", hashlib.sha256).digest()
         # Stored with each session: the token itself never is, and a new token matches no old row.

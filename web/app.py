@@ -78,6 +78,12 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
             except Exception as exc:
                 app.state.startup_error = _startup_error(exc)
                 log.exception("%s", app.state.startup_error)
+        if settings.admin_token or settings.wechat_token:
+            # Opened (and migrated) now, not inside the first WeChat message's 5-second window.
+            try:
+                await run_in_threadpool(app.state.shared.get)
+            except PolicyAssistantError as exc:  # retried on first use (WeChat answers 503 meanwhile)
+                log.error("共享状态存储无法打开: %s", exc)
         try:
             yield
         finally:

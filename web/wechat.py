@@ -31,7 +31,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -168,7 +168,7 @@ class WeChatEndpoint:
         self.crypto = crypto  # None: 明文模式 only
         if store is None:  # a private in-memory store: one process, as a test or a single worker
             memory = SharedState(None, clock)
-            store = lambda: memory  # noqa: E731
+            store = lambda: memory
         self._store = store
         # Keyed by the token, so every worker (and a restarted one) hashes a subscriber alike.
         self._user_key = hmac.new(token.encode("utf-8"), b"policy-assistant wechat user v1", hashlib.sha256).digest()
@@ -239,7 +239,9 @@ class WeChatEndpoint:
             if cached is None:
                 r = bot.retriever
                 retriever = Retriever(bot.corpus, bot.lexicon, r.index, None, r.weights, use_dense=False)
-                cached = self._lexical[id(bot)] = Assistant(bot.corpus, bot.lexicon, bot.embedder, bot.manifest, retriever)
+                cached = self._lexical[id(bot)] = Assistant(
+                    bot.corpus, bot.lexicon, bot.embedder, bot.manifest, retriever
+                )
             return cached
 
     def ask(self, bot: Assistant, question: str, context: tuple[str, ...]) -> Answer | None:
@@ -270,7 +272,9 @@ def endpoint_for(settings: WebSettings, store: Callable[[], SharedState]) -> WeC
     if settings.wechat_aes_key and settings.wechat_appid:
         crypto = WeChatCrypto.from_encoding_key(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
     elif settings.wechat_aes_key or settings.wechat_appid:
-        log.error("安全模式需要同时配置 POLICY_ASSISTANT_WECHAT_AES_KEY 和 POLICY_ASSISTANT_WECHAT_APPID;只接受明文模式")
+        log.error(
+            "安全模式需要同时配置 POLICY_ASSISTANT_WECHAT_AES_KEY 和 POLICY_ASSISTANT_WECHAT_APPID;只接受明文模式"
+        )
     return WeChatEndpoint(settings.wechat_token, settings.wechat_budget, store=store, crypto=crypto)
 
 
@@ -374,7 +378,9 @@ def _handle(request: Request, bot: Assistant, endpoint: WeChatEndpoint, message:
     """The reply's text for a first delivery; None for "success" (no reply)."""
     if message.msg_type == "event":
         return welcome_text(bot) if message.event == "subscribe" else None
-    question = message.content if message.msg_type == "text" else message.recognition if message.msg_type == "voice" else ""
+    question = (
+        message.content if message.msg_type == "text" else message.recognition if message.msg_type == "voice" else ""
+    )
     if not question:
         return other_text(bot)
     try:

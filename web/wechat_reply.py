@@ -10,7 +10,6 @@ from assistant.answer import Answer
 MAX_REPLY_BYTES = 2048  # WeChat's limit on a passive text reply's Content, UTF-8 bytes
 
 
-
 def _fit(text: str, room: int) -> str:
     """`text` cut to at most `room` UTF-8 bytes at a character boundary, marked with "…"."""
     if len(text.encode("utf-8")) <= room:
@@ -68,8 +67,10 @@ def welcome_text(bot: Assistant, limit: int = MAX_REPLY_BYTES) -> str:
     doc = bot.corpus.primary_doc.meta
     title = getattr(doc, "title", "") or "城阳区就业政策"
     body = [
-        "您好,欢迎关注!我是城阳区就业政策咨询助手,可以为您查询"
-        f"《{title}》中的就业创业扶持措施,原文引用并告诉您责任单位。",
+        (
+            "您好,欢迎关注!我是城阳区就业政策咨询助手,可以为您查询"
+            f"《{title}》中的就业创业扶持措施,原文引用并告诉您责任单位。"
+        ),
         "您可以直接发文字提问,比如:",
         *(f"· {s}" for s in bot.suggestions()[:4]),
     ]

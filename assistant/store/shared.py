@@ -64,12 +64,12 @@ class SharedState:
 
     def _write(self) -> AbstractContextManager[Connection]:
         if self._database is not None:
-            return self._guarded(self._database._write())  # noqa: SLF001 - same package
+            return self._guarded(self._database._write())
         return self._guarded(self._memory_tx())
 
     def _read(self) -> AbstractContextManager[Connection]:
         if self._database is not None:
-            return self._guarded(self._database._read())  # noqa: SLF001
+            return self._guarded(self._database._read())
         return self._guarded(self._memory_tx())
 
     @contextmanager
@@ -219,7 +219,11 @@ class SharedStateHandle:
                         private_dir(self.data_dir)
                     except OSError as exc:
                         raise SharedStateError(f"无法打开共享状态存储 {self.data_dir}:{exc}") from exc
-                    self._state = SharedState(Database(resolve_url(self.data_dir, self.database_url)), self.clock)
+                    try:
+                        database = Database(resolve_url(self.data_dir, self.database_url))
+                    except QuestionLogError as exc:  # one error type for callers of the shared store
+                        raise SharedStateError(str(exc)) from exc
+                    self._state = SharedState(database, self.clock)
             return self._state
 
     def close(self) -> None:
