@@ -440,3 +440,18 @@ def test_our_encryption_decrypts_with_the_independent_implementation() -> None:
         message = ("政" * size).encode()[:size] if size % 3 == 0 else b"x" * size
         assert spec_decrypt(crypto.encrypt(message))[:2] == (message, APPID.encode())
         assert crypto.decrypt(spec_encrypt(message)) == message
+
+
+def test_without_the_shared_store_messages_are_refused_not_answered_unprotected(
+    client: TestClient, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.store import SharedState, SharedStateError
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise SharedStateError("共享状态存储不可用:connection refused(测试)")
+
+    monkeypatch.setattr(SharedState, "claim", down)
+    resp = post(client, text_message(M3_QUESTION, next(_ids)))
+    assert resp.status_code == 503  # WeChat retries; the replay check is never skipped
+    with QuestionLog(data_dir) as log:
+        assert log.count() == 0
