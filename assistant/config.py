@@ -38,6 +38,10 @@ MAX_QUEUED_ENV = "POLICY_ASSISTANT_MAX_QUEUED_QUESTIONS"
 RETENTION_ENV = "POLICY_ASSISTANT_RETENTION_DAYS"
 ADMIN_TOKEN_ENV = "POLICY_ASSISTANT_ADMIN_TOKEN"
 WECHAT_TOKEN_ENV = "POLICY_ASSISTANT_WECHAT_TOKEN"
+# 安全模式/兼容模式: the account's EncodingAESKey (43 characters) and its AppID (checked inside
+# every decrypted message). Both or neither; without them only 明文模式 is accepted.
+WECHAT_AES_KEY_ENV = "POLICY_ASSISTANT_WECHAT_AES_KEY"
+WECHAT_APPID_ENV = "POLICY_ASSISTANT_WECHAT_APPID"
 DATA_DIR_ENV = "POLICY_ASSISTANT_DATA"
 DATABASE_URL_ENV = "POLICY_ASSISTANT_DATABASE_URL"
 DEFAULT_RATE_LIMIT = "30/min"
@@ -179,6 +183,8 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=DEFAULT_RETENTION_DAYS, validation_alias=_env(RETENTION_ENV))
     admin_token: str | None = Field(default=None, repr=False, validation_alias=_env(ADMIN_TOKEN_ENV))
     wechat_token: str | None = Field(default=None, repr=False, validation_alias=_env(WECHAT_TOKEN_ENV))
+    wechat_aes_key: str | None = Field(default=None, repr=False, validation_alias=_env(WECHAT_AES_KEY_ENV))
+    wechat_appid: str | None = Field(default=None, validation_alias=_env(WECHAT_APPID_ENV))
 
     @classmethod
     def settings_customise_sources(
@@ -256,6 +262,21 @@ class Settings(BaseSettings):
     def _wechat(cls, value: Any) -> str | None:
         return _token(WECHAT_TOKEN_ENV, value, 3)
 
+    @field_validator("wechat_aes_key", mode="before")
+    @classmethod
+    def _aes_key(cls, value: Any) -> str | None:
+        raw = "" if value is None else str(value).strip()
+        if raw and not re.fullmatch(r"[A-Za-z0-9+/]{43}", raw):
+            log.error("%s 应为公众号后台生成的 43 位 EncodingAESKey;安全模式保持关闭", WECHAT_AES_KEY_ENV)
+            return None
+        return raw or None
+
+    @field_validator("wechat_appid", mode="before")
+    @classmethod
+    def _appid(cls, value: Any) -> str | None:
+        raw = "" if value is None else str(value).strip()
+        return raw if raw and raw.isascii() and raw.isprintable() else None
+
     @field_validator("database_url", mode="before")
     @classmethod
     def _database(cls, value: Any) -> str | None:
@@ -300,6 +321,8 @@ __all__ = [
     "RATE_LIMIT_ENV",
     "RETENTION_ENV",
     "TRUSTED_PROXIES_ENV",
+    "WECHAT_AES_KEY_ENV",
+    "WECHAT_APPID_ENV",
     "WECHAT_TOKEN_ENV",
     "IPNetwork",
     "Rate",

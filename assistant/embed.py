@@ -23,6 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .breaker import BreakerConfig, BreakerState, CircuitBreaker
 from .errors import EmbedderError
 
 DEFAULT_EMBEDDER = "e5"
@@ -195,6 +196,10 @@ DEFAULT_EMBED_TIMEOUT = 2.0
 # The first call also loads the model (seconds for a large sentence-transformers one); it is not
 # held to the per-question limit.
 FIRST_CALL_TIMEOUT = 120.0
+# After a slow or failed call, dense retrieval is off for this long before the model is tried
+# again; each failed trial doubles it, up to MAX_COOL_DOWN (assistant/breaker.py).
+DEFAULT_COOL_DOWN = 30.0
+MAX_COOL_DOWN = 600.0
 
 
 def embed_timeout_from_env() -> float:
@@ -215,9 +220,10 @@ class _Worker:
     hold several fresh questions embeds them on every core instead of queueing them behind one
     thread while another core idles (uvicorn hands connections to workers blindly)."""
 
-    def __init__(self, name: str, threads: int = 1) -> None:
+    def __init__(self, name: str, threads: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
         self._jobs: queue.SimpleQueue[tuple[Future[np.ndarray], Callable[[], np.ndarray]]] = queue.SimpleQueue()
         self._started: dict[int, float] = {}
+        self._clock = clock
         for i in range(max(1, threads)):
             threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True).start()
 
@@ -232,7 +238,7 @@ class _Worker:
             future, job = self._jobs.get()
             if not future.set_running_or_notify_cancel():
                 continue
-            self._started[me] = time.monotonic()
+            self._started[me] = self._clock()
             try:
                 future.set_result(job())
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
@@ -247,23 +253,38 @@ class _Worker:
 
 
 class CheckedEmbedder:
-    """An Embedder whose every call is held to the contract the index relies on.
+    """An Embedder whose every call is held to the contract the index relies on, behind a circuit
+    breaker.
 
     Vectors must have the index's width, one row per text, and finite values; a call must not
     raise and must finish within `timeout` seconds of starting. A breach raises EmbedderError —
-    the retriever's signal to answer from lexical evidence only — and is remembered: later calls
-    fail at once with the same reason instead of queueing behind a model that is stuck, and
-    `broken` tells /healthz why.
+    the retriever's signal to answer from lexical evidence only — and opens the breaker: later
+    calls fail at once instead of queueing behind a model that is stuck, until the cool-down has
+    passed and trial calls show the model is fast again (assistant/breaker.py). `broken` tells
+    /healthz why dense retrieval is off, and is None again once the breaker has closed.
+    `clock` (monotonic seconds) measures calls and the cool-down; tests inject a fake one.
     """
 
     def __init__(
-        self, inner: Embedder, dim: int | None = None, timeout: float | None = None, threads: int | None = None
+        self,
+        inner: Embedder,
+        dim: int | None = None,
+        timeout: float | None = None,
+        threads: int | None = None,
+        *,
+        cool_down: float = DEFAULT_COOL_DOWN,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.inner = inner
         self.expected_dim = dim
         self.timeout = embed_timeout_from_env() if timeout is None else timeout
-        self.broken: str | None = None
-        self._worker = _Worker(f"embedder-{inner.id}", threads=threads or os.cpu_count() or 1)
+        self.clock = clock
+        self.breaker = CircuitBreaker(
+            f"embedder {inner.id}",
+            BreakerConfig(slow_call=self.timeout, cool_down=cool_down, max_cool_down=max(cool_down, MAX_COOL_DOWN)),
+            clock,
+        )
+        self._worker = _Worker(f"embedder-{inner.id}", threads=threads or os.cpu_count() or 1, clock=clock)
         self._first = True
         self._lock = threading.Lock()
 
@@ -275,57 +296,67 @@ class CheckedEmbedder:
     def dim(self) -> int:
         return self.expected_dim if self.expected_dim is not None else self.inner.dim
 
+    @property
+    def broken(self) -> str | None:
+        """Why dense retrieval is off (the breaker is open or on trial); None while it works."""
+        return self.breaker.reason
+
     def queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._call(self.inner.queries, texts)
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._call(self.inner.passages, texts)
 
-    def _fail(self, reason: str) -> EmbedderError:
-        with self._lock:
-            if self.broken is None:
-                self.broken = reason
-        return EmbedderError(reason)
-
     def _call(self, fn: Callable[[Sequence[str]], np.ndarray], texts: Sequence[str]) -> np.ndarray:
-        if self.broken is not None:
-            raise EmbedderError(self.broken)
+        if not self.breaker.allow():
+            raise EmbedderError(self.breaker.reason or "向量模型暂停使用")
         texts = list(texts)
         with self._lock:
             limit = max(self.timeout, FIRST_CALL_TIMEOUT) if self._first else self.timeout
             self._first = False
+        started = self.clock()
+        try:
+            vectors = self._checked(self._run(fn, texts, limit), len(texts))
+        except EmbedderError as exc:
+            self.breaker.failed(str(exc))
+            raise
+        # A call that returned, but too late, still opens the breaker: under contention the next
+        # one would be as slow. Its vectors are good, so this question still gets them.
+        self.breaker.succeeded(self.clock() - started, limit)
+        return vectors
+
+    def _run(self, fn: Callable[[Sequence[str]], np.ndarray], texts: list[str], limit: float) -> object:
         future = self._worker.submit(lambda: fn(texts))
         poll = min(0.05, limit / 4)
         while True:
             try:
-                out = future.result(timeout=poll)
-                break
+                return future.result(timeout=poll)
             except FutureTimeout:
                 since = self._worker.running_since
                 # Waiting in the queue does not count; a call (ours or the one ahead of us)
                 # running for longer than the limit means the model is stuck.
-                if since is not None and time.monotonic() - since > limit:
+                if since is not None and self.clock() - since > limit:
                     future.cancel()
-                    raise self._fail(f"向量模型超过 {limit:g} 秒未返回结果(超时)") from None
-                if self.broken is not None:
-                    raise EmbedderError(self.broken) from None
-            except EmbedderError as exc:
-                raise self._fail(str(exc)) from exc
+                    raise EmbedderError(f"向量模型超过 {limit:g} 秒未返回结果(超时)") from None
+                if self.breaker.state is BreakerState.OPEN:  # another call found the model broken
+                    future.cancel()
+                    raise EmbedderError(self.breaker.reason or "向量模型暂停使用") from None
+            except EmbedderError:
+                raise
             except Exception as exc:  # any backend failure: one type for the retriever
-                raise self._fail(f"向量模型运行出错: {type(exc).__name__}: {exc}") from exc
-        return self._checked(out, len(texts))
+                raise EmbedderError(f"向量模型运行出错: {type(exc).__name__}: {exc}") from exc
 
     def _checked(self, out: object, n: int) -> np.ndarray:
         try:
             vectors = np.asarray(out, dtype=np.float32)
         except (TypeError, ValueError) as exc:
-            raise self._fail(f"向量模型返回的不是数值向量: {exc}") from exc
+            raise EmbedderError(f"向量模型返回的不是数值向量: {exc}") from exc
         if vectors.ndim != 2 or vectors.shape[0] != n:
-            raise self._fail(f"向量模型返回的形状 {vectors.shape} 不对(应为 {n} 行)")
+            raise EmbedderError(f"向量模型返回的形状 {vectors.shape} 不对(应为 {n} 行)")
         if self.expected_dim is not None and vectors.shape[1] != self.expected_dim:
-            raise self._fail(
+            raise EmbedderError(
                 f"向量模型输出 {vectors.shape[1]} 维,索引是 {self.expected_dim} 维(模型已被替换?请重建索引)"
             )
         if not np.isfinite(vectors).all():
-            raise self._fail("向量模型输出了 NaN 或无穷大")
+            raise EmbedderError("向量模型输出了 NaN 或无穷大")
         return vectors

@@ -13,7 +13,6 @@ is — because a relative score always has a "best" chunk, even for 火锅.
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 import threading
@@ -29,8 +28,6 @@ from .fusion import Evidence, Retrieval, Weights, decide
 from .groups import read_groups
 from .index import LoadedIndex, lexical_text
 from .text import Expansion, Lexicon, normalize
-
-log = logging.getLogger("policy_assistant")
 
 _NUM = r"([0-9]{1,2}|[一二三四五六七八九十两]{1,3})"
 # "第七条", "第14项", "措施7", "7.", "十四条": forms in which callers cite a measure.
@@ -117,10 +114,16 @@ class Retriever:
         self._neighbour_tokens = [
             frozenset(t for t in toks if nb_df[t] == 1 and t not in self._idf) for toks in nb_tokens
         ]
-        self.degraded: str | None = None
         self._vectors: LRUCache[str, np.ndarray] = LRUCache(maxsize=4096)
         self.skip_dense_when_cited = True
         self._vectors_lock = threading.Lock()
+
+    @property
+    def degraded(self) -> str | None:
+        """Why dense retrieval is off right now (the embedder's breaker is not closed), or None."""
+        if not self.use_dense:
+            return None  # switched off on purpose (an ablation), not degraded
+        return getattr(self.embedder, "broken", None)
 
     @property
     def idf(self) -> dict[str, float]:
@@ -185,12 +188,9 @@ class Retriever:
             return best, None
         try:
             q = self._query_vector(text)
-        except EmbedderError as exc:
-            # Keep answering from lexical evidence; the service reports itself degraded. Logged
-            # once: dense retrieval stays off from here on, so there is no second failure.
-            log.error("dense retrieval disabled, answering from lexical evidence only: %s", exc)
-            self.degraded = str(exc)
-            self.use_dense = False
+        except EmbedderError:
+            # Keep answering from lexical evidence; the embedder's circuit breaker has logged the
+            # failure once and decides when the model is tried again (assistant/breaker.py).
             return best, None
         scores, ids = self.index.dense.search(q, self.index.dense.ntotal)
         row_scores[ids[0]] = scores[0]

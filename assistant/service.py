@@ -107,10 +107,8 @@ class Assistant:
         if use_dense:
             try:  # checked at load too: a swapped model is reported at start, not on the first question
                 checked.queries(["就业政策"])
-            except EmbedderError as exc:
-                log.error("dense retrieval disabled at start-up, answering from lexical evidence only: %s", exc)
-                retriever.degraded = str(exc)
-                retriever.use_dense = False
+            except EmbedderError:
+                pass  # the breaker logged it and is open; /healthz says degraded until it closes
         return cls(corpus, lexicon, checked, index.manifest, retriever)
 
     # -- questions -------------------------------------------------------------------------

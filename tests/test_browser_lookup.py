@@ -173,7 +173,7 @@ def test_a_search_this_tab_made_is_rerun_when_the_server_forgot_its_id(desk: tup
     page, _ = desk
     results_url = search(page, QUESTION)
     ids = result_ids(page)
-    app.state.lookup_store._items.clear()  # a restart, or another worker that never saw the id
+    app.state.lookup_store.forget_all()  # expired, or a store that was reset
     page.reload()
     page.wait_for_url(lambda url: url != results_url and bool(RESULT_URL.search(url)))
     expect(page.locator(".lk-results h2")).to_contain_text(QUESTION)

@@ -22,7 +22,8 @@ from fastapi.testclient import TestClient
 
 import assistant.service
 from assistant import Assistant, EmbedderError
-from assistant.embed import CharEmbedder
+from assistant.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from assistant.embed import CharEmbedder, CheckedEmbedder
 from assistant.index import read_manifest
 from assistant.qlog import QuestionLog
 from assistant.redact import redact
@@ -435,6 +436,30 @@ def test_access_log_fields_are_escaped_and_keep_uvicorns_format() -> None:
     assert '" 404' in line and "\\r\\n" in line
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        ("/wechat?signature=5f2b1c0d&timestamp=1733212345&nonce=918273645&openid=oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+         "&encrypt_type=aes&msg_signature=9a8b7c6d&echostr=4417183457"),
+        "/admin?token=s3cret-admin-token-for-tests-0001&days=7",
+        "/wechat?%73ignature=5f2b1c0d&NONCE=918273645&x=1",  # percent-encoded and upper-case names
+    ],
+)
+def test_the_access_log_masks_signatures_nonces_and_tokens(target: str) -> None:
+    from uvicorn.logging import AccessFormatter
+
+    install_log_filters()
+    logger = logging.getLogger("uvicorn.access")
+    record = logger.makeRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", target, "1.1", 200), None)  # fmt: skip
+    assert logger.filter(record)
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False).format(record)
+    for secret in ("5f2b1c0d", "918273645", "oUpF8uMuAJO", "9a8b7c6d", "4417183457", "s3cret-admin"):
+        assert secret not in line, line
+    assert re.search(r"(signature|token)=\*\*\*", line.lower()), line  # the names stay, for debugging
+    assert "timestamp=1733212345" in line or "days=7" in line or "x=1" in line  # the rest is kept
+
+
 # ---- personal data: never stored, never echoed ---------------------------------------------------
 
 
@@ -706,3 +731,138 @@ def test_a_failing_rebuild_is_reported_not_retried_in_a_loop(
         reason = c.get("/healthz").json()["reason"]
     assert statuses == [503] * 3 and calls == [1]
     assert "索引无法重建" in reason and "Read-only file system" in reason
+
+
+# ---- issue 22 §5: a worker that recovers (circuit breaker with a half-open state) ----------------
+
+
+class Clock:
+    """A monotonic clock the test moves by hand (the breaker's cool-down, the calls' durations)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class SlowThenFast:
+    """CharEmbedder whose question calls take `delay` seconds of the injected clock: CPU contention
+    that comes and goes, without a real sleep."""
+
+    id = "chars-slow-then-fast"
+
+    def __init__(self, clock: Clock) -> None:
+        self.inner = CharEmbedder()
+        self.clock = clock
+        self.delay = 0.0
+        self.calls = 0
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def passages(self, texts: Any) -> np.ndarray:
+        return self.inner.passages(texts)
+
+    def queries(self, texts: Any) -> np.ndarray:
+        self.calls += 1
+        self.clock.now += self.delay
+        return self.inner.queries(texts)
+
+
+def _transitions(caplog: pytest.LogCaptureFixture) -> list[str]:
+    found = (re.search(r"circuit (\w+) → (\w+)", r.getMessage()) for r in caplog.records)
+    return [f"{m[1]}→{m[2]}" for m in found if m]
+
+
+def distinct_questions() -> Iterator[str]:
+    """Distinct wordings of one question (m3), so neither the answer cache nor the query-vector
+    cache hides the model."""
+    for prefix in ("", "请问", "我想问", "想了解", "咨询一下", "问一下"):
+        for q in ("灵活就业人员意外伤害保险补贴", "外卖骑手有没有意外伤害保险补贴", "快递员意外伤害保险补贴",
+                  "网约车司机意外伤害保险补贴", "新就业形态劳动者意外伤害保险补贴"):  # fmt: skip
+            yield prefix + q
+
+
+def test_a_slow_embedder_opens_the_breaker_and_dense_answers_return_after_the_cool_down(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    model = SlowThenFast(clock)
+    embedder = CheckedEmbedder(model, dim=512, timeout=2.0, cool_down=30.0, clock=clock)
+    bot = Assistant.load(index_dir=tmp_path / "index", embedder=embedder)
+    questions = distinct_questions()
+
+    def ask(c: TestClient) -> dict[str, Any]:
+        resp = c.post("/api/ask", json={"question": next(questions)})
+        assert resp.status_code == 200 and resp.json()["measures"][0]["id"] == "m3", resp.text
+        return dict(resp.json())
+
+    def dense_used() -> bool:
+        return max(h.dense for h in bot.retrieve(next(questions)).hits) > 0
+
+    with caplog.at_level(logging.INFO, logger="policy_assistant"), TestClient(create_app(bot, settings(tmp_path))) as c:
+        assert c.get("/healthz").json()["status"] == "ok"
+        model.delay = 3.0  # one call over the 2-second limit: it still answers, but opens the breaker
+        ask(c)
+        health = c.get("/healthz").json()
+        assert health["status"] == "degraded" and "超时" in health["reason"], health
+        calls = model.calls
+        clock.now += 29  # within the cool-down: lexical answers, at once, the model is left alone
+        ask(c)
+        assert not dense_used() and model.calls == calls
+        model.delay = 0.01  # the contention is over
+        clock.now += 2  # cool-down passed: half-open, trial calls one at a time
+        assert dense_used()
+        assert c.get("/healthz").json()["status"] == "degraded"  # one fast call is not yet enough
+        ask(c)
+        ask(c)  # the third fast call in a row closes it
+        health = c.get("/healthz").json()
+        assert health["status"] == "ok" and health["reason"] is None, health
+        assert dense_used() and model.calls == calls + 4
+    assert _transitions(caplog) == ["closed→open", "open→half_open", "half_open→closed"]
+
+
+def test_a_failed_trial_reopens_the_breaker_for_a_longer_cool_down(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    model = SlowThenFast(clock)
+    embedder = CheckedEmbedder(model, dim=512, timeout=2.0, cool_down=30.0, clock=clock)
+    bot = Assistant.load(index_dir=tmp_path / "index", embedder=embedder)
+    questions = distinct_questions()
+    model.delay = 5.0
+    with caplog.at_level(logging.INFO, logger="policy_assistant"):
+        bot.retrieve(next(questions))  # opens
+        clock.now += 31
+        bot.retrieve(next(questions))  # the trial is slow too: open again, now for 60 s
+        calls = model.calls
+        clock.now += 45
+        bot.retrieve(next(questions))
+        assert model.calls == calls  # still cooling down (60 s, not 30)
+        model.delay = 0.0
+        clock.now += 16
+        for _ in range(3):
+            bot.retrieve(next(questions))
+    assert bot.status()["status"] == "ok"
+    assert _transitions(caplog) == [
+        "closed→open", "open→half_open", "half_open→open", "open→half_open", "half_open→closed"
+    ]  # fmt: skip
+
+
+def test_the_half_open_breaker_lets_one_trial_through_at_a_time() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker("test", BreakerConfig(slow_call=1.0, cool_down=10.0, close_after=2), clock)
+    breaker.failed("测试故障")
+    assert not breaker.allow()
+    clock.now += 10
+    assert breaker.allow()  # the trial
+    assert not breaker.allow()  # a concurrent caller answers lexically meanwhile
+    breaker.succeeded(0.1)
+    assert breaker.state is BreakerState.HALF_OPEN and breaker.allow()
+    breaker.succeeded(0.1)
+    assert breaker.state is BreakerState.CLOSED and breaker.reason is None
+    assert breaker.allow() and breaker.allow()  # closed: everyone
+    with pytest.raises(ValueError):
+        BreakerConfig(slow_call=0)

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -83,6 +84,24 @@ def test_the_proxy_never_resends_a_post_that_reached_a_replica() -> None:
     assert "non_idempotent" not in re.sub(r"#.*", "", site)
 
 
+def test_the_proxy_serves_https_only_with_mozillas_intermediate_settings() -> None:
+    site = NGINX_SITE.read_text()
+    live = re.sub(r"#.*", "", site)
+    assert re.search(r"^\s*listen 443 ssl", live, re.MULTILINE) and "return 301 https://$host$request_uri;" in live
+    assert re.search(r"^ssl_protocols TLSv1\.2 TLSv1\.3;$", live, re.MULTILINE)
+    assert "ssl_session_tickets off;" in live and "ssl_prefer_server_ciphers off;" in live
+    ciphers = re.search(r"^ssl_ciphers (\S+);$", live, re.MULTILINE)
+    assert ciphers and all(c.startswith(("ECDHE-", "DHE-")) and ("GCM" in c or "CHACHA20" in c)
+                           for c in ciphers[1].split(":"))  # fmt: skip
+    # OCSP stapling: present for real certificates, commented out (a self-signed one has no responder).
+    assert re.search(r"^\s*# ssl_stapling on;$", site, re.MULTILINE) and "ssl_stapling" not in live
+    # HSTS on the server and again wherever a location's own add_header would replace it.
+    assert live.count('add_header Strict-Transport-Security "max-age=63072000" always;') == 3
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
+    proxy = compose["services"]["proxy"]
+    assert "443:443" in proxy["ports"] and "./tls:/etc/nginx/tls:ro" in proxy["volumes"]
+
+
 # ---- the real thing ---------------------------------------------------------------------------------------
 
 
@@ -106,14 +125,19 @@ def pg() -> Iterator[PgCluster]:
         yield cluster
 
 
-def nginx_config(work: Path, listen: int, replicas: list[int]) -> Path:
-    """deploy/'s site config with the test's ports, inside a minimal main config of its own."""
+def nginx_config(work: Path, listen: int, replicas: list[int], https: int | None = None) -> Path:
+    """deploy/'s site config with the test's ports and certificate, inside a minimal main config."""
     site = NGINX_SITE.read_text()
     servers = "\n".join(f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=10s;" for port in replicas)
     site, n = re.subn(r"^\s*server app:8000 .*;$", servers, site, flags=re.MULTILINE)
     assert n == 1
     site, n = re.subn(r"^\s*listen 80;$", f"    listen 127.0.0.1:{listen};", site, flags=re.MULTILINE)
     assert n == 1
+    # The HTTPS server: on its own test port, with the certificate self_signed() made in `work`.
+    site, n = re.subn(r"^\s*listen 443 ssl http2;.*$", f"    listen 127.0.0.1:{https or free_port()} ssl http2;",
+                      site, flags=re.MULTILINE)  # fmt: skip
+    assert n == 1
+    site = site.replace("/etc/nginx/tls/", f"{work}/tls/").replace("/var/log/nginx/", f"{work}/")
     conf = work / "conf"
     conf.mkdir()
     (conf / "policy-assistant.conf").write_text(site)
@@ -127,6 +151,32 @@ def nginx_config(work: Path, listen: int, replicas: list[int]) -> Path:
         f"http {{\n    access_log {work}/access.log;\n{temp}\n    include policy-assistant.conf;\n}}\n"
     )
     return conf / "nginx.conf"
+
+
+# Clients of an https:// URL trust the test's own self-signed certificate, registered here by URL.
+TLS_CONTEXTS: dict[str, ssl.SSLContext] = {}
+
+
+def self_signed(work: Path) -> Path:
+    """A certificate for 127.0.0.1 made with openssl at test time: work/tls/{fullchain,privkey}.pem."""
+    _require(None if shutil.which("openssl") else "未找到 openssl;请安装 Debian 的 openssl 包:apt-get install -y openssl")
+    tls = work / "tls"
+    tls.mkdir()
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(tls / "privkey.pem"), "-out", str(tls / "fullchain.pem")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return tls / "fullchain.pem"
+
+
+def trust(url: str, cert: Path) -> None:
+    TLS_CONTEXTS[url] = ssl.create_default_context(cafile=str(cert))
+
+
+def _verify(url: str) -> ssl.SSLContext | bool:
+    return next((ctx for base, ctx in TLS_CONTEXTS.items() if url.startswith(base)), True)
 
 
 @contextlib.contextmanager
@@ -143,7 +193,7 @@ def running_nginx(config: Path, work: Path, url: str) -> Iterator[subprocess.Pop
         while True:
             assert proc.poll() is None, (work / "error.log").read_text(errors="replace")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                if httpx.get(f"{url}/healthz", timeout=2, verify=_verify(url)).status_code == 200:
                     break
             assert time.monotonic() < deadline, "nginx did not come up"
             time.sleep(0.1)
@@ -169,7 +219,8 @@ def terminate(server: serveproc.ServeProcess) -> None:
 def client(source: str, url: str) -> httpx.Client:
     # Each simulated citizen has a loopback address of its own, so nginx's per-address zones see
     # separate clients, as they would on the internet.
-    return httpx.Client(base_url=url, transport=httpx.HTTPTransport(local_address=source), timeout=20)
+    transport = httpx.HTTPTransport(local_address=source, verify=_verify(url))
+    return httpx.Client(base_url=url, transport=transport, timeout=20)
 
 
 @pytest.mark.integration
@@ -210,9 +261,10 @@ def _run(pg: PgCluster, work: Path) -> None:
     assert len(replicas) == 2, "a replica did not start"
     try:
         ports = [int(r.url.rsplit(":", 1)[1]) for r in replicas]
-        listen = free_port()
-        url = f"http://127.0.0.1:{listen}"
-        with running_nginx(nginx_config(work, listen, ports), work, url):
+        listen, https = free_port(), free_port()
+        url = f"https://127.0.0.1:{https}"  # through the TLS server; port 80 only redirects (issue 22)
+        trust(url, self_signed(work))
+        with running_nginx(nginx_config(work, listen, ports, https), work, url):
             _exercise(pg, url, replicas, data)
     finally:
         for r in replicas:
@@ -301,6 +353,200 @@ def _proxy_errors(url: str) -> None:
         assert limited[0].json()["error"] == "too_many_requests" and limited[0].headers["retry-after"]
         for name, value in SECURITY_HEADERS.items():
             assert limited[0].headers.get_list(name) == [value], name
+
+
+# ---- issue 22: TLS at the proxy; admin sessions and WeChat state shared by the replicas ------------
+
+ADMIN_TOKEN = "replica-admin-token-0123456789"
+WECHAT_TOKEN = "replicawxtoken"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+APPID = "wx5823bf96d3bd56c7"
+ACCOUNT = "gh_0123456789ab"
+
+
+def _spec_encrypt(message: bytes) -> str:
+    """WeChat's published 消息加解密, written here with pycryptodome (independent of web/wechat_crypto.py)."""
+    import base64
+    import secrets
+    import struct
+
+    from Crypto.Cipher import AES
+
+    key = base64.b64decode(AES_KEY + "=")
+    plain = secrets.token_bytes(16) + struct.pack(">I", len(message)) + message + APPID.encode()
+    plain += bytes([32 - len(plain) % 32]) * (32 - len(plain) % 32)
+    return base64.b64encode(AES.new(key, AES.MODE_CBC, key[:16]).encrypt(plain)).decode()
+
+
+def _spec_decrypt(encrypted: str) -> bytes:
+    import base64
+    import struct
+
+    from Crypto.Cipher import AES
+
+    key = base64.b64decode(AES_KEY + "=")
+    plain = AES.new(key, AES.MODE_CBC, key[:16]).decrypt(base64.b64decode(encrypted))
+    plain = plain[: -plain[-1]]
+    (n,) = struct.unpack(">I", plain[16:20])
+    assert plain[20 + n :] == APPID.encode()
+    return plain[20 : 20 + n]
+
+
+_sequence = iter(range(10**6, 10**7))
+
+
+def _signed(*extra: str) -> dict[str, str]:
+    import hashlib
+
+    ts, nonce = str(int(time.time())), str(next(_sequence))
+    params = {"timestamp": ts, "nonce": nonce,
+              "signature": hashlib.sha1("".join(sorted([WECHAT_TOKEN, ts, nonce])).encode()).hexdigest()}  # fmt: skip
+    if extra:
+        params["msg_signature"] = hashlib.sha1("".join(sorted([WECHAT_TOKEN, ts, nonce, *extra])).encode()).hexdigest()
+    return params
+
+
+def _wechat_text(content: str, msg_id: int, user: str) -> bytes:
+    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>").encode()  # fmt: skip
+
+
+def _content(resp: httpx.Response) -> str:
+    import xml.etree.ElementTree as ET
+
+    assert resp.status_code == 200, resp.text
+    root = ET.fromstring(resp.content)
+    encrypted = root.findtext("Encrypt")
+    if encrypted:
+        root = ET.fromstring(_spec_decrypt(encrypted))
+    return root.findtext("Content") or ""
+
+
+@pytest.mark.integration
+def test_tls_admin_sessions_and_wechat_state_are_shared_by_two_replicas(pg: PgCluster) -> None:
+    import psycopg
+
+    with psycopg.connect(pg.url_string().replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS shared_state")
+        conn.execute("CREATE DATABASE shared_state")
+    work = Path(tempfile.mkdtemp(prefix="policy-assistant-tls-"))
+    os.chmod(work, 0o755)
+    try:
+        index = work / "index"
+        Assistant.load(index_dir=index, embedder="chars")
+        env = {
+            "POLICY_ASSISTANT_DATABASE_URL": pg.url_string("shared_state"),
+            "POLICY_ASSISTANT_INDEX": str(index),
+            "POLICY_ASSISTANT_EMBEDDER": "chars",
+            "POLICY_ASSISTANT_DATA": str(work / "data"),
+            "POLICY_ASSISTANT_TRUSTED_PROXIES": "127.0.0.1",
+            "POLICY_ASSISTANT_RATE_LIMIT": "0",
+            "POLICY_ASSISTANT_ADMIN_TOKEN": ADMIN_TOKEN,
+            "POLICY_ASSISTANT_WECHAT_TOKEN": WECHAT_TOKEN,
+            "POLICY_ASSISTANT_WECHAT_AES_KEY": AES_KEY,
+            "POLICY_ASSISTANT_WECHAT_APPID": APPID,
+        }
+        replicas = [serveproc.start(work / f"r{i}", 1, env=env) for i in range(2)]
+        try:
+            ports = [int(r.url.rsplit(":", 1)[1]) for r in replicas]
+            listen, https = free_port(), free_port()
+            url = f"https://127.0.0.1:{https}"
+            trust(url, self_signed(work))
+            with running_nginx(nginx_config(work, listen, ports, https), work, url):
+                _tls(url, f"http://127.0.0.1:{listen}")
+                _admin_sessions(url, [r.url for r in replicas])
+                signatures = _wechat(url, [r.url for r in replicas], pg, work / "data")
+            # nginx's own access log has no signatures or nonces (it logs paths without queries).
+            proxy_log = (work / "policy-assistant.access.log").read_text()
+            assert "POST /wechat HTTP" in proxy_log and not any(sig in proxy_log for sig in signatures)
+            for r in replicas:  # nor the replicas' (their access log masks them)
+                text = r.log_path.read_text(errors="replace")
+                assert not any(sig in text for sig in signatures)
+        finally:
+            for r in replicas:
+                serveproc.stop(r)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _tls(url: str, plain: str) -> None:
+    with client("127.0.0.201", url) as c:
+        for path in ("/healthz", "/", "/api/measures", "/no-such-page"):
+            resp = c.get(path)
+            assert resp.headers.get_list("strict-transport-security") == ["max-age=63072000"], path
+        assert c.get("/healthz").http_version in ("HTTP/1.1", "HTTP/2")
+    with client("127.0.0.201", plain) as c:
+        moved = c.get("/lookup?x=1", follow_redirects=False)
+        assert moved.status_code == 301 and moved.headers["location"] == "https://127.0.0.1/lookup?x=1"
+        assert c.post("/api/ask", json={"question": "灵活就业"}).status_code == 301  # never answered over http
+        assert c.get("/healthz").status_code == 200  # probes still reach it
+        assert "strict-transport-security" not in c.get("/healthz").headers
+
+
+def _admin_sessions(url: str, direct: list[str]) -> None:
+    with client("127.0.0.202", url) as c:
+        page = c.get("/admin")
+        login = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert login
+        resp = c.post("/admin/login", data={"token": ADMIN_TOKEN, "csrf": login[1]}, follow_redirects=False)
+        assert resp.status_code == 303
+        cookie = next(v for v in resp.headers.get_list("set-cookie") if v.startswith("pa_admin="))
+        assert "secure" in {f.strip().lower() for f in cookie.split(";")}  # X-Forwarded-Proto from nginx
+        session = cookie.split(";", 1)[0]
+        dashboard = c.get("/admin")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', dashboard.text)
+        assert dashboard.status_code == 200 and csrf
+    # The session is in PostgreSQL: each replica, asked directly, knows it …
+    for base in direct:
+        assert httpx.get(f"{base}/admin", headers={"Cookie": session}).status_code == 200
+    signed_out = httpx.post(f"{direct[0]}/admin/logout", data={"csrf": csrf[1]},
+                            headers={"Cookie": session}, follow_redirects=False)  # fmt: skip
+    assert signed_out.status_code == 303
+    # … and after signing out on the first, every admin route of the second refuses it.
+    for method, path in [("GET", "/admin"), ("GET", "/admin/glossary"), ("GET", "/admin/export/unanswered.csv"),
+                         ("POST", "/admin/glossary"), ("POST", "/admin/logout"), ("POST", "/admin/logout-all")]:  # fmt: skip
+        data = {"csrf": csrf[1], "q": "灵活就业"} if method == "POST" else None
+        got = httpx.request(method, f"{direct[1]}{path}", data=data, headers={"Cookie": session}, follow_redirects=False)
+        assert got.status_code == 401, (method, path)
+
+
+def _wechat(url: str, direct: list[str], pg: PgCluster, data: Path) -> list[str]:
+    """WeChat through nginx and each replica directly; the signatures used (for the log checks)."""
+    used: list[str] = []
+    user = "oReplicaUser_abcdefghijklmnop"
+
+    def post(base: str, body: bytes, params: dict[str, str] | None = None) -> httpx.Response:
+        params = params or _signed()
+        used.append(params["signature"])
+        return httpx.post(f"{base}/wechat", params=params, content=body, verify=_verify(base), timeout=20)
+
+    # A replayed (timestamp, nonce, signature) with another body is refused by the other replica.
+    params = _signed()
+    assert "第3条" in _content(post(direct[0], _wechat_text("灵活就业人员意外伤害保险补贴", 5001, user), params))
+    assert post(direct[1], _wechat_text("创业担保贷款", 5002, "oAttacker_abcdefghijklmnopq"), params).status_code == 403
+    # A follow-up through the other replica keeps its context.
+    assert "第7条" in _content(post(direct[0], _wechat_text("重点群体就业创业税收优惠政策", 5003, user)))
+    assert "城阳区税务局" in _content(post(direct[1], _wechat_text("那找哪个部门?", 5004, user))).split("相关条目")[0]
+    # WeChat's retry of one MsgId, landing on the other replica: the same reply, answered once.
+    body = _wechat_text("创业担保贷款额度是多少", 5005, user)
+    first = _content(post(direct[0], body))
+    assert _content(post(direct[1], body)) == first and _content(post(url, body)) == first
+    # 安全模式 through nginx over HTTPS: encrypted with the independent implementation, reply decrypted by it.
+    encrypted = _spec_encrypt(_wechat_text("灵活就业人员意外伤害保险补贴", 5006, user))
+    params = {**_signed(encrypted), "encrypt_type": "aes", "openid": user}
+    used.extend([params["msg_signature"], params["nonce"]])
+    envelope = f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    resp = post(url, envelope.encode(), params)
+    assert "<Encrypt>" in resp.text and "第3条" in _content(resp)
+    with QuestionLog(data, pg.url_string("shared_state")) as log:
+        deadline = time.monotonic() + 15
+        while len(log.recent()) < 5 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.5)  # nothing more arrives: the retries were not logged again
+        rows = log.recent()
+    assert len(rows) == 5 and {r.channel for r in rows} == {"wechat"}, rows
+    return used
 
 
 __all__: list[Any] = []

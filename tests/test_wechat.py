@@ -29,8 +29,13 @@ USER = "oUser_abcdefghijklmnopqrstuv"
 M3_QUESTION = "灵活就业人员意外伤害保险补贴"
 
 
-def signed(timestamp: int | None = None, nonce: str = "n0nce", token: str = TOKEN) -> dict[str, str]:
+_nonces = iter(range(10**9, 2 * 10**9))
+
+
+def signed(timestamp: int | None = None, nonce: str | None = None, token: str = TOKEN) -> dict[str, str]:
+    """A fresh signed query string, as WeChat sends one per request (a new nonce each time)."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
+    nonce = str(next(_nonces)) if nonce is None else nonce
     signature = hashlib.sha1("".join(sorted([token, ts, nonce])).encode()).hexdigest()
     return {"signature": signature, "timestamp": ts, "nonce": nonce}
 
@@ -151,13 +156,16 @@ def test_a_follow_up_from_the_same_user_uses_the_previous_answer(client: TestCli
     assert used == [False, True, False]
 
 
-def test_a_replayed_message_is_answered_once(client: TestClient, data_dir: Path) -> None:
+def test_a_retried_message_is_answered_once_with_the_same_reply(client: TestClient, data_dir: Path) -> None:
     body = text_message(M3_QUESTION, 424242)
-    assert "第3条" in reply_of(post(client, body))["Content"]
-    again = post(client, body)
-    assert again.status_code == 200 and again.text == "success"
+    first = reply_of(post(client, body))["Content"]
+    assert "第3条" in first
+    # WeChat's retry of a slow reply: the same message, with the same or a new signed query string.
+    params = signed()
+    assert reply_of(post(client, body, params))["Content"] == first
+    assert reply_of(post(client, body, params))["Content"] == first
     with QuestionLog(data_dir) as log:
-        assert log.count() == 1
+        assert log.count() == 1  # answered (and logged) once
 
 
 def test_subscribers_are_welcomed_with_example_questions(client: TestClient, chars_assistant: Assistant) -> None:
@@ -223,7 +231,7 @@ def test_malformed_bodies_are_400(client: TestClient, body: bytes) -> None:
     assert post(client, body).status_code == 400
 
 
-def test_safe_mode_messages_are_refused_with_a_hint(client: TestClient) -> None:
+def test_encrypted_messages_without_a_configured_key_are_refused_with_a_hint(client: TestClient) -> None:
     resp = post(client, text_message("你好", next(_ids)), {**signed(), "encrypt_type": "aes"})
     assert resp.status_code == 400 and "明文" in resp.text
 
@@ -284,3 +292,166 @@ def test_a_slow_model_still_gets_a_reply_within_the_window(
     assert elapsed < 2.5, elapsed
     assert "第3条" in content and "区人力资源社会保障局" in content and PHONE in content
     assert re.search(r"每人每年不高于100元", content)
+
+
+# ---- issue 22: replays refused on every replica; state shared by replicas -------------------------
+
+
+def two_replicas(chars_assistant: Assistant, data_dir: Path, **extra: Any) -> tuple[TestClient, TestClient]:
+    """Two apps over one data directory's store, as two replicas over one database."""
+    settings = WebSettings(data_dir=data_dir, rate_limit=None, wechat_token=TOKEN, **extra)
+    return TestClient(create_app(chars_assistant, settings)), TestClient(create_app(chars_assistant, settings))
+
+
+def test_a_captured_query_string_is_refused_with_another_body_on_every_replica(
+    chars_assistant: Assistant, data_dir: Path
+) -> None:
+    a, b = two_replicas(chars_assistant, data_dir)
+    with a, b:
+        params = signed()
+        assert "第3条" in reply_of(post(a, text_message(M3_QUESTION, next(_ids)), params))["Content"]
+        forged = text_message("创业担保贷款", next(_ids), user="oAttacker_zyxwvutsrqponmlkji")
+        for replica in (a, b):
+            resp = post(replica, forged, params)  # the same signature, timestamp and nonce, another body
+            assert resp.status_code == 403
+        assert post(b, forged).status_code == 200  # the same body under a fresh signature is fine
+    with QuestionLog(data_dir) as log:
+        assert log.count() == 2
+
+
+def test_a_follow_up_and_a_retry_through_the_other_replica(chars_assistant: Assistant, data_dir: Path) -> None:
+    a, b = two_replicas(chars_assistant, data_dir)
+    with a, b:
+        first = ask(a, "重点群体就业创业税收优惠政策")
+        assert "第7条" in first
+        follow = ask(b, "那找哪个部门?")  # the other replica knows the previous answer
+        assert "城阳区税务局" in follow.split("相关条目")[0]
+        body = text_message(M3_QUESTION, 777001)
+        answered = reply_of(post(a, body))["Content"]
+        assert reply_of(post(b, body))["Content"] == answered  # WeChat's retry, landing on b
+    with QuestionLog(data_dir) as log:
+        assert [e.context_used for e in reversed(log.recent())] == [False, True, False]  # 3 questions, once each
+
+
+# ---- 安全模式 / 兼容模式: tested against an independent implementation of the published algorithm --------
+# Written here from WeChat's 消息加解密 specification with pycryptodome (not web/wechat_crypto.py, which
+# uses `cryptography`): AESKey = base64(EncodingAESKey + "="), IV = AESKey[:16], AES-256-CBC over
+# random(16) + len(msg) as 4 bytes big-endian + msg + AppID, PKCS#7-padded to a multiple of 32.
+
+ENCODING_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as the admin console shows
+APPID = "wx5823bf96d3bd56c7"
+
+
+def spec_encrypt(message: bytes, appid: str = APPID, key_text: str = ENCODING_AES_KEY) -> str:
+    import base64
+    import os
+    import struct
+
+    from Crypto.Cipher import AES
+
+    key = base64.b64decode(key_text + "=")
+    plain = os.urandom(16) + struct.pack(">I", len(message)) + message + appid.encode()
+    pad = 32 - len(plain) % 32
+    plain += bytes([pad]) * pad
+    return base64.b64encode(AES.new(key, AES.MODE_CBC, key[:16]).encrypt(plain)).decode()
+
+
+def spec_decrypt(encrypted: str, key_text: str = ENCODING_AES_KEY) -> tuple[bytes, bytes, int]:
+    """(message, appid, padded length) of a ciphertext."""
+    import base64
+    import struct
+
+    from Crypto.Cipher import AES
+
+    key = base64.b64decode(key_text + "=")
+    plain = AES.new(key, AES.MODE_CBC, key[:16]).decrypt(base64.b64decode(encrypted))
+    padded = len(plain)
+    plain = plain[: -plain[-1]]
+    (n,) = struct.unpack(">I", plain[16:20])
+    return plain[20 : 20 + n], plain[20 + n :], padded
+
+
+def spec_signature(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
+
+
+def encrypted_post(client: TestClient, message: bytes, *, compat: bool = False, appid: str = APPID,
+                   tamper: bool = False, bad_signature: bool = False) -> Any:  # fmt: skip
+    params = signed()
+    encrypted = spec_encrypt(message, appid)
+    if tamper:  # flip a bit of the last block: the padding (or the AppID) no longer checks out
+        raw = bytearray(__import__("base64").b64decode(encrypted))
+        raw[-1] ^= 0x01
+        encrypted = __import__("base64").b64encode(bytes(raw)).decode()
+    msg_signature = spec_signature(TOKEN, params["timestamp"], params["nonce"], encrypted)
+    if bad_signature:
+        msg_signature = spec_signature(TOKEN, params["timestamp"], params["nonce"], encrypted + "x")
+    # 兼容模式 sends the plaintext fields and the ciphertext side by side; 安全模式 only the ciphertext.
+    plain_fields = message.decode()[len("<xml>") : -len("</xml>")] if compat else f"<ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+    body = f"<xml>{plain_fields}<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>".encode()
+    query = {**params, "encrypt_type": "aes", "msg_signature": msg_signature, "openid": USER}
+    return client.post("/wechat", params=query, content=body, headers={"Content-Type": "text/xml"})
+
+
+def decrypted_reply(resp: Any) -> dict[str, str]:
+    envelope = reply_of(resp)
+    assert set(envelope) == {"Encrypt", "MsgSignature", "TimeStamp", "Nonce"}
+    assert envelope["MsgSignature"] == spec_signature(TOKEN, envelope["TimeStamp"], envelope["Nonce"], envelope["Encrypt"])
+    message, appid, padded = spec_decrypt(envelope["Encrypt"])
+    assert appid == APPID.encode() and padded % 32 == 0
+    root = ET.fromstring(message)
+    return {child.tag: child.text or "" for child in root}
+
+
+@pytest.fixture
+def safe_client(chars_assistant: Assistant, data_dir: Path) -> Iterator[TestClient]:
+    settings = WebSettings(data_dir=data_dir, rate_limit=None, wechat_token=TOKEN,
+                           wechat_aes_key=ENCODING_AES_KEY, wechat_appid=APPID)  # fmt: skip
+    with TestClient(create_app(chars_assistant, settings)) as c:
+        yield c
+
+
+@pytest.mark.parametrize("compat", [False, True], ids=["安全模式", "兼容模式"])
+def test_an_encrypted_message_gets_an_encrypted_reply(safe_client: TestClient, data_dir: Path, compat: bool) -> None:
+    reply = decrypted_reply(encrypted_post(safe_client, text_message(M3_QUESTION, next(_ids)), compat=compat))
+    assert (reply["ToUserName"], reply["FromUserName"], reply["MsgType"]) == (USER, ACCOUNT, "text")
+    assert "第3条" in reply["Content"] and PHONE in reply["Content"]
+    # A follow-up in the same mode keeps its context, and plaintext requests still work alongside.
+    follow = decrypted_reply(encrypted_post(safe_client, text_message("那找哪个部门?", next(_ids)), compat=compat))
+    assert "人力资源" in follow["Content"]
+    assert "第3条" in reply_of(post(safe_client, text_message(M3_QUESTION, next(_ids))))["Content"]
+
+
+def test_an_encrypted_message_for_another_account_or_altered_is_refused(safe_client: TestClient, data_dir: Path) -> None:
+    message = text_message(M3_QUESTION, next(_ids))
+    assert encrypted_post(safe_client, message, appid="wx0000000000000000").status_code == 400  # AppID check
+    assert encrypted_post(safe_client, message, tamper=True).status_code == 400
+    assert encrypted_post(safe_client, message, bad_signature=True).status_code == 403  # msg_signature
+    with QuestionLog(data_dir) as log:
+        assert log.count() == 0
+    assert "第3条" in decrypted_reply(encrypted_post(safe_client, message))["Content"]
+
+
+def test_our_encryption_decrypts_with_the_independent_implementation() -> None:
+    from web.wechat_crypto import WeChatCrypto
+
+    crypto = WeChatCrypto.from_encoding_key(TOKEN, ENCODING_AES_KEY, APPID)
+    for size in (0, 1, 11, 12, 31, 32, 33, 500):  # around the 32-byte padding boundary
+        message = ("政" * size).encode()[:size] if size % 3 == 0 else b"x" * size
+        assert spec_decrypt(crypto.encrypt(message))[:2] == (message, APPID.encode())
+        assert crypto.decrypt(spec_encrypt(message)) == message
+
+
+def test_without_the_shared_store_messages_are_refused_not_answered_unprotected(
+    client: TestClient, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.store import SharedState, SharedStateError
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise SharedStateError("共享状态存储不可用:connection refused(测试)")
+
+    monkeypatch.setattr(SharedState, "claim", down)
+    resp = post(client, text_message(M3_QUESTION, next(_ids)))
+    assert resp.status_code == 503  # WeChat retries; the replay check is never skipped
+    with QuestionLog(data_dir) as log:
+        assert log.count() == 0

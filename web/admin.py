@@ -3,12 +3,16 @@
 Exists only when POLICY_ASSISTANT_ADMIN_TOKEN is set; otherwise every /admin URL is a plain 404,
 so a scanner cannot even tell there is a sign-in page.
 
-Sessions are stateless signed cookies (expiry + random nonce + HMAC under a key derived from the
-token): every worker accepts a session any other worker issued without shared storage, and
-changing the token signs everybody out. The CSRF token of a session is an HMAC of its nonce
-(session-bound), sent in a hidden form field; the sign-in form itself uses a double-submit
-cookie, so a foreign page cannot sign a browser into a session of the attacker's choosing.
-Wrong tokens are rate-limited per client and logged without the token.
+Sessions live on the server, in the shared store (assistant/store/shared.py: the question log's
+database, PostgreSQL for replicas): the cookie holds a random id, the store its hash, expiry, a
+revoked flag and a keyed hash of the admin token it was opened under. So signing out ends the
+session on every replica at once, "sign out everywhere" ends all of them, and changing the token
+ends every session opened under the old one. A cookie that is no longer a session gets 401 on
+every admin route. The CSRF token of a session is an HMAC of its id (session-bound), sent in a
+hidden form field; the sign-in form uses a double-submit value that is itself HMAC-signed, so a
+cookie planted by a sibling host cannot stand in for it. Wrong tokens are throttled per client and
+logged without the token; the right token is always let through (its length is what protects it,
+and a shared address must not lock the staff out).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hashlib
 import hmac
 import logging
 import math
+import re
 import secrets
 import threading
 import time
@@ -47,6 +52,7 @@ from assistant.stats import (
     unanswered_csv,
     unhelpful_csv,
 )
+from assistant.store import SharedState
 
 from .deps import Bot, templates
 from .errors import error_page
@@ -64,6 +70,7 @@ SESSION_SECONDS = 8 * 3600  # one working day
 # reach of guessing at that pace; a typo costs a colleague nothing).
 LOGIN_FAILURES = Rate(5, 900.0)
 MAX_FORM_FIELDS = 10
+SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
 
 class NoStore:
@@ -92,11 +99,16 @@ class NoStore:
 
 
 class AdminAuth:
-    """Token check, signed session cookies, CSRF tokens and the wrong-token limiter."""
+    """Token check, server-side sessions, CSRF and sign-in values, and the wrong-token limiter."""
 
-    def __init__(self, token: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, token: str, store: Callable[[], SharedState], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._token = token.encode("utf-8")
-        self._key = hmac.new(self._token, b"policy-assistant admin session v1", hashlib.sha256).digest()
+        self._key = hmac.new(self._token, b"policy-assistant admin session v2", hashlib.sha256).digest()
+        # Stored with each session: the token itself never is, and a new token matches no old row.
+        self.token_hash = hmac.new(self._token, b"policy-assistant admin token id v1", hashlib.sha256).hexdigest()
+        self._store = store
         self._clock = clock
         self._failures = RateLimiter(LOGIN_FAILURES)
         self._blocked: dict[str, float] = {}
@@ -105,43 +117,62 @@ class AdminAuth:
     def _sign(self, payload: str) -> str:
         return hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).hexdigest()
 
+    @staticmethod
+    def _id_hash(session_id: str) -> str:
+        return hashlib.sha256(session_id.encode("ascii")).hexdigest()
+
     def token_matches(self, candidate: str) -> bool:
         # compare_digest on bytes: the time taken does not depend on how much of the token is right.
         return hmac.compare_digest(candidate.encode("utf-8"), self._token)
 
     def new_session(self) -> str:
-        payload = f"{int(self._clock()) + SESSION_SECONDS}.{secrets.token_urlsafe(18)}"
-        return f"{payload}.{self._sign(payload)}"
+        session_id = secrets.token_urlsafe(32)
+        store = self._store()
+        # Sessions opened under an earlier token are revoked for good, not only outvoted.
+        store.revoke_all(except_token_hash=self.token_hash)
+        store.open_session(self._id_hash(session_id), self.token_hash, SESSION_SECONDS)
+        return session_id
 
     def session_nonce(self, cookie: str | None) -> str | None:
-        """The nonce of a valid, unexpired session cookie; None otherwise."""
-        if not cookie or len(cookie) > 200:
+        """The session id of a live, unrevoked session opened under this token; None otherwise."""
+        if not cookie or not SESSION_ID_RE.fullmatch(cookie):
             return None
-        expires, _, rest = cookie.partition(".")
-        nonce, _, signature = rest.partition(".")
-        if not expires.isdigit() or not nonce or not signature:
-            return None
-        if not hmac.compare_digest(signature, self._sign(f"{expires}.{nonce}")):
-            return None
-        return nonce if int(expires) > self._clock() else None
+        return cookie if self._store().session_valid(self._id_hash(cookie), self.token_hash) else None
+
+    def revoke(self, session_id: str) -> None:
+        self._store().revoke_session(self._id_hash(session_id))
+
+    def revoke_everywhere(self) -> int:
+        return self._store().revoke_all()
 
     def csrf(self, nonce: str) -> str:
         return self._sign(f"csrf.{nonce}")
+
+    def login_value(self) -> str:
+        """The sign-in form's double-submit value: random, and signed, so only we can mint one."""
+        nonce = secrets.token_urlsafe(18)
+        return f"{nonce}.{self._sign(f'login.{nonce}')}"
+
+    def login_value_valid(self, value: str) -> bool:
+        nonce, _, signature = value.partition(".")
+        if not nonce or len(value) > 200 or not nonce.isascii():
+            return False
+        return hmac.compare_digest(signature, self._sign(f"login.{nonce}"))
 
     def blocked_for(self, client: str) -> float:
         """Seconds this client must still wait after too many wrong tokens (0 when it may try)."""
         with self._lock:
             until = self._blocked.get(client, 0.0)
-        return max(until - time.monotonic(), 0.0)
+        return max(until - self._clock(), 0.0)
 
     def failed(self, client: str) -> float:
         """Count a wrong token; the seconds the client is now blocked for (0 while under the limit)."""
         wait = self._failures.hit(client)
         if wait > 0:
             with self._lock:
-                self._blocked[client] = time.monotonic() + wait
+                self._blocked[client] = self._clock() + wait
                 if len(self._blocked) > 10_000:  # bounded: drop the blocks that have run out
-                    now = time.monotonic()
+                    now = self._clock()
                     self._blocked = {k: v for k, v in self._blocked.items() if v > now}
         return wait
 
@@ -173,22 +204,35 @@ def _forbidden(request: Request) -> HTMLResponse:
 
 
 def _unauthorized(request: Request) -> HTMLResponse:
-    return error_page(request, "请先登录管理后台", 401, heading="需要登录")
+    response = error_page(request, "请先登录管理后台", 401, heading="需要登录")
+    if request.cookies.get(SESSION_COOKIE):  # a stale session cookie: drop it
+        response.delete_cookie(SESSION_COOKIE, path="/admin", httponly=True, samesite="strict", secure=_secure(request))
+    return response
 
 
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def _login_page(request: Request, status: int = 200, message: str = "") -> HTMLResponse:
-    # Double-submit: the form's hidden value must equal this cookie, which only our page can set.
-    value = secrets.token_urlsafe(18)
+def _login_page(request: Request, status: int | None = None, message: str = "") -> HTMLResponse:
+    """The sign-in form. Shown where a page needs a session: 200 to a browser that had none, 401
+    when it sent a cookie that is no (longer a) session — signed out, revoked, expired, or opened
+    under an earlier token — and then the stale cookie is removed."""
+    stale = status is None and bool(request.cookies.get(SESSION_COOKIE))
+    if status is None:
+        status = 401 if stale else 200
+        message = message or ("登录已失效,请重新登录" if stale else "")
+    # Double-submit: the form's hidden value must equal this cookie, which only our page can set,
+    # and be signed with the token-derived key, which only this server can do.
+    value = _auth(request).login_value()
     response = templates.TemplateResponse(
         request, "admin_login.html", {"csrf": value, "message": message}, status_code=status
     )
     response.set_cookie(
         LOGIN_COOKIE, value, max_age=1800, path="/admin", httponly=True, samesite="strict", secure=_secure(request)
     )
+    if stale:
+        response.delete_cookie(SESSION_COOKIE, path="/admin", httponly=True, samesite="strict", secure=_secure(request))
     return response
 
 
@@ -273,7 +317,7 @@ templates.env.filters["percent"] = lambda v: "—" if v is None else f"{v * 100:
 @router.get("/admin", response_class=HTMLResponse)
 async def admin_home(request: Request, bot: Bot) -> Response:
     auth = _auth(request)
-    nonce = _nonce(request, auth)
+    nonce = await run_in_threadpool(_nonce, request, auth)  # a database read: off the event loop
     if nonce is None:
         return _login_page(request)
     days = _days(request)
@@ -295,25 +339,25 @@ async def admin_home(request: Request, bot: Bot) -> Response:
 async def admin_login(request: Request) -> Response:
     auth = _auth(request)
     client = client_ip(request.scope, request.app.state.settings.trusted_proxies)
-    wait = auth.blocked_for(client)
-    if wait > 0:
-        return _too_many(request, wait)
     form = await _form(request)
     expected = request.cookies.get(LOGIN_COOKIE, "")
-    if not expected or not hmac.compare_digest(form.get("csrf", ""), expected):
+    if not (expected and auth.login_value_valid(expected) and hmac.compare_digest(form.get("csrf", ""), expected)):
         return _forbidden(request)
     if not auth.token_matches(form.get("token", "")):
-        wait = auth.failed(client)
+        # Only failures are throttled: a shared address (NAT, an untrusted proxy) full of wrong
+        # guesses must not lock out the colleague who knows the token.
+        wait = auth.blocked_for(client) or auth.failed(client)
         # The client address and nothing of what was typed: a near-miss token in the log is a leak.
         log.warning("管理后台登录失败:口令错误,来自 %s", client)
         if wait > 0:
             return _too_many(request, wait)
         return _login_page(request, 401, "口令不正确")
+    session = await run_in_threadpool(auth.new_session)
     log.info("管理后台登录成功,来自 %s", client)
     response = RedirectResponse("/admin", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        auth.new_session(),
+        session,
         max_age=SESSION_SECONDS,
         path="/admin",
         httponly=True,
@@ -333,7 +377,7 @@ def _too_many(request: Request, wait: float) -> HTMLResponse:
 
 async def _checked_post(request: Request, auth: AdminAuth) -> tuple[str, dict[str, str]] | Response:
     """(nonce, form) of a signed-in POST with the session's CSRF token; else the refusal."""
-    nonce = _nonce(request, auth)
+    nonce = await run_in_threadpool(_nonce, request, auth)
     if nonce is None:
         return _unauthorized(request)
     form = await _form(request)
@@ -342,14 +386,33 @@ async def _checked_post(request: Request, auth: AdminAuth) -> tuple[str, dict[st
     return nonce, form
 
 
-@router.post("/admin/logout")
-async def admin_logout(request: Request) -> Response:
-    checked = await _checked_post(request, _auth(request))
-    if isinstance(checked, Response):
-        return checked
+def _signed_out(request: Request) -> Response:
     response = RedirectResponse("/admin", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/admin", httponly=True, samesite="strict", secure=_secure(request))
     return response
+
+
+@router.post("/admin/logout")
+async def admin_logout(request: Request) -> Response:
+    auth = _auth(request)
+    checked = await _checked_post(request, auth)
+    if isinstance(checked, Response):
+        return checked
+    await run_in_threadpool(auth.revoke, checked[0])  # the cookie is dead everywhere, not only here
+    return _signed_out(request)
+
+
+@router.post("/admin/logout-all")
+async def admin_logout_everywhere(request: Request) -> Response:
+    """Sign out everywhere: every session of every staff member, on every replica (a lost laptop)."""
+    auth = _auth(request)
+    checked = await _checked_post(request, auth)
+    if isinstance(checked, Response):
+        return checked
+    ended = await run_in_threadpool(auth.revoke_everywhere)
+    log.warning("管理后台:已退出所有设备上的登录(%d 个会话),来自 %s", ended,
+                client_ip(request.scope, request.app.state.settings.trusted_proxies))  # fmt: skip
+    return _signed_out(request)
 
 
 # ---- glossary workbench -------------------------------------------------------------------------

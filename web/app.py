@@ -6,7 +6,7 @@ before the first request, and shared by all requests of this worker. If it canno
 still starts, answers 503 with the reason and says so on /healthz: a worker that exits is restarted
 by its process manager and fails the same way again, a crash loop that hides the message.
 
-Middleware, outermost first: RequestId → SecurityHeaders → CatchAll → RateLimit → QuestionGate →
+Middleware, outermost first: ForwardedProto → RequestId → SecurityHeaders → CatchAll → RateLimit → QuestionGate →
 BodyLimit → app, so every response, even a 413, 429, a busy 503 or a crash turned into a 500,
 carries the id and the headers.
 """
@@ -25,13 +25,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from assistant import Assistant, PolicyAssistantError
+from assistant.store import SharedStateHandle
 
 from . import admin, api, errors, feedback, pages, wechat
 from .deps import STATIC_DIR, templates
 from .observability import RequestId, install_log_filters
 from .questions import QuestionRecorder
 from .ratelimit import RateLimiter
-from .security import BodyLimit, QuestionGate, RateLimit, SecurityHeaders
+from .security import BodyLimit, ForwardedProto, QuestionGate, RateLimit, SecurityHeaders
 from .settings import MAX_BODY_BYTES, WebSettings
 
 log = logging.getLogger("policy_assistant.web")
@@ -77,6 +78,12 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
             except Exception as exc:
                 app.state.startup_error = _startup_error(exc)
                 log.exception("%s", app.state.startup_error)
+        if settings.admin_token or settings.wechat_token:
+            # Opened (and migrated) now, not inside the first WeChat message's 5-second window.
+            try:
+                await run_in_threadpool(app.state.shared.get)
+            except PolicyAssistantError as exc:  # retried on first use (WeChat answers 503 meanwhile)
+                log.error("共享状态存储无法打开: %s", exc)
         try:
             yield
         finally:
@@ -84,6 +91,7 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
             app.state.staff_log.close()
             if app.state.wechat is not None:
                 app.state.wechat.close()
+            app.state.shared.close()
 
     app = FastAPI(
         title="城阳区就业政策咨询助手",
@@ -114,11 +122,14 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
     app.state.staff_log = feedback.StaffLog(
         settings.data_dir if settings.question_log else None, settings.database_url or ""
     )
-    # /admin and /wechat exist only when their token is configured (their routes 404 otherwise).
-    app.state.admin_auth = admin.AdminAuth(settings.admin_token) if settings.admin_token else None
-    app.state.wechat = (
-        wechat.WeChatEndpoint(settings.wechat_token, settings.wechat_budget) if settings.wechat_token else None
+    # Admin sessions, WeChat nonces/MsgIds/follow-ups and saved lookups, in the log's database so
+    # that every replica sees them (in memory when the log is off). Opened on first use.
+    app.state.shared = SharedStateHandle(
+        settings.data_dir if settings.question_log else None, settings.database_url or ""
     )
+    # /admin and /wechat exist only when their token is configured (their routes 404 otherwise).
+    app.state.admin_auth = admin.AdminAuth(settings.admin_token, app.state.shared.get) if settings.admin_token else None
+    app.state.wechat = wechat.endpoint_for(settings, app.state.shared.get) if settings.wechat_token else None
 
     errors.install(app)
     # Added last = outermost.
@@ -142,6 +153,8 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(admin.NoStore, prefixes=("/admin", "/wechat"))  # outside SecurityHeaders: last word
     app.add_middleware(RequestId, trusted_proxies=settings.trusted_proxies)
+    # Outermost: https behind the TLS proxy, so cookies get `Secure` (trusted proxies only).
+    app.add_middleware(ForwardedProto, trusted_proxies=settings.trusted_proxies)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/docs-static", StaticFiles(directory=_docs_static_dir()), name="docs-static")

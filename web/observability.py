@@ -94,14 +94,29 @@ def _decoded(text: str) -> str:
     return path + sep + query
 
 
+# Query parameters that are credentials or replay material: WeChat's signature, msg_signature,
+# nonce and echostr (a captured set is a replayable request), any token= a client puts in a URL,
+# and the subscriber's openid that WeChat adds to each message URL (a stable personal id). Their
+# values never reach a log line.
+SECRET_PARAMS = ("token", "signature", "msg_signature", "nonce", "echostr", "openid")
+_SECRET_PARAM_RE = re.compile(rf"(?i)(^|[?&;])((?:{'|'.join(SECRET_PARAMS)})=)[^&;#]*")
+
+
+def mask_secrets(target: str) -> str:
+    """`target` with the values of SECRET_PARAMS replaced by "***" (the names stay, for debugging)."""
+    path, sep, query = target.partition("?")
+    return path + sep + _SECRET_PARAM_RE.sub(r"\1\2***", query) if sep else target
+
+
 def safe_request_target(target: str) -> str:
     """An access log's path and query, decoded the way the app reads them, then redacted.
 
     uvicorn logs the target percent-encoded, and redaction of the encoded form misses
     "q=138+1234+5678" or "%EF%BC%91…" (full-width digits). Decoding first puts personal data in the
-    form the redactor reads; sanitize_log then escapes any control character the decoding produced.
+    form the redactor reads (and "%74oken=" in the form the secret mask reads); sanitize_log then
+    escapes any control character the decoding produced.
     """
-    return sanitize_log(_decoded(target))
+    return sanitize_log(mask_secrets(_decoded(target)))
 
 
 def _safe_arg(value: Any) -> Any:
@@ -177,6 +192,7 @@ __all__ = [
     "SafeLogFilter",
     "current_request_id",
     "install_log_filters",
+    "mask_secrets",
     "new_request_id",
     "request_id_of",
     "safe_request_target",

@@ -273,7 +273,7 @@ async def lookup_search(request: Request) -> Response:
     if not q.strip():
         return RedirectResponse(lookup_url(unit, section, group), status_code=303)
     saved = await run_in_threadpool(_saved_search, q, unit, section, group)
-    rid = store_of(request.app.state).put(saved)
+    rid = await run_in_threadpool(store_of(request.app.state).put, saved)  # a database write: off the loop
     return RedirectResponse(f"/lookup/r/{rid}", status_code=303)
 
 

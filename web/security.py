@@ -15,7 +15,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .ratelimit import RateLimiter, client_ip
+from .ratelimit import RateLimiter, _parse_ip, _trusted, client_ip
 from .settings import IPNetwork
 
 # No inline script or style anywhere: pages load /static/*.js and *.css only, and insert every
@@ -140,6 +140,34 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+class ForwardedProto:
+    """The scheme the client used, as the TLS-terminating proxy reports it in X-Forwarded-Proto,
+    believed only from POLICY_ASSISTANT_TRUSTED_PROXIES. Cookies then get `Secure` behind the proxy
+    (issue 22: uvicorn ran without proxy headers, so every request looked like plain http).
+
+    Done here rather than with uvicorn's proxy_headers/forwarded_allow_ips: uvicorn would also
+    replace the client address with X-Forwarded-For's, after which the app could no longer tell
+    that a request came through its proxy (RequestId trusts the proxy's X-Request-Id; client_ip
+    applies the same trusted list to X-Forwarded-For itself). Only the scheme is taken here.
+    """
+
+    def __init__(self, app: ASGIApp, trusted_proxies: tuple[IPNetwork, ...] = ()) -> None:
+        self.app = app
+        self.trusted_proxies = trusted_proxies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and self.trusted_proxies:
+            client = scope.get("client")
+            if client and _trusted(_parse_ip(str(client[0])), self.trusted_proxies):
+                # The last value is the one our own proxy wrote (it replaces the header anyway).
+                proto = Headers(scope=scope).get("x-forwarded-proto", "").split(",")[-1].strip().lower()
+                if proto in ("http", "https"):
+                    secure = proto == "https"
+                    scheme = ("wss" if secure else "ws") if scope["type"] == "websocket" else proto
+                    scope = {**scope, "scheme": scheme}
+        await self.app(scope, receive, send)
+
+
 class RateLimit:
     """Per-client limit on the routes that run retrieval for a question (POST /api/ask).
 
@@ -252,6 +280,7 @@ __all__ = [
     "QUESTION_ROUTES",
     "SECURITY_HEADERS",
     "BodyLimit",
+    "ForwardedProto",
     "QuestionGate",
     "RateLimit",
     "SecurityHeaders",

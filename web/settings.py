@@ -60,6 +60,9 @@ class WebSettings:
     # Tokens are secrets: kept out of repr() so a logged settings object never shows them.
     admin_token: str | None = field(default=None, repr=False)
     wechat_token: str | None = field(default=None, repr=False)
+    # 安全模式/兼容模式: the account's EncodingAESKey (43 characters) and AppID; None: 明文模式 only.
+    wechat_aes_key: str | None = field(default=None, repr=False)
+    wechat_appid: str | None = None
     # Seconds a WeChat question may take before a lexical-only answer is sent instead (WeChat
     # drops a reply that takes more than 5 s and retries the message).
     wechat_budget: float = 4.0
@@ -79,6 +82,8 @@ class WebSettings:
             max_queued_questions=env.max_queued_questions,
             admin_token=env.admin_token,
             wechat_token=env.wechat_token,
+            wechat_aes_key=env.wechat_aes_key,
+            wechat_appid=env.wechat_appid,
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .database import DATABASE_URL_ENV, DB_FILENAME, HEAD_REVISION, Database, describe, resolve_url
 from .errors import QuestionLogError
 from .schema import SCHEMA_VERSION
+from .shared import SharedState, SharedStateError, SharedStateHandle
 from .writer import BatchWriter, WriterStats
 
 __all__ = [
@@ -19,6 +20,9 @@ __all__ = [
     "BatchWriter",
     "Database",
     "QuestionLogError",
+    "SharedState",
+    "SharedStateError",
+    "SharedStateHandle",
     "WriterStats",
     "describe",
     "resolve_url",

@@ -12,7 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-# Bumped with each migration that changes the shape; SQLite files also carry it as user_version,
+# Bumped with each migration that changes the question log's shape (not for tables added beside it,
+# such as 0002's shared state); SQLite files also carry it as user_version,
 # which is how files from before Alembic are told apart (1: no answer_id, 2: today's shape).
 SCHEMA_VERSION = 2
 CHANNELS = ("web", "api", "cli", "wechat")
@@ -53,4 +54,35 @@ feedback = sa.Table(
     sa.Column("updated", _TIME, nullable=False),  # last vote (the one that counts), UTC
 )
 
-__all__ = ["CHANNELS", "SCHEMA_VERSION", "feedback", "metadata", "questions"]
+# ---- state shared by replicas (issue 22; migration 0002) ----------------------------------------
+# Expiry times are seconds since the epoch (float): compared as numbers on both backends, and
+# every replica's clock is NTP-synchronised anyway (WeChat's 300-second window needs it too).
+
+admin_sessions = sa.Table(
+    "admin_sessions",
+    metadata,
+    # sha256 of the random session id: the cookie's value itself is never stored, so a copy of
+    # the database opens no dashboard.
+    sa.Column("id_hash", sa.Text, primary_key=True),
+    # A keyed hash of the admin token the session was opened under: a changed token invalidates
+    # every session at once, on every replica, without anyone having to remember to revoke them.
+    sa.Column("token_hash", sa.Text, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),
+    sa.Column("revoked", sa.Integer, sa.CheckConstraint("revoked IN (0, 1)"), nullable=False, server_default="0"),
+    sa.Index("admin_sessions_expires", "expires"),
+)
+
+# Short-lived keys by kind: WeChat nonces and MsgIds (replay), WeChat follow-up context, the
+# lookup's saved searches. One table, because they share the one operation that matters: "put
+# unless a live entry exists", which every replica must see at once.
+ephemeral = sa.Table(
+    "ephemeral",
+    metadata,
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),
+    sa.Index("ephemeral_expires", "expires"),
+)
+
+__all__ = ["CHANNELS", "SCHEMA_VERSION", "admin_sessions", "ephemeral", "feedback", "metadata", "questions"]
