@@ -70,7 +70,7 @@ def parse_date(text: str) -> dt.date | None:
 
 
 def _cn_year(text: str) -> int | None:
-    digits = [("〇零一二三四五六七八九".index(c) % 10 if c not in "〇零" else 0) for c in text if c in "〇零一二三四五六七八九"]
+    digits = ["〇一二三四五六七八九".index("〇" if c == "零" else c) for c in text if c in "〇零一二三四五六七八九"]
     return int("".join(map(str, digits))) if len(digits) == 4 else None
 
 
