@@ -13,7 +13,7 @@ from typing import Any
 import jinja2
 
 from .corpus import Chunk, Corpus, Document
-from .documents.attribution import attribution, order_by_document, related_lines
+from .documents.attribution import attribution, heading_states, order_by_document, related_lines
 from .documents.library import today as district_today
 from .planner import Plan, Shown
 
@@ -180,7 +180,7 @@ def _key_line(shown: Shown, m: MeasureAnswer, plan: Plan, corpus: Corpus) -> Key
             texts.append(f"本条没有写明截止期限{blank},是否仍在执行请电话咨询。")
     if not texts or intent.facts:
         texts.extend(h for h in m.highlights if h not in texts)
-    for aspect in shown.highlight.not_stated:
+    for aspect in () if heading_states(shown.hit.chunk, plan.question) else shown.highlight.not_stated:
         texts.append(f"文件中没有写明{aspect},请电话咨询。")
     if not texts:
         return None

@@ -244,12 +244,12 @@ class Retriever:
         nb_cov, nb_cov_topic = 0.0, None
         if self.use_lexical and q_tokens:
             raw = self.index.lexical.get_scores(list(q_tokens))
-            # Relative to the primary's best chunk, so that adding related rules leaves the primary's evidence as it
-            # was; a related chunk may reach 1 too (clipped), then weighs by its document's prior.
+            # The primary's chunks relative to the primary's best, so that adding related rules leaves the primary's
+            # evidence as it was; related chunks relative to the best of all (then weighed by their document's prior).
+            best = float(raw.max())
             top = float(raw[self._primary_mask].max()) if self._primary_mask.any() else 0.0
-            top = top if top > 0 else float(raw.max())
-            if top > 0:
-                lexical = np.clip(raw / top, 0.0, 1.0).astype(np.float32)
+            if best > 0:
+                lexical = np.where(self._primary_mask, np.clip(raw / (top or best), 0.0, 1.0), raw / best).astype(np.float32)
             units, total = self._concepts(expansion)
             coverage = np.array(
                 [sum(w for w, alts in units if alts & toks) / total for toks in self._chunk_tokens], dtype=np.float32

@@ -27,6 +27,14 @@ def attribution(chunk: Chunk, corpus: Corpus) -> dict[str, str]:
     }
 
 
+def heading_states(chunk: Chunk, question: str) -> bool:
+    """A guide's field whose heading names what was asked (「申请材料」 for 「要带哪些材料」) states it, whatever its
+    sentences look like: a list of documents has none of the words the intents look for in a sentence."""
+    if chunk.kind != "field":
+        return False
+    return any(chunk.cite[i : i + 2] in question for i in range(len(chunk.cite) - 1))
+
+
 def order_by_document(plan: Plan, corpus: Corpus, today: dt.date) -> Plan:
     """When an answer quotes more than one document: the chunk that states what was asked (the amount, the list of
     materials, the time limit) before one that does not, and a current document before a lapsed one. Answers from
@@ -39,7 +47,7 @@ def order_by_document(plan: Plan, corpus: Corpus, today: dt.date) -> Plan:
         s = plan.shown[i]
         doc = corpus.document(s.hit.chunk.doc)
         lapsed = doc is not None and doc.meta.status(today) != "现行"
-        silent = asked and bool(s.highlight.not_stated)
+        silent = asked and bool(s.highlight.not_stated) and not heading_states(s.hit.chunk, plan.question)
         return (lapsed, silent, i)
 
     order = sorted(range(len(plan.shown)), key=key)
