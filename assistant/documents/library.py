@@ -8,6 +8,7 @@ and the web's title come from it.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 import hashlib
 import json
 from pathlib import Path
@@ -81,7 +82,9 @@ def parse_source(
         warnings=tuple(warnings),
         fallback_phone=fallback_phone if prefix else "",
     )
-    return Document(meta=meta, chunks=parsed.chunks)
+    # A chunk with no section of its own (a Q&A pair, a paragraph) is listed under its document's title.
+    chunks = tuple(c if c.section or not prefix else replace(c, section=title) for c in parsed.chunks)
+    return Document(meta=meta, chunks=chunks)
 
 
 def read_document(path: Path, doc_id: str | None = None, prefix: str | None = None, *, fallback_phone: str = "",
