@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.corpus import cn_to_int, fingerprint, load_corpus, parse_document
+from assistant.documents.readers import DocumentReadError
 from assistant.errors import CorpusError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -107,12 +108,28 @@ def test_malformed_copy_fails_loudly_naming_file_and_line(tmp_path: Path, damage
     assert reason in str(err.value) and f"bad.txt:{line_hint}" in str(err.value)
 
 
-def test_empty_and_non_utf8_files_are_errors(tmp_path: Path) -> None:
-    (tmp_path / "a.txt").write_bytes("发文字号".encode("gbk"))
-    with pytest.raises(CorpusError, match="UTF-8"):
+def test_empty_and_binary_files_are_errors(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_bytes(b"\x00\x01binary")
+    with pytest.raises(DocumentReadError, match="a.txt"):
         load_corpus(tmp_path)
     with pytest.raises(CorpusError, match="空"):
         parse_document("\n\n", "x.txt", "x")
+
+
+def test_primary_parse_is_unchanged_by_the_library() -> None:
+    """The primary's chunks and metadata, field by field, as the single-house-style parser produced them (snapshot
+    taken from assistant/corpus.py before it became the 公文 structure)."""
+    import json
+    from dataclasses import asdict
+
+    snap = json.loads((REPO / "tests" / "fixtures" / "primary_chunks.json").read_text(encoding="utf-8"))
+    doc = load_corpus(REPO / "corpus").primary_doc
+    got = [json.loads(json.dumps(asdict(c), default=str)) for c in doc.chunks]
+    assert [{k: c[k] for k in snap["chunks"][0]} for c in got] == snap["chunks"]
+    assert [c.label for c in doc.chunks] == snap["labels"]
+    meta = json.loads(json.dumps(asdict(doc.meta), default=str))
+    assert {k: meta[k] for k in snap["meta"]} == snap["meta"]
+    assert doc.meta.structure == "公文" and doc.meta.warnings == ()
 
 
 def test_related_rule_gets_prefixed_ids(tmp_path: Path) -> None:
@@ -134,6 +151,7 @@ def test_fingerprint_follows_lexicon_edits(tmp_path: Path) -> None:
     assert fingerprint(tmp_path / "c") != before
 
 
-@pytest.mark.parametrize(("text", "value"), [("7", 7), ("七", 7), ("十", 10), ("十四", 14), ("二十", 20), ("两", 2), ("九十九", 99), ("百", None), ("一二三", None)])
+@pytest.mark.parametrize(("text", "value"), [("7", 7), ("七", 7), ("十", 10), ("十四", 14), ("二十", 20), ("两", 2), ("九十九", 99), ("百", None), ("一二三", None),
+     ("一百", 100), ("一百零二", 102), ("一百一十", 110), ("二百一十", 210), ("一百二十三", 123), ("十百", None), ("一零", None)])
 def test_chinese_numerals(text: str, value: int | None) -> None:
     assert cn_to_int(text) == value
