@@ -63,6 +63,10 @@ class WebSettings:
     # Seconds a WeChat question may take before a lexical-only answer is sent instead (WeChat
     # drops a reply that takes more than 5 s and retries the message).
     wechat_budget: float = 4.0
+    # The policy library staff edit from /admin/documents and the folder of its published versions (issue 21);
+    # None switches the documents page (library) and the version watcher (releases) off.
+    library_dir: Path | None = None
+    releases_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WebSettings:
@@ -79,6 +83,8 @@ class WebSettings:
             max_queued_questions=env.max_queued_questions,
             admin_token=env.admin_token,
             wechat_token=env.wechat_token,
+            library_dir=env.corpus_dir,
+            releases_dir=env.index_dir / "releases",
         )
 
 
