@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from ..documents.readers import SNIFF_BYTES, sniff_format
 from ..errors import PolicyAssistantError
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -66,25 +67,11 @@ def receive(blocks: Iterable[bytes], dest: Path, limit: int = MAX_UPLOAD_BYTES) 
 
 
 def sniff(head: bytes) -> str:
-    """The format the first bytes show: pdf, zip, html, txt, or "" (binary of an unsupported kind)."""
-    if head.startswith(b"%PDF-"):
-        return "pdf"
-    if head.startswith(b"PK\x03\x04"):
-        return "zip"
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<!--")) or b"<html" in text[:1024]:
-        return "html"
-    if b"\0" in head:
-        return ""
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            head.decode(encoding)
-        except UnicodeDecodeError as exc:
-            if exc.start >= len(head) - 4:  # a character cut by the end of the sample
-                return "txt"
-            continue
-        return "txt"
-    return ""
+    """The format the first bytes show: pdf, docx, zip, ole, html, txt, or "" (binary of an unsupported kind).
+
+    The readers' own sniffer decides (assistant/documents/readers), so an upload is judged as the loader will read it."""
+    found = sniff_format(head) or ""
+    return "txt" if found == "text" else found
 
 
 def check_docx(path: Path) -> None:
@@ -126,9 +113,11 @@ def _check(path: Path, filename: str) -> CheckedUpload:
     if claimed is None:
         raise UploadRefused(f"不支持的文件类型“{suffix or '无扩展名'}”:请上传 .docx、.pdf、.html、.txt 或 .md 文件")
     with path.open("rb") as fh:
-        head = fh.read(4096)
+        head = fh.read(SNIFF_BYTES)
     found = sniff(head)
-    if found == "zip":
+    if found == "ole":
+        raise UploadRefused("这是旧版 Word(.doc/.wps)或加密的 Office 文件,请在 Word 中另存为 .docx(不加密码)后再上传")
+    if found in ("zip", "docx"):
         if claimed != "docx":
             raise UploadRefused(f"文件名是 {suffix},内容却是压缩包(ZIP),已拒收")
         check_docx(path)
