@@ -22,6 +22,8 @@ from web.app import create_app
 from web.localserver import running
 from web.settings import WebSettings
 
+from test_accessibility import AXE, assert_accessible
+
 pytestmark = [pytest.mark.browser]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -95,6 +97,7 @@ def test_upload_preview_publish_ask_withdraw(browser: Browser, site) -> None:  #
 
     # The preview: every chunk with its label, and the metadata read, ready to correct.
     expect(page.locator("h1")).to_contain_text(TITLE)
+    assert_accessible(page, AXE.read_text(encoding="utf-8"), "上传预览")
     chunks = page.locator("#chunks > li")
     expect(chunks.filter(has_text="申请材料").first).to_contain_text("居民身份证原件")
     assert chunks.count() >= 10
@@ -106,6 +109,7 @@ def test_upload_preview_publish_ask_withdraw(browser: Browser, site) -> None:  #
     row = page.locator("tr[data-doc='startup-guide']")
     expect(row).to_contain_text("城人社字〔2025〕9号")
     expect(row.locator(".doc-status")).to_have_text("现行")
+    assert_accessible(page, AXE.read_text(encoding="utf-8"), "文件列表")
     assert (library / "startup-guide.docx").read_bytes() == DOCX.read_bytes()
 
     assert served(app, "startup-guide")
