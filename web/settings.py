@@ -84,7 +84,9 @@ class WebSettings:
             admin_token=env.admin_token,
             wechat_token=env.wechat_token,
             library_dir=env.corpus_dir,
-            releases_dir=env.index_dir / "releases",
+            # Published versions live in the data directory: shared and writable on every replica, while the
+            # deployment's own index (POLICY_ASSISTANT_INDEX) may stay read-only.
+            releases_dir=env.data_dir / "releases",
         )
 
 
