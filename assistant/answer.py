@@ -13,6 +13,8 @@ from typing import Any
 import jinja2
 
 from .corpus import Chunk, Corpus, Document
+from .documents.attribution import attribution, heading_states, order_by_document, related_lines
+from .documents.library import today as district_today
 from .planner import Plan, Shown
 
 _THIS_YEAR_RE = re.compile(r"(?<![0-9一二两三四五六七八九十几])年内")
@@ -30,6 +32,11 @@ class MeasureAnswer:
     lead_units: tuple[str, ...]
     notes: tuple[str, ...]
     score: float
+    # Which document the quote is from and how people cite it (GUIDE §3): 「第3条」, 「第五条」, 「申请材料」, a question.
+    label: str = ""
+    doc_title: str = ""
+    doc_number: str = ""
+    phone: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,8 +101,11 @@ def validity_notes(chunk: Chunk, corpus: Corpus, today: dt.date) -> tuple[str, .
     # "年内" alone means "this year"; "2年内" is a duration and needs no note.
     if _THIS_YEAR_RE.search(chunk.text) and doc.meta.written:
         notes.append(f"文中“年内”指文件印发当年,即{doc.meta.written.year}年。")
-    if chunk.kind == "notice" and not doc.meta.get("有效性"):
+    if chunk.kind == "notice" and not doc.meta.get("有效性") and doc.meta.doc_id == corpus.primary:
         notes.append("原文“有效性”一栏未填写,文件是否仍在有效期内请电话咨询。")
+    # A lapsed or repealed related rule stays findable, but never without saying so.
+    if lapsed := doc.meta.lifecycle_note(today, {d.meta.doc_id: d.meta.title for d in corpus.documents}):
+        notes.insert(0, lapsed)
     return tuple(notes)
 
 
@@ -132,14 +142,17 @@ def _measure(shown: Shown, corpus: Corpus, today: dt.date) -> MeasureAnswer:
         lead_units=c.lead_units,
         notes=validity_notes(c, corpus, today),
         score=round(shown.hit.score, 4),
+        **attribution(c, corpus),
     )
 
 
 def _short_label(chunk: Chunk, corpus: Corpus) -> str:
-    own = chunk.label.split(" ")[0] if chunk.kind == "measure" else chunk.title
+    own = chunk.cite
     if chunk.doc == corpus.primary:
         return own
-    return f"《{_doc(corpus, chunk.doc).meta.title}》{own}"
+    meta = _doc(corpus, chunk.doc).meta
+    own = "" if chunk.kind == "notice" or meta.title in own else own  # the document's own heading cites the document
+    return f"《{meta.title}》{f'({meta.number})' if meta.number else ''}{own}"
 
 
 def _doc(corpus: Corpus, doc_id: str) -> Document:
@@ -167,7 +180,7 @@ def _key_line(shown: Shown, m: MeasureAnswer, plan: Plan, corpus: Corpus) -> Key
             texts.append(f"本条没有写明截止期限{blank},是否仍在执行请电话咨询。")
     if not texts or intent.facts:
         texts.extend(h for h in m.highlights if h not in texts)
-    for aspect in shown.highlight.not_stated:
+    for aspect in () if heading_states(shown.hit.chunk, plan.question) else shown.highlight.not_stated:
         texts.append(f"文件中没有写明{aspect},请电话咨询。")
     if not texts:
         return None
@@ -265,8 +278,9 @@ def _scope_notes(plan: Plan, measures: tuple[MeasureAnswer, ...], corpus: Corpus
 
 def prepare(plan: Plan, corpus: Corpus, today: dt.date | None = None) -> Draft:
     """Everything the text is rendered from (the benchmark times this and `render` apart)."""
-    today = today or dt.date.today()
+    today = today or district_today()
     meta = corpus.primary_doc.meta
+    plan = order_by_document(plan, corpus, today)
     measures = tuple(_measure(s, corpus, today) for s in plan.shown)
     kind = plan.kind if measures or plan.kind != "answer" else "no_match"
     labels = {m.id: s.hit.chunk.label for m, s in zip(measures, plan.shown, strict=True)}
@@ -274,6 +288,8 @@ def prepare(plan: Plan, corpus: Corpus, today: dt.date | None = None) -> Draft:
     context = {
         "blocks": _blocks(measures, corpus),
         "labels": labels,
+        "related": related_lines(measures, corpus),
+        "primary_quoted": not measures or any(m.doc == corpus.primary for m in measures),
         "key_lines": [k for k in key_lines if k is not None],
         "elsewhere": _same_number_elsewhere(plan, corpus),
         "groups": plan.groups,

@@ -43,6 +43,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     lexicon = Lexicon(corpus.root / "lexicon", [c.text for c in corpus.chunks])
     embedder = get_embedder(args.embedder or settings.embedder)
     index_dir = args.index or settings.index_dir
+    for failure in corpus.failures:  # left out, not fatal: say which and why
+        print(f"警告: 文件未载入 {failure}", file=sys.stderr)
     manifest = build_index(corpus, lexicon, embedder, index_dir, progress=not args.quiet)
     print(
         f"索引已建立: {index_dir}  条目 {len(manifest.chunk_ids)} 个, 向量 {manifest.n_vectors} 条, "
@@ -208,8 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         register(sub, _add_common)
     from .cli_bench import register as register_bench
+    from .cli_documents import register as register_documents
 
     register_bench(sub, _add_common)
+    register_documents(sub, _add_common)
     return parser
 
 

@@ -124,6 +124,74 @@ def _clear(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+class EmbeddingCache:
+    """Passage vectors kept by content (sha256 of embedder id and text), so a rebuild after adding one document embeds
+    only that document's chunks. Lives in `<index>/cache/<embedder hash>/` (keys.json + vectors.npy); it is not part
+    of the manifest — a damaged or foreign cache is ignored and rewritten, never trusted over the model."""
+
+    def __init__(self, root: Path, embedder_id: str) -> None:
+        self.dir = Path(root) / hashlib.sha256(embedder_id.encode()).hexdigest()[:16]
+        self.embedder_id = embedder_id
+        self.keys: list[str] = []
+        self.vectors = np.zeros((0, 0), dtype=np.float32)
+        self.hits = self.misses = 0
+        try:
+            keys = json.loads((self.dir / "keys.json").read_text(encoding="utf-8"))
+            vectors = np.load(self.dir / "vectors.npy", allow_pickle=False)
+            if isinstance(keys, list) and vectors.ndim == 2 and len(keys) == vectors.shape[0]:
+                self.keys, self.vectors = [str(k) for k in keys], vectors.astype(np.float32, copy=False)
+        except (OSError, ValueError):
+            pass
+        self._row = {k: i for i, k in enumerate(self.keys)}
+        self._new: list[tuple[str, np.ndarray]] = []
+
+    def key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.embedder_id}\0{text}".encode()).hexdigest()
+
+    def passages(self, embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
+        keys = [self.key(t) for t in texts]
+        missing = [i for i, k in enumerate(keys) if k not in self._row]
+        self.hits += len(texts) - len(missing)
+        self.misses += len(missing)
+        fresh: dict[str, np.ndarray] = {}
+        # A bar redrawn into a log file or pipe is one endless line: bars only on a terminal.
+        bar = tqdm(total=len(missing), desc="向量化", unit="段", disable=not progress or not sys.stderr.isatty())
+        for start in range(0, len(missing), _BATCH):
+            batch = missing[start : start + _BATCH]
+            for i, vec in zip(batch, np.asarray(embedder.passages([texts[i] for i in batch]), dtype=np.float32), strict=True):
+                fresh[keys[i]] = vec
+            bar.update(len(batch))
+        bar.close()
+        if not texts:
+            return np.zeros((0, self.vectors.shape[1] if self.vectors.size else 0), dtype=np.float32)
+        dim = next(iter(fresh.values())).shape[0] if fresh else self.vectors.shape[1]
+        if self.vectors.size and self.vectors.shape[1] != dim:  # a cache from another model version: start over
+            self.keys, self.vectors, self._row = [], np.zeros((0, dim), dtype=np.float32), {}
+            return self.passages(embedder, texts, progress)
+        rows = [fresh[k] if k in fresh else self.vectors[self._row[k]] for k in keys]
+        for k, vec in fresh.items():
+            self._row[k] = len(self.keys) + len(self._new)
+            self._new.append((k, vec))
+        return np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
+
+    def save(self) -> None:
+        """Write the cache back (keys of every chunk ever embedded with this model; small: 384 floats a row)."""
+        if not self._new:
+            return
+        new_vectors = np.vstack([v for _, v in self._new])
+        vectors = np.vstack([self.vectors, new_vectors]) if self.vectors.size else new_vectors
+        keys = self.keys + [k for k, _ in self._new]
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            np.save(self.dir / "vectors.tmp.npy", vectors.astype(np.float32))
+            (self.dir / "keys.tmp.json").write_text(json.dumps(keys), encoding="utf-8")
+            os.replace(self.dir / "vectors.tmp.npy", self.dir / "vectors.npy")
+            os.replace(self.dir / "keys.tmp.json", self.dir / "keys.json")
+        except OSError as exc:  # a cache that cannot be written costs time on the next build, not this one
+            logging.getLogger("policy_assistant").warning("向量缓存无法写入 %s: %s", self.dir, exc)
+        self.keys, self.vectors, self._new = keys, vectors, []
+
+
 def build_index(corpus: Corpus, lexicon: Lexicon, embedder: Embedder, index_dir: Path, progress: bool = True) -> Manifest:
     index_dir = Path(index_dir)
     with _build_lock(index_dir):
@@ -138,21 +206,15 @@ def build_index(corpus: Corpus, lexicon: Lexicon, embedder: Embedder, index_dir:
             for i, t in enumerate(passage_texts(c)):
                 rows.append(Row(c.id, i - 1))
                 texts.append(t)
-        parts = []
-        # A bar redrawn into a log file or pipe is one endless line: bars only on a terminal.
-        bar = tqdm(total=len(texts), desc="向量化", unit="段", disable=not progress or not sys.stderr.isatty())
-        for start in range(0, len(texts), _BATCH):
-            batch = texts[start : start + _BATCH]
-            parts.append(embedder.passages(batch))
-            bar.update(len(batch))
-        bar.close()
-        vectors = np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+        cache = EmbeddingCache(index_dir / "cache", embedder.id)
+        vectors = cache.passages(embedder, texts, progress)
         background = np.asarray(
-            embedder.passages([f"{nb.topic}:{nb.description}" for nb in lexicon.neighbours])
+            cache.passages(embedder, [f"{nb.topic}:{nb.description}" for nb in lexicon.neighbours], False)
             if lexicon.neighbours
             else np.zeros((0, vectors.shape[1])),
             dtype=np.float32,
         )
+        cache.save()
         np.save(tmp / "background.npy", background)
         np.save(tmp / "vectors.npy", vectors)
         dense = faiss.IndexFlatIP(vectors.shape[1])

@@ -20,6 +20,8 @@ from cachetools import LRUCache
 from .answer import Answer, MeasureAnswer, compose, suggestions
 from .config import Settings
 from .corpus import Chunk, Corpus, load_corpus
+from .documents.attribution import document_summary
+from .documents.library import today as district_today
 from .embed import CheckedEmbedder, Embedder, get_embedder
 from .errors import EmbedderError, IndexProblem, InvalidQuestion, UnknownChunk, UnknownGroup
 from .fusion import Hit, Retrieval, Weights
@@ -82,6 +84,8 @@ class Assistant:
         """
         settings = Settings.from_env()
         corpus = load_corpus(Path(corpus_dir) if corpus_dir else settings.corpus_dir)
+        for failure in corpus.failures:  # the others load and answer; the log names what was left out
+            log.error("文件未载入,其余文件照常答复: %s", failure)
         lexicon = Lexicon(corpus.root / "lexicon", [c.text for c in corpus.chunks])
         emb = embedder if embedder is not None and not isinstance(embedder, str) else get_embedder(embedder or settings.embedder)
         idx_dir = Path(index_dir) if index_dir else settings.index_dir
@@ -151,7 +155,7 @@ class Assistant:
         cache belongs to this Assistant, i.e. to one corpus, lexicon and index.
         """
         q = self._checked(question, top_k, context)
-        today = today or dt.date.today()
+        today = today or district_today()
         key = (normalize(q), top_k, tuple(context or ()), today, self.retriever.degraded)
         with self._answers_lock:
             cached = self._answers.get(key)
@@ -201,6 +205,13 @@ class Assistant:
             raise UnknownGroup(name)
         return g
 
+    def documents(self, today: dt.date | None = None) -> dict[str, Any]:
+        """The library: each document's id, title, 文号, structure, chunk count, dates, status; and the files left out."""
+        return {
+            "documents": document_summary(self.corpus, today or district_today()),
+            "failures": [{"file": f.file, "line": f.line, "reason": f.reason} for f in self.corpus.failures],
+        }
+
     def suggestions(self) -> tuple[str, ...]:
         return suggestions(self.corpus)
 
@@ -217,6 +228,10 @@ class Assistant:
             "corpus_sha256": self.manifest.corpus_sha256,
             "built_at": self.manifest.built_at,
             "chunks": len(self.manifest.chunk_ids),
+            "documents": len(self.corpus.documents),
+            "documents_failed": [
+                {"file": f.file, "line": f.line, "reason": f.reason} for f in self.corpus.failures
+            ],
         }
 
 

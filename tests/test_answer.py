@@ -8,7 +8,8 @@ from assistant import Assistant
 
 PHONE = "0532-58659939"
 CONTRACT_KEYS = {"question", "matched", "kind", "measures", "phone", "answer"}
-MEASURE_KEYS = {"id", "number", "doc", "title", "section", "quote", "highlights", "lead_units", "notes", "score"}
+MEASURE_KEYS = {"id", "number", "doc", "title", "section", "quote", "highlights", "lead_units", "notes", "score",
+                "label", "doc_title", "doc_number", "phone"}  # fmt: skip
 
 
 def test_contract_shape_and_rendered_answer(chars_assistant: Assistant) -> None:

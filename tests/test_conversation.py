@@ -269,7 +269,8 @@ def test_a_related_rule_is_quoted_under_its_own_title_number_and_phone(two_docs:
     assert "《城阳区零工驿站服务规范》(城人社发〔2024〕99号)" in a.answer
     assert "0532-58650000" in a.answer and PHONE in a.answer
     assert "根据《城阳区稳定和扩大就业" not in a.answer  # not under the primary's title
-    assert re.search(r"《城阳区零工驿站服务规范》第1条", a.answer)
+    assert re.search(r"《城阳区零工驿站服务规范》\(城人社发〔2024〕99号\)第1条", a.answer)
+    assert (m.label, m.doc_number, m.phone) == ("第1条", "城人社发〔2024〕99号", "0532-58650000")
 
 
 def test_a_bare_number_prefers_the_primary_document_and_says_so(two_docs: Assistant) -> None:

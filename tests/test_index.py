@@ -155,3 +155,50 @@ def test_a_manifest_or_file_of_the_wrong_shape_is_damage_and_is_rebuilt(
     assert bot.ask("灵活就业人员意外伤害保险补贴").measures[0].id == "m3"
     load_index(idx, corpus, CharEmbedder().id)  # rebuilt whole
     assert (idx / "manifest.json").is_file()
+
+
+class CountingEmbedder(CharEmbedder):
+    """The chars embedder, counting the passages it is asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded = 0
+
+    def passages(self, texts):  # type: ignore[no-untyped-def]
+        self.embedded += len(texts)
+        return super().passages(texts)
+
+
+def test_adding_a_document_embeds_only_its_chunks(corpus_copy: Path, tmp_path: Path) -> None:
+    from assistant.index import passage_texts
+
+    idx = tmp_path / "idx"
+    first = CountingEmbedder()
+    corpus = load_corpus(corpus_copy)
+    build_index(corpus, Lexicon(corpus_copy / "lexicon", [c.text for c in corpus.chunks]), first, idx, progress=False)
+    assert first.embedded > 0
+    shutil.copy(REPO / "tests" / "fixtures" / "structures" / "gongyi-banfa.txt", corpus_copy / "gongyi-banfa.txt")
+    corpus = load_corpus(corpus_copy)
+    second = CountingEmbedder()
+    build_index(corpus, Lexicon(corpus_copy / "lexicon", [c.text for c in corpus.chunks]), second, idx, progress=False)
+    new = [t for c in corpus.chunks if c.doc == "gongyi-banfa" for t in passage_texts(c)]
+    assert second.embedded == len(new)
+    # Cached vectors are the vectors: the index equals one built from scratch.
+    fresh = tmp_path / "fresh"
+    build_index(corpus, Lexicon(corpus_copy / "lexicon", [c.text for c in corpus.chunks]), CharEmbedder(), fresh, progress=False)
+    import numpy as np
+
+    assert np.array_equal(np.load(idx / "vectors.npy"), np.load(fresh / "vectors.npy"))
+    load_index(idx, corpus, "chars")
+
+
+def test_a_damaged_cache_is_ignored_not_trusted(corpus_copy: Path, tmp_path: Path) -> None:
+    idx = tmp_path / "idx"
+    _build(corpus_copy, idx)
+    (cache,) = (idx / "cache").iterdir()
+    (cache / "keys.json").write_text("[1, 2", encoding="utf-8")
+    counting = CountingEmbedder()
+    corpus = load_corpus(corpus_copy)
+    build_index(corpus, Lexicon(corpus_copy / "lexicon", [c.text for c in corpus.chunks]), counting, idx, progress=False)
+    assert counting.embedded > len(corpus.chunks)  # everything embedded afresh
+    load_index(idx, corpus, "chars")

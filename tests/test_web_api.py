@@ -26,7 +26,8 @@ WEB = Path(__file__).resolve().parent.parent / "web"
 # HTTP adds to the Python contract what only a web client needs: the next-question chips and the
 # opaque id that feedback refers to.
 CONTRACT_KEYS = {"question", "matched", "kind", "measures", "phone", "answer", "suggestions", "answer_id"}
-MEASURE_KEYS = {"id", "number", "doc", "title", "section", "quote", "highlights", "lead_units", "notes", "score"}
+MEASURE_KEYS = {"id", "number", "doc", "title", "section", "quote", "highlights", "lead_units", "notes", "score",
+                "label", "doc_title", "doc_number", "phone"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,10 @@ class MeasureOut(BaseModel):
     lead_units: list[str]
     notes: list[str]
     score: float
+    label: str = Field(description="引用方式:第3条 / 第五条 / 申请材料 / 问答的问题")
+    doc_title: str = Field(description="所在文件的标题")
+    doc_number: str = Field(description="所在文件的文号(没有文号时为空)")
+    phone: str = Field(description="所在文件的咨询电话(文件未写明时为主文件的电话)")
 
 
 class AnswerOut(BaseModel):
@@ -123,6 +127,12 @@ class HitOut(ChunkOut):
     why: list[str] = Field(description="命中原因,如“编号:第7条”“部门:区妇联”“关键词:…”“语义:0.91”")
 
 
+class DocumentFailure(BaseModel):
+    file: str
+    line: int | None
+    reason: str
+
+
 class Health(BaseModel):
     status: str = Field(
         description="ok | degraded(语义检索不可用,仅用关键词检索继续答复;或问题日志无法写入,答复照常)"
@@ -132,6 +142,8 @@ class Health(BaseModel):
     corpus_sha256: str
     built_at: str
     chunks: int
+    documents: int = Field(description="已载入的文件数")
+    documents_failed: list[DocumentFailure] = Field(description="未能载入的文件:文件、行号、原因(其余文件照常答复)")
     question_log: str = Field(description="问题日志:ok | failing(写入失败,每 30 秒重试)| off(未启用)")
 
 
@@ -192,6 +204,33 @@ def measure(chunk_id: str, bot: Bot) -> dict[str, Any]:
         "phone": answer.phone,
         "answer": answer.answer,
     }
+
+
+class DocumentOut(BaseModel):
+    id: str = Field(description="文件编号(文件名去掉扩展名);其条目编号为 <文件编号>:<条目>,主文件除外")
+    title: str
+    number: str = Field(description="文号,没有时为空")
+    structure: str = Field(description="识别出的结构:公文 | 条文 | 办事指南 | 问答 | 段落")
+    format: str
+    chunks: int
+    written: str | None
+    published: str | None
+    effective: str | None = Field(description="施行日期")
+    expires: str | None = Field(description="有效期至(含活动截止日)")
+    status: str = Field(description="现行 | 已过期 | 已废止(按城阳当地日期)")
+    primary: bool
+    phone: str
+    warnings: list[str]
+
+
+class DocumentsOut(BaseModel):
+    documents: list[DocumentOut]
+    failures: list[DocumentFailure] = Field(description="未能载入的文件")
+
+
+@router.get("/api/documents", response_model=DocumentsOut, tags=["政策条目"], summary="文件库")
+def documents(bot: Bot) -> dict[str, Any]:
+    return bot.documents()
 
 
 def _group_dict(g: Any) -> dict[str, Any]:

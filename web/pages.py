@@ -116,6 +116,8 @@ def _lookup_context(bot: Bot, q: str, unit: str, section: str, group: str = "") 
         # Numbers typed on the page jump to m<N> of the primary document (numbered 1…N by the parser).
         "max_number": len(bot.corpus.primary_doc.measures),
         "expired": expired_notes(bot.corpus),
+        # Related rules' chunks say which document they are from (the primary's need not).
+        "doc_titles": {d.meta.doc_id: d.meta.title for d in bot.corpus.documents if d.meta.doc_id != bot.corpus.primary},
         "rid": "",
         "facet_all": None,
     }
@@ -293,6 +295,9 @@ def lookup_detail(
     i = ids.index(chunk_id)
     context = _lookup_context(bot, saved.q if saved else "", "", "") | {
         "chunk": chunk,
+        # The document this chunk is from: its title, 文号 and own phone (the primary's as the fallback).
+        "meta": (bot.corpus.document(chunk.doc) or bot.corpus.primary_doc).meta,
+        "doc_phone": (bot.corpus.document(chunk.doc) or bot.corpus.primary_doc).meta.phone or bot.phone,
         "answer": answer,
         "notes": answer.measures[0].notes,
         "prev_id": ids[i - 1] if i > 0 else None,

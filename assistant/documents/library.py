@@ -8,9 +8,9 @@ and the web's title come from it.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 import hashlib
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,6 @@ from . import metadata, structures
 from .model import Corpus, Document, DocumentMeta, LoadFailure
 from .readers import READERS, DocumentReadError, SourceText, read_source
 from .structures.common import Context, Line
-
-log = logging.getLogger("policy_assistant")
-
 
 def corpus_files(root: Path) -> list[Path]:
     """Files whose content determines the index: documents, sidecars, lexicon and settings."""
@@ -85,7 +82,9 @@ def parse_source(
         warnings=tuple(warnings),
         fallback_phone=fallback_phone if prefix else "",
     )
-    return Document(meta=meta, chunks=parsed.chunks)
+    # A chunk with no section of its own (a Q&A pair, a paragraph) is listed under its document's title.
+    chunks = tuple(c if c.section or not prefix else replace(c, section=title) for c in parsed.chunks)
+    return Document(meta=meta, chunks=chunks)
 
 
 def read_document(path: Path, doc_id: str | None = None, prefix: str | None = None, *, fallback_phone: str = "",
@@ -116,7 +115,7 @@ def read_settings(root: Path) -> dict[str, Any]:
 
 def load_corpus(root: Path) -> Corpus:
     """All documents of `root`; the primary must load (CorpusError otherwise), any other file may fail and is
-    recorded in `Corpus.failures` (and logged) instead."""
+    recorded in `Corpus.failures` instead (Assistant.load logs them; /healthz lists them)."""
     root = Path(root)
     if not root.is_dir():
         raise CorpusError(str(root), None, "语料目录不存在")
@@ -145,8 +144,6 @@ def load_corpus(root: Path) -> Corpus:
             failures.append(LoadFailure(exc.path, getattr(exc, "line", None), exc.reason))
         except Exception as exc:  # a reader library's own bug must not take the other documents down
             failures.append(LoadFailure(str(p), None, f"读取时出错({type(exc).__name__}: {exc})"))
-    for f in failures:
-        log.error("文件未载入 %s", f)
     return Corpus(root=root, documents=tuple(docs), fingerprint=fingerprint(root), primary=primary, failures=tuple(failures))
 
 

@@ -29,13 +29,14 @@ NUMBER_RE = re.compile(r"([\u4e00-\u9fa5]{2,14})[〔\[【(（［](\d{4})[〕\]�
 _EFFECTIVE_RE = re.compile(r"自(?P<d>.{6,16}?)起(?:施行|实施|执行)")
 _EXPIRES_RE = re.compile(r"有效期(?:至|到|截至)(?P<d>.{6,16}?日)")
 _YEARS_RE = re.compile(r"有效期(?:为)?(?P<n>[\d一二两三四五六七八九十]+)年")
+_UNTIL_RE = re.compile(r"(?:截止到|截止至|截至|截止|结束于)(?P<d>\d{4}年\d{1,2}月\d{1,2}日)")
 _PERIOD_RE = re.compile(r"(?P<a>\d{4}年\d{1,2}月\d{1,2}日)\s*(?:至|—|－|-|~|～|到)\s*(?P<b>(?:\d{4}年)?\d{1,2}月\d{1,2}日)")
 _PERIOD_WORDS = ("活动时间", "活动期间", "实施期限", "执行期限", "申报时间", "受理时间", "时间安排", "有效期")
 PHONE_RE = re.compile(r"(?<!\d)(0\d{2,3}[-－—\s]?\d{7,8}|1[3-9]\d{9}|12333)(?!\d)")
 _PHONE_LINE_RE = re.compile(r"(咨询|联系|服务|监督|热线)?电话")
 _UNIT_RE = re.compile(r"(?:咨询|联系|受理)(?:单位|部门)\s*[:：]\s*(?P<u>[^\s,，;；。]+)")
 _UNIT_BEFORE_PHONE_RE = re.compile(r"(?:^|[:：])\s*(?P<u>[\u4e00-\u9fa5]{3,30}?(?:局|中心|办公室|办事处|委员会|站|所|科|处))[\s,，]*(?:电话[:：]?)?\s*$")
-_ISSUER_RE = re.compile(r"^[\u4e00-\u9fa5()（）]{4,40}(?:局|政府|办公室|办公厅|委员会|中心|办事处|院|部|厅|会)$")
+_ISSUER_RE = re.compile(r"^[\u4e00-\u9fa5()（）]{4,40}(?:局|政府|办公室|办公厅|委员会|中心|办事处|院|部|厅|会)(?:[(（][\u4e00-\u9fa5]{1,6}[)）])?$")
 _PUBLISHED_RE = re.compile(r"^(?:发布时间|发布日期|发文日期|印发日期)\s*[:：]\s*(?P<d>.+)$")
 # Sidecar keys (English, for staff editing TOML) → the field names documents use.
 SIDECAR_FIELDS = {
@@ -70,7 +71,7 @@ def parse_date(text: str) -> dt.date | None:
 
 
 def _cn_year(text: str) -> int | None:
-    digits = [("〇零一二三四五六七八九".index(c) % 10 if c not in "〇零" else 0) for c in text if c in "〇零一二三四五六七八九"]
+    digits = ["〇一二三四五六七八九".index("〇" if c == "零" else c) for c in text if c in "〇零一二三四五六七八九"]
     return int("".join(map(str, digits))) if len(digits) == 4 else None
 
 
@@ -128,6 +129,9 @@ def from_text(lines: list[Line], closing: list[Line], stated: Mapping[str, str])
             end = parse_date(m["b"] if "年" in m["b"] else f"{start.year if start else ''}年{m['b']}")
             if end is not None:
                 out.setdefault("有效期至", end.isoformat())
+        if any(w in t or w in prev and len(prev) < 16 for w in _PERIOD_WORDS) and (m := _UNTIL_RE.search(t)):
+            if (d := parse_date(m["d"])) is not None:
+                out.setdefault("有效期至", d.isoformat())
         # 「咨询电话：0532-…」 on one line, or a 「咨询电话」 heading with the number on the line under it
         on_line = _PHONE_LINE_RE.search(t)
         under = not on_line and _PHONE_LINE_RE.search(prev) and len(prev) < 16
@@ -141,6 +145,12 @@ def from_text(lines: list[Line], closing: list[Line], stated: Mapping[str, str])
         base = parse_date(out.get("施行日期", "")) or parse_date(out.get("成文日期", ""))
         if base is not None:
             out["有效期至"] = _add_years(base, int(out["有效期年数"])).isoformat()
+    stated = dict(stated)
+    # A web page's own fields (readers/html.py): 发布时间 is the publication date, 来源 the publishing department.
+    if (d := parse_date(stated.pop("发布时间", ""))) is not None:
+        stated.setdefault("发布日期", d.isoformat())
+    if source := stated.pop("来源", ""):
+        out.setdefault("发文机关", source)
     return {**out, **{k: v for k, v in stated.items() if v}}
 
 

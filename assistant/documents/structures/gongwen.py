@@ -173,7 +173,7 @@ def parse(lines: list[Line], ctx: Context) -> Parsed:
             # carry text of their own and no numbered items follow.
             if "组织" in part or "保障措施" in part:
                 chunks.append(Chunk(ctx.cid(f"org{num}"), ctx.doc_id, "org", num, heading, part_heading, block, (), n))
-            elif ctx.prefix and (block != ln or "。" in m[2].rstrip("。")) and not _next_is_item(blocks, k):
+            elif ctx.prefix and (block != ln or "。" in m[2] or len(m[2]) > 24) and not _next_is_item(blocks, k):
                 ref = f"（{m[1]}）{short_title(m[2])}"
                 chunks.append(
                     Chunk(ctx.cid(f"s{part_no}-{num}"), ctx.doc_id, "item", num, short_title(m[2]), part_heading,

@@ -62,9 +62,11 @@ def parse(lines: list[Line], ctx: Context) -> Parsed:
         if not text:
             continue  # a heading with nothing under it says nothing to quote
         if name == "事项名称":
+            # The item's name heads every other field (their section); on its own it answers nothing.
             item_name = text.splitlines()[0]
+            continue
         seen[name] = seen.get(name, 0) + 1
-        local = f"f{len(chunks) + 1}"
+        local = f"f{pos + 1}"  # the heading's position, so ids stay put when a field is empty or skipped
         chunks.append(Chunk(ctx.cid(local), ctx.doc_id, "field", None, name, item_name, text, (), n, ref=name))
     if not chunks:
         raise CorpusError(ctx.path, lines[heads[0]][0], "办事指南的栏目下都没有内容")
