@@ -29,7 +29,7 @@ from assistant.documents.library import today
 from assistant.documents.model import Corpus, Document
 from assistant.errors import PolicyAssistantError
 from assistant.publishing import releases as rel
-from assistant.publishing.library import EDITABLE, Librarian, LibraryError, corrections_sidecar
+from assistant.publishing.library import EDITABLE, Librarian, LibraryError, check_doc_id, corrections_sidecar
 from assistant.publishing.live import LiveRelease, Publisher
 from assistant.publishing.upload import MAX_UPLOAD_BYTES, UploadRefused
 from assistant.store.audit import AuditEntry, history, quotes_by_document, record
@@ -257,6 +257,11 @@ async def upload(request: Request) -> Response:
         if not isinstance(file, UploadFile) or not file.filename:
             return await run_in_threadpool(_page, request, nonce, desk, "", "请选择要上传的文件", 422)
         doc_id = str(form.get("doc_id", "")).strip()
+        if doc_id:
+            try:
+                check_doc_id(doc_id)
+            except LibraryError as exc:
+                return await run_in_threadpool(_page, request, nonce, desk, "", str(exc), 422)
 
         def blocks() -> Iterator[bytes]:
             file.file.seek(0)

@@ -76,7 +76,12 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
         if app.state.assistant is None:
             try:
                 # The last version staff published, when there is one; the configured corpus otherwise.
-                current = await run_in_threadpool(load_current, settings.releases_dir) if settings.releases_dir else None
+                current = None
+                if settings.releases_dir is not None:
+                    try:
+                        current = await run_in_threadpool(load_current, settings.releases_dir)
+                    except Exception:  # a damaged version must not keep the configured library from serving
+                        log.exception("已发布的政策库版本无法载入,改用配置的政策库")
                 app.state.assistant = current or await run_in_threadpool(Assistant.load)
                 if current is not None and app.state.live is not None:
                     app.state.live.served = current_version(settings.releases_dir)

@@ -8,12 +8,14 @@ the content's format. Staff corrections to the metadata are the sidecar `<file>.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import re
 import secrets
 import shutil
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,6 +210,16 @@ class Librarian:
 
     # -- changes ----------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One change at a time, across every replica sharing the folder (two staff publishing together)."""
+        with (self.root / ".library.lock").open("w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     def _snapshot(self, doc_id: str) -> str:
         """Move the document's current files into a new version folder; the folder's name."""
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
@@ -224,6 +236,10 @@ class Librarian:
             shutil.copy2(p, self.root / p.name)
 
     def publish(self, token: str, doc_id: str, corrections: Mapping[str, Any] | None = None) -> Change:
+        with self._locked():
+            return self._publish(token, doc_id, corrections)
+
+    def _publish(self, token: str, doc_id: str, corrections: Mapping[str, Any] | None = None) -> Change:
         preview = self.preview(token, doc_id, corrections)  # refuses what cannot be read, before anything moves
         source = self._staged_file(token)
         stamp = self._snapshot(preview.doc_id)
@@ -252,6 +268,10 @@ class Librarian:
             return doc_id
 
     def withdraw(self, doc_id: str, superseded_by: str = "") -> Change:
+        with self._locked():
+            return self._withdraw(doc_id, superseded_by)
+
+    def _withdraw(self, doc_id: str, superseded_by: str = "") -> Change:
         """Status 废止 (dated today), optionally replaced by another document of the library."""
         path = self._require(doc_id)
         if superseded_by:
@@ -269,6 +289,10 @@ class Librarian:
         return Change("withdraw", doc_id, self._title(path, doc_id), {"version": stamp, "superseded_by": superseded_by})
 
     def delete(self, doc_id: str) -> Change:
+        with self._locked():
+            return self._delete(doc_id)
+
+    def _delete(self, doc_id: str) -> Change:
         path = self._require(doc_id)
         title = self._title(path, doc_id)
         stamp = self._snapshot(doc_id)
@@ -279,6 +303,10 @@ class Librarian:
         return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
     def undo(self, doc_id: str) -> Change:
+        with self._locked():
+            return self._undo(doc_id)
+
+    def _undo(self, doc_id: str) -> Change:
         """Back to the document as it was before its last change (a first publish is undone by removing it)."""
         versions = self.versions(doc_id)
         if not versions:
