@@ -91,6 +91,8 @@ def test_upload_preview_publish_then_the_chat_quotes_it_and_withdraw_shows_it_re
     page = client.get("/admin/documents").text
     row = re.search(r'<tr data-doc="chuangye">(.*?)</tr>', page, re.S)[1]  # type: ignore[index]
     assert "城人社字〔2025〕7号" in row and "现行" in row and "办事指南" in row
+    quotes = re.findall(r'<td class="num">(\d+)</td>', row)[-1]  # chunks, then quotes in the last 30 days
+    assert int(quotes) >= 1  # the questions above quoted it
     assert "发布" in page and "管理员" in page  # the audit trail names the action and who
 
     withdrawn = client.post("/admin/documents/chuangye/withdraw", data={"csrf": csrf_of(client), "superseded_by": ""},
@@ -168,3 +170,28 @@ def test_a_document_that_cannot_be_read_is_listed_as_such(site) -> None:  # type
     (library / "broken.txt").write_text("\n\n", encoding="utf-8")
     row = re.search(r'<tr data-doc="broken">(.*?)</tr>', client.get("/admin/documents").text, re.S)[1]  # type: ignore[index]
     assert "未能读取" in row and "文件为空" in row
+
+
+def test_a_failed_build_keeps_the_previous_version_serving_and_the_page_says_why(site, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from assistant.publishing import releases
+
+    client, library = site
+
+    def disk_full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "磁盘空间不足")
+
+    monkeypatch.setattr(releases, "build_index", disk_full)
+    before = client.app.state.assistant  # type: ignore[attr-defined]
+    resp = upload(client, GUIDE.read_bytes(), "guide.txt", "chuangye")
+    preview = client.get(resp.headers["location"])
+    csrf = re.search(r'name="csrf" value="([^"]+)"', preview.text)[1]  # type: ignore[index]
+    client.post(resp.headers["location"], data={"csrf": csrf, "doc_id": "chuangye", "action": "publish"})
+    client.app.state.library.publisher.join()  # type: ignore[attr-defined]
+    page = client.get("/admin/documents").text
+    status = re.search(r'<section[^>]*id="build-status"[^>]*>(.*?)</section>', page, re.S)[1]  # type: ignore[index]
+    assert "更新失败" in status and "磁盘空间不足" in status
+    history = re.search(r'<table[^>]*id="history"[^>]*>(.*?)</table>', page, re.S)[1]  # type: ignore[index]
+    assert "索引更新失败" in history and "磁盘空间不足" in history
+    # Questions are still answered, by the version that was serving.
+    assert client.post("/api/ask", json={"question": QUESTION}).status_code == 200
+    assert client.app.state.assistant is before  # type: ignore[attr-defined]
