@@ -329,3 +329,19 @@ def test_each_action_is_recorded_with_who_when_what_and_quotes_are_counted_per_d
         assert counts["guide"] == 1 and counts[""] == 1  # one question quoting two of its chunks counts once
     finally:
         db.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "phone"),
+    [("guide-startup-subsidy.docx", "0532-87865432"), ("notice-spring-fair.pdf", None), ("qa-employment-subsidy.html", None)],
+)
+def test_each_published_format_is_staged_by_its_content_and_previewed(library: Librarian, name: str, phone: str | None) -> None:
+    data = (REPO / "tests" / "fixtures" / "library" / name).read_bytes()
+    staged = stage(library, data, f"../上传/{name}")
+    assert staged.format == Path(name).suffix.lstrip(".")
+    preview = library.preview(staged.token)
+    assert len(preview.document.chunks) >= 2 and preview.document.meta.title.endswith("（示例）")
+    if phone:
+        assert preview.document.meta.phone == phone
+    change = library.publish(staged.token, preview.doc_id)
+    assert (library.root / f"{change.doc_id}{Path(name).suffix}").read_bytes() == data
