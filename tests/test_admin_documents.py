@@ -35,7 +35,9 @@ def site(chars_assistant: Assistant, tmp_path: Path) -> Iterator[tuple[TestClien
     with TestClient(create_app(chars_assistant, settings)) as client:
         page = client.get("/admin")
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)[1]  # type: ignore[index]
-        assert client.post("/admin/login", data={"token": TOKEN, "csrf": csrf}, follow_redirects=False).status_code == 303
+        assert (
+            client.post("/admin/login", data={"token": TOKEN, "csrf": csrf}, follow_redirects=False).status_code == 303
+        )
         yield client, library
 
 
@@ -60,7 +62,11 @@ def answer_until(client: TestClient, question: str, wanted: str, timeout: float 
 
 def outside_files(root: Path) -> set[Path]:
     """Files next to the library (but not the question log's data folder, which the pages themselves write)."""
-    return {p for p in root.parent.rglob("*") if p.is_file() and p.relative_to(root.parent).parts[0] not in ("library", "data")}
+    return {
+        p
+        for p in root.parent.rglob("*")
+        if p.is_file() and p.relative_to(root.parent).parts[0] not in ("library", "data")
+    }
 
 
 def test_upload_preview_publish_then_the_chat_quotes_it_and_withdraw_shows_it_repealed(site) -> None:  # type: ignore[no-untyped-def]
@@ -89,7 +95,7 @@ def test_upload_preview_publish_then_the_chat_quotes_it_and_withdraw_shows_it_re
     assert "0532-87869876" in body["answer"] and "申请人身份证" in body["answer"]
 
     page = client.get("/admin/documents").text
-    row = re.search(r'<tr data-doc="chuangye">(.*?)</tr>', page, re.S)[1]  # type: ignore[index]
+    row = re.search(r'<tr data-doc="chuangye">(.*?)</tr>', page, re.DOTALL)[1]  # type: ignore[index]
     assert "城人社字〔2025〕7号" in row and "现行" in row and "办事指南" in row
     quotes = re.findall(r'<td class="num">(\d+)</td>', row)[-1]  # chunks, then quotes in the last 30 days
     assert int(quotes) >= 1  # the questions above quoted it
@@ -99,7 +105,7 @@ def test_upload_preview_publish_then_the_chat_quotes_it_and_withdraw_shows_it_re
                             follow_redirects=False)  # fmt: skip
     assert withdrawn.status_code == 303
     assert served_status(client, "chuangye", "已废止")
-    row = re.search(r'<tr data-doc="chuangye">(.*?)</tr>', client.get("/admin/documents").text, re.S)[1]  # type: ignore[index]
+    row = re.search(r'<tr data-doc="chuangye">(.*?)</tr>', client.get("/admin/documents").text, re.DOTALL)[1]  # type: ignore[index]
     assert "已废止" in row
     repealed_answer = client.post("/api/ask", json={"question": QUESTION}).json()["answer"]
 
@@ -135,20 +141,28 @@ def zip_bytes(entries: dict[str, bytes]) -> bytes:
 @pytest.mark.parametrize(
     ("data", "name", "status", "message"),
     [
-        (zip_bytes({"[Content_Types].xml": b"", "word/document.xml": b"", "pad": b"\0" * (MAX_EXPANDED_BYTES + 1)}),
-         "指南.docx", 422, "压缩炸弹"),
+        (
+            zip_bytes({"[Content_Types].xml": b"", "word/document.xml": b"", "pad": b"\0" * (MAX_EXPANDED_BYTES + 1)}),
+            "指南.docx",
+            422,
+            "压缩炸弹",
+        ),
         (b"<!DOCTYPE html><html><body>notice</body></html>", "通知.pdf", 422, "内容却是网页"),
         (b"a" * (50 * 1024 * 1024), "big.txt", 413, "不能超过 10 MB"),
     ],
 )
-def test_hostile_uploads_are_refused_with_a_clear_message_and_nothing_is_written(site, data, name, status, message) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_uploads_are_refused_with_a_clear_message_and_nothing_is_written(
+    site, data, name, status, message
+) -> None:  # type: ignore[no-untyped-def]
     client, library = site
     outside = outside_files(library)
     resp = upload(client, data, f"../../{name}")
     assert resp.status_code == status
     assert message in resp.text
     assert outside_files(library) == outside
-    assert not [p for p in (library / ".staging").rglob("*") if p.is_file()] if (library / ".staging").exists() else True
+    assert (
+        not [p for p in (library / ".staging").rglob("*") if p.is_file()] if (library / ".staging").exists() else True
+    )
     assert sorted(p.name for p in library.iterdir() if not p.name.startswith(".")) == sorted(
         p.name for p in (REPO / "corpus").iterdir()
     )
@@ -156,7 +170,9 @@ def test_hostile_uploads_are_refused_with_a_clear_message_and_nothing_is_written
 
 def test_without_csrf_or_sign_in_nothing_changes(site, chars_assistant: Assistant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     client, library = site
-    resp = client.post("/admin/documents/upload", data={"csrf": "forged"}, files={"file": ("a.txt", GUIDE.read_bytes())})
+    resp = client.post(
+        "/admin/documents/upload", data={"csrf": "forged"}, files={"file": ("a.txt", GUIDE.read_bytes())}
+    )
     assert resp.status_code == 403
     assert client.post("/admin/documents/x/delete", data={"csrf": "forged"}).status_code == 403
     stranger = TestClient(client.app)
@@ -168,14 +184,14 @@ def test_without_csrf_or_sign_in_nothing_changes(site, chars_assistant: Assistan
 def test_a_document_that_cannot_be_read_is_listed_as_such(site) -> None:  # type: ignore[no-untyped-def]
     client, library = site
     (library / "broken.txt").write_text("\n\n", encoding="utf-8")
-    row = re.search(r'<tr data-doc="broken">(.*?)</tr>', client.get("/admin/documents").text, re.S)[1]  # type: ignore[index]
+    row = re.search(r'<tr data-doc="broken">(.*?)</tr>', client.get("/admin/documents").text, re.DOTALL)[1]  # type: ignore[index]
     assert "未能读取" in row and "文件为空" in row
 
 
 def test_a_failed_build_keeps_the_previous_version_serving_and_the_page_says_why(site, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from assistant.publishing import releases
 
-    client, library = site
+    client, _library = site
 
     def disk_full(*_args: object, **_kwargs: object) -> None:
         raise OSError(28, "磁盘空间不足")
@@ -188,9 +204,9 @@ def test_a_failed_build_keeps_the_previous_version_serving_and_the_page_says_why
     client.post(resp.headers["location"], data={"csrf": csrf, "doc_id": "chuangye", "action": "publish"})
     client.app.state.library.publisher.join()  # type: ignore[attr-defined]
     page = client.get("/admin/documents").text
-    status = re.search(r'<section[^>]*id="build-status"[^>]*>(.*?)</section>', page, re.S)[1]  # type: ignore[index]
+    status = re.search(r'<section[^>]*id="build-status"[^>]*>(.*?)</section>', page, re.DOTALL)[1]  # type: ignore[index]
     assert "更新失败" in status and "磁盘空间不足" in status
-    history = re.search(r'<table[^>]*id="history"[^>]*>(.*?)</table>', page, re.S)[1]  # type: ignore[index]
+    history = re.search(r'<table[^>]*id="history"[^>]*>(.*?)</table>', page, re.DOTALL)[1]  # type: ignore[index]
     assert "索引更新失败" in history and "磁盘空间不足" in history
     # Questions are still answered, by the version that was serving.
     assert client.post("/api/ask", json={"question": QUESTION}).status_code == 200

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from test_accessibility import AXE, assert_accessible
 
 from assistant import Assistant
 from assistant.publishing.upload import MAX_EXPANDED_BYTES
 from web.app import create_app
 from web.localserver import running
 from web.settings import WebSettings
-
-from test_accessibility import AXE, assert_accessible
 
 pytestmark = [pytest.mark.browser]
 
@@ -152,7 +151,9 @@ def bomb() -> bytes:
 def test_hostile_uploads_are_refused_with_a_clear_message(browser: Browser, site, tmp_path: Path, name: str,
                                                           kind: str, message: str) -> None:  # fmt: skip
     url, library, _app = site
-    before = sorted(p.relative_to(library.parent) for p in library.parent.rglob("*") if p.is_file() and "data" not in p.parts)
+    before = sorted(
+        p.relative_to(library.parent) for p in library.parent.rglob("*") if p.is_file() and "data" not in p.parts
+    )
     path = tmp_path / name
     if kind == "bomb":
         path.write_bytes(bomb())
@@ -168,7 +169,11 @@ def test_hostile_uploads_are_refused_with_a_clear_message(browser: Browser, site
     page.set_input_files("#file", str(path))
     page.click("text=上传并预览")
     expect(page.locator("body")).to_contain_text(message)
-    after = sorted(p.relative_to(library.parent) for p in library.parent.rglob("*") if p.is_file() and "data" not in p.parts)
+    after = sorted(
+        p.relative_to(library.parent) for p in library.parent.rglob("*") if p.is_file() and "data" not in p.parts
+    )
     assert [p for p in after if p not in before and ".staging" not in p.parts] == []
-    assert not [p for p in (library / ".staging").rglob("*") if p.is_file()] if (library / ".staging").exists() else True
+    assert (
+        not [p for p in (library / ".staging").rglob("*") if p.is_file()] if (library / ".staging").exists() else True
+    )
     page.context.close()

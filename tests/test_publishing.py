@@ -146,7 +146,7 @@ def test_delete_and_undo_and_the_primary_is_protected(library: Librarian) -> Non
 
 
 def test_an_unreadable_upload_is_refused_at_preview_and_nothing_is_published(library: Librarian) -> None:
-    staged = stage(library, "\n\n   \n".encode(), "empty.txt")
+    staged = stage(library, b"\n\n   \n", "empty.txt")
     with pytest.raises(LibraryError, match="无法读取"):
         library.publish(staged.token, "empty")
     assert not library.exists("empty")
@@ -219,7 +219,9 @@ def test_the_type_is_decided_by_the_content(library: Librarian, data: bytes, nam
 # -- versions of library + index ---------------------------------------------------------------
 
 
-def test_a_publish_embeds_only_the_new_documents_passages_and_swaps_atomically(library: Librarian, tmp_path: Path) -> None:
+def test_a_publish_embeds_only_the_new_documents_passages_and_swaps_atomically(
+    library: Librarian, tmp_path: Path
+) -> None:
     releases = tmp_path / "releases"
     served = Assistant.load(corpus_dir=library.root, index_dir=tmp_path / "index", embedder="chars")
     seed = rel.seed_from_assistant(served)
@@ -258,11 +260,15 @@ def test_a_failed_build_leaves_the_previous_version_serving_and_says_why(library
         rel.build_release(library.root, releases, CharEmbedder(), actor="张三", before_swap=disk_full)
     assert rel.current_version(releases) == first.version
     status = rel.read_status(releases)
-    assert status is not None and status.state == "failed" and "No space left" in status.reason and status.actor == "张三"
+    assert (
+        status is not None and status.state == "failed" and "No space left" in status.reason and status.actor == "张三"
+    )
     assert not [p for p in releases.iterdir() if p.name.startswith(".build-")]
 
 
-def test_a_replica_swaps_to_a_new_version_and_answers_from_the_old_one_meanwhile(library: Librarian, tmp_path: Path) -> None:
+def test_a_replica_swaps_to_a_new_version_and_answers_from_the_old_one_meanwhile(
+    library: Librarian, tmp_path: Path
+) -> None:
     releases = tmp_path / "releases"
     first = rel.build_release(library.root, releases, CharEmbedder())
     holder: dict[str, Assistant] = {"bot": load_release(first, "chars")}
@@ -316,7 +322,7 @@ def test_each_action_is_recorded_with_who_when_what_and_quotes_are_counted_per_d
         assert [(e.action, e.doc_id) for e in entries] == [("withdraw", "guide"), ("publish", "guide")]
         assert entries[1].detail["title"] == "指南（示例）" and entries[0].actor.startswith("管理员")
         assert dt.datetime.fromisoformat(entries[0].created).tzinfo is not None
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         rows = [
             {"created": now.isoformat(), "question": "q", "chunk_ids": '["guide:f5", "guide:f6", "m3"]', "scores": "[1,1,1]",
              "matched": 1, "kind": "measure", "latency_ms": 1.0, "channel": "web"},
@@ -333,9 +339,15 @@ def test_each_action_is_recorded_with_who_when_what_and_quotes_are_counted_per_d
 
 @pytest.mark.parametrize(
     ("name", "phone"),
-    [("guide-startup-subsidy.docx", "0532-87865432"), ("notice-spring-fair.pdf", None), ("qa-employment-subsidy.html", None)],
+    [
+        ("guide-startup-subsidy.docx", "0532-87865432"),
+        ("notice-spring-fair.pdf", None),
+        ("qa-employment-subsidy.html", None),
+    ],
 )
-def test_each_published_format_is_staged_by_its_content_and_previewed(library: Librarian, name: str, phone: str | None) -> None:
+def test_each_published_format_is_staged_by_its_content_and_previewed(
+    library: Librarian, name: str, phone: str | None
+) -> None:
     data = (REPO / "tests" / "fixtures" / "library" / name).read_bytes()
     staged = stage(library, data, f"../上传/{name}")
     assert staged.format == Path(name).suffix.lstrip(".")

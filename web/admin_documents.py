@@ -189,7 +189,7 @@ def _quotes(request: Request) -> dict[str, int]:
     qlog = request.app.state.staff_log.get()
     if qlog is None:
         return {}
-    since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)).isoformat(timespec="seconds")
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=30)).isoformat(timespec="seconds")
     return dict(quotes_by_document(qlog._open(), since))
 
 
@@ -198,7 +198,9 @@ def _history(request: Request) -> list[AuditEntry]:
     return [] if qlog is None else history(qlog._open(), 20)
 
 
-def _page(request: Request, nonce: str, desk: LibraryDesk, message: str = "", error: str = "", status: int = 200) -> Response:
+def _page(
+    request: Request, nonce: str, desk: LibraryDesk, message: str = "", error: str = "", status: int = 200
+) -> Response:
     corpus = desk.librarian.corpus()
     context = {
         "csrf": admin._auth(request).csrf(nonce),
@@ -295,7 +297,9 @@ def _meta_values(doc: Document) -> dict[str, str]:
 
 def _corrections(form: dict[str, str], read: dict[str, str]) -> dict[str, Any]:
     """Only what staff changed from what was read becomes the sidecar: the text stays the authority otherwise."""
-    changed = {k: v for k, v in form.items() if k in (*EDITABLE, "implements", "status") and v.strip() != read.get(k, "")}
+    changed = {
+        k: v for k, v in form.items() if k in (*EDITABLE, "implements", "status") and v.strip() != read.get(k, "")
+    }
     return corrections_sidecar(changed)
 
 

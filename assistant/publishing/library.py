@@ -222,7 +222,7 @@ class Librarian:
 
     def _snapshot(self, doc_id: str) -> str:
         """Move the document's current files into a new version folder; the folder's name."""
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
         folder = self.root / VERSIONS / doc_id / stamp
         folder.mkdir(parents=True)
         for p in self.files_of(doc_id):

@@ -82,7 +82,7 @@ class LiveRelease:
     def _load(self, version: str, stat: tuple[int, int]) -> None:
         try:
             assistant = load_release(rel.read_release(self.releases, version), self.embedder())
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever breaks a version, the loaded one keeps serving
             log.error("新版本 %s 无法载入,继续使用版本 %s:%s", version, self.served or "(初始)", exc)
             self._failed[version] = time.monotonic() + RETRY_FAILED_LOAD_S
         else:

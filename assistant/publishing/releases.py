@@ -73,7 +73,7 @@ class BuildStatus:
 
 
 def _utcnow() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -208,7 +208,7 @@ def build_release(library: Path, releases: Path, embedder: Embedder, *, actor: s
     (after recording it in STATUS.json); CURRENT is then unchanged."""
     releases = Path(releases)
     with build_lock(releases):
-        version = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+        version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
         started = _utcnow()
         write_status(releases, BuildStatus("building", version, started, actor=actor))
         tmp = releases / f".build-{version}"
@@ -220,7 +220,9 @@ def build_release(library: Path, releases: Path, embedder: Embedder, *, actor: s
             build_index(corpus, lexicon, cache, tmp / "index", progress=False)
             texts = list(cache.used)
             np.save(tmp / "passages.npy", np.vstack([cache.used[t] for t in texts]).astype(np.float32))
-            (tmp / "passages.json").write_text(json.dumps({"embedder": embedder.id, "texts": texts}, ensure_ascii=False), encoding="utf-8")
+            (tmp / "passages.json").write_text(
+                json.dumps({"embedder": embedder.id, "texts": texts}, ensure_ascii=False), encoding="utf-8"
+            )
             release = Release(version, releases / version, _utcnow(), len(corpus.documents), len(corpus.chunks),
                               cache.embedded, tuple(str(f) for f in corpus.failures))  # fmt: skip
             info = {k: v for k, v in asdict(release).items() if k != "path"}
@@ -235,7 +237,13 @@ def build_release(library: Path, releases: Path, embedder: Embedder, *, actor: s
         _write_atomic(releases / POINTER, json.dumps({"version": version, "published": release.built_at}))
         write_status(releases, BuildStatus("published", version, started, _utcnow(), actor=actor))
         prune(releases)
-        log.info("已发布新版本 %s(%d 个文件,%d 段,新向量化 %d 段)", version, release.documents, release.chunks, release.embedded)
+        log.info(
+            "已发布新版本 %s(%d 个文件,%d 段,新向量化 %d 段)",
+            version,
+            release.documents,
+            release.chunks,
+            release.embedded,
+        )
         return release
 
 

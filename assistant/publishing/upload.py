@@ -55,7 +55,9 @@ def receive(blocks: Iterable[bytes], dest: Path, limit: int = MAX_UPLOAD_BYTES) 
             for block in blocks:
                 size += len(block)
                 if size > limit:
-                    raise UploadRefused(f"文件太大:上传的文件不能超过 {limit // (1024 * 1024)} MB,请压缩图片或拆分后再上传")
+                    raise UploadRefused(
+                        f"文件太大:上传的文件不能超过 {limit // (1024 * 1024)} MB,请压缩图片或拆分后再上传"
+                    )
                 fh.write(block)
     except BaseException:
         dest.unlink(missing_ok=True)

@@ -28,7 +28,7 @@ class AuditEntry:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def record(db: Database, actor: str, action: str, doc_id: str, detail: dict[str, Any] | None = None) -> AuditEntry:
