@@ -357,3 +357,23 @@ def test_each_published_format_is_staged_by_its_content_and_previewed(
         assert preview.document.meta.phone == phone
     change = library.publish(staged.token, preview.doc_id)
     assert (library.root / f"{change.doc_id}{Path(name).suffix}").read_bytes() == data
+
+
+def test_start_up_serves_the_published_version_unless_the_library_was_edited_outside_admin(
+    library: Librarian, tmp_path: Path
+) -> None:
+    from assistant.publishing.live import load_current
+
+    releases = tmp_path / "releases"
+    assert load_current(releases, "chars", library.root) is None  # nothing published yet
+    library.publish(stage(library, GUIDE.read_bytes(), "g.txt").token, "guide")
+    release = rel.build_release(library.root, releases, CharEmbedder())
+    # Housekeeping (versions kept for undo, uploads waiting in staging) is not an edit.
+    stage(library, GUIDE.read_bytes(), "pending.txt")
+    assert rel.matches_library(release, library.root)
+    bot = load_current(releases, "chars", library.root)
+    assert bot is not None and bot.corpus.document("guide") is not None
+    # A file copied in by hand (or `policy-assistant add`) since: the library as it is now is served instead.
+    shutil.copy(GUIDE, library.root / "by-hand.txt")
+    assert not rel.matches_library(release, library.root)
+    assert load_current(releases, "chars", library.root) is None

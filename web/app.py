@@ -79,7 +79,7 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
                 current = None
                 if settings.releases_dir is not None:
                     try:
-                        current = await run_in_threadpool(load_current, settings.releases_dir)
+                        current = await run_in_threadpool(load_current, settings.releases_dir, None, settings.library_dir)
                     except Exception:  # a damaged version must not keep the configured library from serving
                         log.exception("已发布的政策库版本无法载入,改用配置的政策库")
                 app.state.assistant = current or await run_in_threadpool(Assistant.load)

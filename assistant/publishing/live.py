@@ -30,10 +30,18 @@ def load_release(release: rel.Release, embedder: str | Embedder | None = None) -
     return Assistant.load(corpus_dir=release.corpus_dir, index_dir=release.index_dir, embedder=embedder, rebuild=False)
 
 
-def load_current(releases: Path, embedder: str | Embedder | None = None) -> Assistant | None:
-    """The current version's Assistant at start-up; None before the first publish (serve the configured corpus)."""
+def load_current(
+    releases: Path, embedder: str | Embedder | None = None, library: Path | None = None
+) -> Assistant | None:
+    """The current version's Assistant at start-up; None before the first publish, or when the library was edited
+    outside /admin since (then the configured library is served, as before versions existed)."""
     release = rel.current_release(releases)
-    return None if release is None else load_release(release, embedder)
+    if release is None:
+        return None
+    if library is not None and not rel.matches_library(release, library):
+        log.warning("政策库在最近一次发布(版本 %s)之后被直接修改,按政策库当前内容启动", release.version)
+        return None
+    return load_release(release, embedder)
 
 
 class LiveRelease:

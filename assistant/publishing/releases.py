@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -103,6 +104,29 @@ def read_release(releases: Path, version: str) -> Release:
 def current_release(releases: Path) -> Release | None:
     version = current_version(releases)
     return read_release(releases, version) if version else None
+
+
+def library_fingerprint(library: Path) -> str:
+    """The fingerprint a version built from `library` now would have: documents.library.fingerprint over the files a
+    build copies (hidden entries — .versions, .staging, locks — are housekeeping, not content)."""
+    root = Path(library)
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if p.is_file() and not any(part.startswith(".") for part in rel.parts):
+            h.update(rel.as_posix().encode())
+            h.update(b"\0")
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def matches_library(release: Release, library: Path) -> bool:
+    """Whether the version was built from the library as it is now (not edited since, e.g. by `policy-assistant add`)."""
+    try:
+        manifest = json.loads((release.index_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("corpus_sha256") == library_fingerprint(library)
 
 
 def read_status(releases: Path) -> BuildStatus | None:
@@ -273,6 +297,8 @@ __all__ = [
     "build_release",
     "current_release",
     "current_version",
+    "library_fingerprint",
+    "matches_library",
     "read_release",
     "read_status",
     "seed_from",
