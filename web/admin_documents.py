@@ -3,8 +3,8 @@ delete, undo. Behind the /admin sign-in (web/admin.py's session and CSRF helpers
 assistant/publishing, this module only translates between forms and it.
 
 Publishing writes the library folder and asks the `Publisher` for a new version; the build runs in the background and
-every replica (this one included) swaps to it through `LiveSwap`, which polls the shared CURRENT file on the request
-path. Questions meanwhile are answered by the version already loaded.
+every replica (this one included) swaps to it (web/library_live.py). Questions meanwhile are answered by the version
+already loaded.
 """
 
 from __future__ import annotations
@@ -23,21 +23,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from assistant import Assistant
 from assistant.documents.library import today
 from assistant.documents.model import Corpus, Document
 from assistant.errors import PolicyAssistantError
 from assistant.publishing import releases as rel
-from assistant.publishing.library import EDITABLE, Librarian, LibraryError, check_doc_id, corrections_sidecar
-from assistant.publishing.live import LiveRelease, Publisher
+from assistant.publishing.library import EDITABLE, LibraryError, check_doc_id, corrections_sidecar
 from assistant.publishing.upload import MAX_UPLOAD_BYTES, UploadRefused
-from assistant.store.audit import AuditEntry, history, quotes_by_document, record
+from assistant.store.audit import AuditEntry, history, quotes_by_document
 
 from . import admin
 from .deps import templates
 from .errors import error_page
+from .library_live import LibraryDesk, audit
 from .ratelimit import client_ip
 
 log = logging.getLogger("policy_assistant.web")
@@ -49,83 +47,6 @@ UPLOAD_PATH = "/admin/documents/upload"
 UPLOAD_SLACK = 64 * 1024
 ACTIONS = {"publish": "发布", "withdraw": "废止", "delete": "删除", "undo": "撤销", "build_failed": "索引更新失败"}
 STATUS_CLASS = {"现行": "st-ok", "已过期": "st-warn", "已废止": "st-off", "未能读取": "st-bad"}
-
-
-# ---- wiring ---------------------------------------------------------------------------------------
-
-
-class LibraryDesk:
-    """Everything the documents page works with: the library folder, the versions, the background publisher."""
-
-    def __init__(self, app: Any, library: Path, releases: Path) -> None:
-        self.app = app
-        self.librarian = Librarian(library)
-        self.releases = Path(releases)
-        self.publisher = Publisher(
-            library,
-            releases,
-            self._embedder,
-            seed=self._seed,
-            on_failure=self._failed,
-        )
-
-    def _bot(self) -> Assistant:
-        bot: Assistant | None = self.app.state.assistant
-        if bot is None:
-            raise LibraryError("政策检索服务尚未就绪,暂时不能发布")
-        return bot
-
-    def _embedder(self) -> Any:
-        # Builds embed with the model itself, not through the per-question time limit of the serving wrapper.
-        emb = self._bot().embedder
-        return getattr(emb, "inner", emb)
-
-    def _seed(self) -> dict[str, Any] | None:
-        return rel.seed_from_assistant(self._bot())
-
-    def _failed(self, actor: str, reason: str) -> None:
-        audit(self.app, actor, "build_failed", "", {"reason": reason})
-
-
-def install(app: Any, library: Path | None, releases: Path | None) -> None:
-    """Set up the desk (admin configured) and the version watcher (any replica with a releases folder)."""
-    app.state.library = LibraryDesk(app, library, releases) if library and releases and app.state.admin_auth else None
-    app.state.live = None
-    if releases is not None:
-
-        def swap(bot: Assistant) -> None:
-            app.state.assistant = bot  # one attribute store: a request sees the old or the new, never a mix
-
-        def embedder() -> Any:
-            bot = app.state.assistant
-            return bot.embedder if bot is not None else None
-
-        app.state.live = LiveRelease(releases, swap, embedder, served=None)
-
-
-class LiveSwap:
-    """Polls the shared CURRENT file (at most once a second, a stat) so this replica moves to a new version."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            live: LiveRelease | None = getattr(scope["app"].state, "live", None)
-            if live is not None:
-                live.poll()
-        await self.app(scope, receive, send)
-
-
-def audit(app: Any, actor: str, action: str, doc_id: str, detail: dict[str, Any]) -> None:
-    qlog = app.state.staff_log.get()
-    if qlog is None:
-        log.info("政策库操作(未记录:问题日志未启用)%s %s %s", actor, action, doc_id)
-        return
-    try:
-        record(qlog._open(), actor, action, doc_id, detail)
-    except Exception:  # the change is made; a log outage must not hide that from staff
-        log.exception("政策库操作未能写入审计表:%s %s", action, doc_id)
 
 
 def _desk(request: Request) -> LibraryDesk:
@@ -412,4 +333,4 @@ async def change(doc_id: str, action: str, request: Request) -> Response:
     return RedirectResponse(f"/admin/documents?done={action}", status_code=303)
 
 
-__all__ = ["UPLOAD_PATH", "LibraryDesk", "LiveSwap", "install", "router"]
+__all__ = ["UPLOAD_PATH", "router"]

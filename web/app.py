@@ -28,7 +28,7 @@ from assistant import Assistant, PolicyAssistantError
 from assistant.publishing.live import load_current
 from assistant.publishing.releases import current_version
 
-from . import admin, admin_documents, api, errors, feedback, pages, wechat
+from . import admin, admin_documents, api, errors, feedback, library_live, pages, wechat
 from .deps import STATIC_DIR, templates
 from .observability import RequestId, install_log_filters
 from .questions import QuestionRecorder
@@ -131,11 +131,11 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
         wechat.WeChatEndpoint(settings.wechat_token, settings.wechat_budget) if settings.wechat_token else None
     )
 
-    admin_documents.install(app, settings.library_dir, settings.releases_dir)
+    library_live.install(app, settings.library_dir, settings.releases_dir)
 
     errors.install(app)
     # Added last = outermost.
-    app.add_middleware(admin_documents.LiveSwap)
+    app.add_middleware(library_live.LiveSwap)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=frozenset({admin_documents.UPLOAD_PATH}))
     app.state.question_gate_options = {
         "max_active": settings.max_active_questions,
