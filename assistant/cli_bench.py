@@ -43,7 +43,23 @@ def register(subparsers: Any, add_common: Callable[[argparse.ArgumentParser], No
     )
     p.add_argument("--rounds", type=int, default=3, help="进程内测量把问题集重复几遍(默认 3)")
     p.add_argument("--write", metavar="FILE", help="把结果写成 Markdown(如 docs/performance.md)")
+    p.add_argument(
+        "--documents",
+        type=_worker_counts_or_sizes,
+        metavar="N[,N…]",
+        help="改测文件库的规模:用测试样例文件合成 N 个相关文件(如 1,10,100,1000),测建索引、增加一个文件、内存和答复 p50",
+    )
     p.set_defaults(func=cmd_bench)
+
+
+def _worker_counts_or_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or any(not 0 <= n <= 10_000 for n in sizes):
+        raise argparse.ArgumentTypeError(f"文件数应为 0–10000 的整数,多个用逗号分隔,如 1,10,100;收到 {text!r}")
+    return sizes
 
 
 def _worker_counts(text: str) -> tuple[int, ...]:
@@ -108,7 +124,20 @@ def _command_args(args: argparse.Namespace) -> str:
     return f"--workers {','.join(map(str, args.workers))} --seconds {args.seconds:g}"
 
 
+def cmd_library_bench(args: argparse.Namespace) -> int:
+    from .documents import bench as library
+
+    questions = faq_questions([REPO / "eval" / "faq.jsonl"], limit=40)
+    steps = library.run(args.documents, questions, args.embedder)
+    print(library.table(steps))
+    if args.json:
+        print(json.dumps({"library": library.to_dicts(steps)}, ensure_ascii=False))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.documents:
+        return cmd_library_bench(args)
     bot = Assistant.load(args.corpus, args.index, args.embedder, progress=False)
     paths = [REPO / "eval" / f for f in ("faq.jsonl", "faq_holdout.jsonl", "faq_search_style.jsonl")]
     questions = faq_questions([p for p in paths if p.exists()], limit=150)

@@ -272,6 +272,19 @@ def format_table(
         kbody.append(row)
     out.append(_table(["类别", *names], kbody))
 
+    docs = list(dict.fromkeys(s.kind for r in reports for s in r.by_doc))
+    if len(docs) > 1:  # a library: the same figures per document of the expected answer
+        out.append("")
+        out.append("分文件 top-1(答对/题数)")
+        dbody = []
+        for d in docs:
+            row = [d]
+            for r in reports:
+                s = next((s for s in r.by_doc if s.kind == d), None)
+                row.append("—" if s is None else f"{s.top1:.3f} ({s.correct}/{s.n})")
+            dbody.append(row)
+        out.append(_table(["文件", *names], dbody))
+
     if rows:
         cols = (
             ("top1", "top-1"),

@@ -104,3 +104,17 @@ def test_lookup_shows_which_document_a_chunk_is_from(library: Assistant) -> None
     assert '<span class="doc" title="所在文件">《灵活就业人员社会保险补贴政策问答（示例）》' in browse
     assert "《城阳区稳定和扩大就业助推经济社会高质量发展工作实施意见》青城政办发〔2024〕13号" in primary
     assert 'href="tel:0532-58659939"' in primary
+
+
+def test_eval_reports_per_document(library: Assistant, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from assistant.cli import main
+
+    args = ["eval", "--faq", str(REPO / "eval" / "faq_library.jsonl"), "--json", "--quiet",
+            "--corpus", str(library.corpus.root), "--index", str(tmp_path / "i"), "--embedder", "chars"]  # fmt: skip
+    main(args)
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    by_doc = report["by_doc"]
+    assert {"gongyi-banfa", "chuangye-zhinan", "lingong-wenda", "chunfeng-tongzhi", "(主文件)"} <= set(by_doc)
+    assert by_doc["gongyi-banfa"]["n"] == 5 and sum(d["n"] for d in by_doc.values()) == report["n_in_scope"]

@@ -63,3 +63,14 @@ def test_a_missing_primary_is_still_fatal(tmp_path: Path) -> None:
     (tmp_path / "corpus.json").write_text('{"primary": "chengyang-2024-13"}', encoding="utf-8")
     with pytest.raises(CorpusError, match="主文件"):
         load_corpus(tmp_path)
+
+
+def test_synthetic_library_for_the_bench_has_distinct_chunks(tmp_path: Path) -> None:
+    from assistant.documents.bench import make_library
+
+    corpus = load_corpus(make_library(tmp_path, 12))
+    related = [c for c in corpus.chunks if c.doc != corpus.primary]
+    assert len(corpus.documents) == 13 and not corpus.failures
+    # Copies of one fixture differ in their figures, so an index embeds each copy afresh (no cache hits).
+    banfa = [c.text for c in related if c.id.endswith(":a5") and c.doc.startswith("gongyi-banfa")]
+    assert len(banfa) >= 2 and len(set(banfa)) == len(banfa)

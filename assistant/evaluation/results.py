@@ -235,6 +235,8 @@ class EvalReport:
     degraded: str | None = None
     n_clarify: int = 0
     answer_metrics: tuple[AnswerMetric, ...] = ()
+    # Per document of the expected answer (its id's prefix, the primary for bare ids): the library's eval per document.
+    by_doc: tuple[KindStats, ...] = ()
 
     def figure(self, key: str) -> float | None:
         """A headline figure or an answer metric by key, for tables that list both."""
@@ -279,6 +281,7 @@ class EvalReport:
             "p50_ms": round(self.p50_ms, 2),
             "p95_ms": round(self.p95_ms, 2),
             "by_kind": {k.kind: k.to_dict() for k in self.by_kind},
+            "by_doc": {k.kind: k.to_dict() for k in self.by_doc},
             "n_failures": len(self.failures),
             "degraded": self.degraded,
             "n_clarify": self.n_clarify,

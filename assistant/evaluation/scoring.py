@@ -197,7 +197,29 @@ def summarize(
             )
         )
 
+    by_doc = []
+    docs: dict[str, list[ItemResult]] = {}
+    for r in results:
+        if r.item.target == "answer" and r.item.expect:
+            first = r.item.expect[0]
+            docs.setdefault(first.split(":", 1)[0] if ":" in first else "(主文件)", []).append(r)
+    for doc, rs in docs.items():
+        d_must_total = sum(len(r.item.must) for r in rs)
+        by_doc.append(
+            KindStats(
+                kind=doc,
+                n=len(rs),
+                correct=sum(r.correct for r in rs),
+                top1=sum(r.correct for r in rs) / len(rs),
+                hit3=mean_of([float(r.hit3) for r in rs]),
+                mrr=mean_of([r.rr for r in rs]),
+                must=ratio_of(sum(len(r.item.must) - len(r.must_missing) for r in rs), d_must_total),
+                failures=sum(r.failed for r in rs),
+            )
+        )
+
     return EvalReport(
+        by_doc=tuple(by_doc),
         name=name,
         embedder=embedder,
         mode=mode,
