@@ -20,7 +20,9 @@ SITE_BOTTOM = """<div class="footer"><p>主办单位：青岛市城阳区人民�
 <p>地址：城阳区正阳路（示例）　电话：0532-00000000</p></div></body></html>"""
 
 
-def _page(tmp_path: Path, body: str, *, title: str = "示例文件", charset: str = "utf-8", name: str = "page.html") -> Path:
+def _page(
+    tmp_path: Path, body: str, *, title: str = "示例文件", charset: str = "utf-8", name: str = "page.html"
+) -> Path:
     path = tmp_path / name
     html = SITE_TOP.format(charset=charset, title=title) + body + SITE_BOTTOM
     path.write_bytes(html.encode("gb18030" if charset.lower() in ("gb2312", "gbk") else charset))
@@ -42,8 +44,22 @@ def test_a_qa_page_reads_as_its_article_only():
         "咨询电话：0532-87865432（工作日9:00—17:00）。",
     )
     text = source.text
-    for furniture in ("首页", "当前位置", "浏览次数", "1234", "字号", "分享到", "打印本页", "关闭窗口", "相关链接",
-                      "主办单位", "ICP", "console.log", "统计代码", "text-indent"):
+    for furniture in (
+        "首页",
+        "当前位置",
+        "浏览次数",
+        "1234",
+        "字号",
+        "分享到",
+        "打印本页",
+        "关闭窗口",
+        "相关链接",
+        "主办单位",
+        "ICP",
+        "console.log",
+        "统计代码",
+        "text-indent",
+    ):
         assert furniture not in text, furniture
     assert source.format == "html"
 
@@ -51,7 +67,10 @@ def test_a_qa_page_reads_as_its_article_only():
 def test_a_table_in_the_article_becomes_cell_lines():
     lines = read_source(QA).lines
     start = lines.index("人员类别 | 补贴标准 | 补贴期限")
-    assert lines[start + 1 : start + 3] == ("就业困难人员 | 实际缴费的2/3 | 最长3年", "离校2年内高校毕业生 | 实际缴费的2/3 | 最长2年")
+    assert lines[start + 1 : start + 3] == (
+        "就业困难人员 | 实际缴费的2/3 | 最长3年",
+        "离校2年内高校毕业生 | 实际缴费的2/3 | 最长2年",
+    )
 
 
 def test_publication_fields_come_from_outside_the_article():
@@ -74,7 +93,11 @@ def test_a_gb2312_page_reads_like_a_utf8_one(tmp_path: Path):
     body = '<div id="zoom"><p>　　离校未就业高校毕业生可以申请求职创业补贴，每人1000元。</p><p>咨询电话：0532-87865432。</p></div>'
     utf8 = read_source(_page(tmp_path, body, name="u.html"))
     gb = read_source(_page(tmp_path, body, charset="gb2312", name="g.html"))
-    assert gb.lines == utf8.lines == ("离校未就业高校毕业生可以申请求职创业补贴，每人1000元。", "咨询电话：0532-87865432。")
+    assert (
+        gb.lines
+        == utf8.lines
+        == ("离校未就业高校毕业生可以申请求职创业补贴，每人1000元。", "咨询电话：0532-87865432。")
+    )
 
 
 def test_without_a_known_container_the_densest_text_block_is_the_article(tmp_path: Path):
@@ -158,4 +181,15 @@ def test_paragraphs_each_in_their_own_div_are_found_together(tmp_path: Path):
         "一、见习对象为离校2年内未就业高校毕业生和16至24岁失业青年。",
         "二、见习期限一般为3至12个月，见习期间由见习单位发放基本生活费。",
         "三、见习补贴按当地最低工资标准的60%给予见习单位。",
+    )
+
+
+def test_only_counter_lines_are_dropped_not_lines_about_visits(tmp_path: Path):
+    body = """<div class="TRS_Editor"><p>一、本年度零工驿站服务情况统计如下。</p>
+<table><tr><td>指标</td><td>访问量</td></tr><tr><td>零工驿站</td><td>3.2万人次</td></tr></table>
+<p>阅读次数：<span id="c"></span></p><p>点击数 88</p></div>"""
+    assert read_source(_page(tmp_path, body)).lines == (
+        "一、本年度零工驿站服务情况统计如下。",
+        "指标 | 访问量",
+        "零工驿站 | 3.2万人次",
     )

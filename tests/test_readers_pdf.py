@@ -67,7 +67,7 @@ def test_a_two_page_notice_reads_as_its_paragraphs_without_page_furniture():
 
 def test_numbers_cut_by_the_page_width_come_back_whole():
     text = read_source(NOTICE).text
-    assert "截止到2025年3月31日结束" in text  # cut after 「2025」 on the page
+    assert "2025年2月10日至2025年3月31日" in text  # cut after the second 「2025」 on the page
     assert "联系电话：0532-87868686。" in text  # cut inside the phone number
     assert "开展2025年春风行动" in text  # cut inside 「2025」
 
@@ -86,7 +86,13 @@ def test_the_pdf_title_metadata_is_a_field():
 
 @pytest.mark.parametrize(
     ("footer", "header"),
-    [("-{n}-", None), ("— {n} —", None), ("第 {n} 页 共 3 页", None), ("{n}", "城阳区就业政策汇编（示例）"), ("{n}/3", None)],
+    [
+        ("-{n}-", None),
+        ("— {n} —", None),
+        ("第 {n} 页 共 3 页", None),
+        ("{n}", "城阳区就业政策汇编（示例）"),
+        ("{n}/3", None),
+    ],
 )
 def test_page_number_styles_are_dropped(tmp_path: Path, footer: str, header: str | None):
     body = ["一、申请对象为离校未就业高校毕业生。", "二、补贴标准为每人1000元。", "三、咨询电话0532-87868686。"]
@@ -102,9 +108,13 @@ def test_page_number_styles_are_dropped(tmp_path: Path, footer: str, header: str
 def test_without_paragraph_indents_a_full_line_ending_a_sentence_is_not_joined(tmp_path: Path):
     # No paragraph is indented, so only punctuation tells a paragraph's end from a wrap.
     width = make_library.RIGHT - make_library.LEFT
-    first = make_library._wrap("活动期间参加招聘会的企业须提前登记岗位信息并按时进场，招聘时间至2025年12月31日。", width, 16, 0)
+    first = make_library._wrap(
+        "活动期间参加招聘会的企业须提前登记岗位信息并按时进场，招聘时间至2025年12月31日。", width, 16, 0
+    )
     second = "二、其他事项"
-    lines = [(make_library.LEFT, 100 + 28 * i, text) for i, text in enumerate([*first, "咨询电话：0532-87868686。", second])]
+    lines = [
+        (make_library.LEFT, 100 + 28 * i, text) for i, text in enumerate([*first, "咨询电话：0532-87868686。", second])
+    ]
     source = read_source(_pdf(tmp_path, [lines]))
     assert source.lines[0] == "活动期间参加招聘会的企业须提前登记岗位信息并按时进场，招聘时间至2025年12月31日。"
     assert source.lines[1:] == ("咨询电话：0532-87868686。", "二、其他事项")
@@ -112,10 +122,15 @@ def test_without_paragraph_indents_a_full_line_ending_a_sentence_is_not_joined(t
 
 def test_a_wrapped_line_is_not_joined_onto_a_numbered_item(tmp_path: Path):
     width = make_library.RIGHT - make_library.LEFT
-    wrapped = make_library._wrap("申请人应当提交居民身份证、营业执照副本等材料，并填写申请表格后交所在街道", width, 16, 0)
+    wrapped = make_library._wrap(
+        "申请人应当提交居民身份证、营业执照副本等材料，并填写申请表格后交所在街道", width, 16, 0
+    )
     assert len(wrapped) == 2 and pdfmetrics.stringWidth(wrapped[0], FONT, 16) > width - 16
-    lines = [(make_library.LEFT, 100, wrapped[0]), (make_library.LEFT, 128, "1.5万元以内的补贴由街道审核"),
-             (make_library.LEFT, 156, "2.其他补贴由区人社局审核")]
+    lines = [
+        (make_library.LEFT, 100, wrapped[0]),
+        (make_library.LEFT, 128, "1.5万元以内的补贴由街道审核"),
+        (make_library.LEFT, 156, "2.其他补贴由区人社局审核"),
+    ]
     source = read_source(_pdf(tmp_path, [lines]))
     # 「1.5万元」 is an amount, not item 1: the wrap joins; 「2.」 starts an item: it does not.
     assert source.lines == (wrapped[0] + "1.5万元以内的补贴由街道审核", "2.其他补贴由区人社局审核")
@@ -186,3 +201,63 @@ def test_a_text_layer_that_cannot_be_decoded_is_refused_not_read_as_glyph_number
     with pytest.raises(DocumentReadError, match="PDF 的文字层无法解码") as caught:
         read_source(path)
     assert "protected-cjk.pdf" in str(caught.value)
+
+
+def test_a_ruled_table_reads_as_one_cell_line_per_row(tmp_path: Path):
+    # 办事指南 are often tables; a cell's text wrapped by the cell's width is one cell again.
+    rows = [
+        ("事项名称", ["一次性创业补贴申领"]),
+        ("申请材料", ["居民身份证原件、营业执照副本", "原件、就业创业证。"]),
+        ("咨询电话", ["0532-87865432"]),
+    ]
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1)
+    c.setFont(FONT, 16)
+    c.drawString(79, A4[1] - 100, "一、基本信息")
+    top, x0, split, x1 = 130.0, 79.0, 180.0, 516.0
+    y = top
+    for label, cell_lines in rows:
+        height = 10 + 22 * len(cell_lines)
+        c.rect(x0, A4[1] - y - height, x1 - x0, height)
+        c.line(split, A4[1] - y, split, A4[1] - y - height)
+        c.drawString(x0 + 6, A4[1] - y - 24, label)
+        for i, text in enumerate(cell_lines):
+            c.drawString(split + 6, A4[1] - y - 24 - 22 * i, text)
+        y += height
+    c.drawString(111, A4[1] - y - 40, "申请人可通过政务服务网在线办理。")
+    c.save()
+    path = tmp_path / "guide.pdf"
+    path.write_bytes(buf.getvalue())
+    assert read_source(path).lines == (
+        "一、基本信息",
+        "事项名称 | 一次性创业补贴申领",
+        "申请材料 | 居民身份证原件、营业执照副本原件、就业创业证。",
+        "咨询电话 | 0532-87865432",
+        "申请人可通过政务服务网在线办理。",
+    )
+
+
+def test_a_few_undecodable_glyphs_are_shown_as_boxes_and_reported(tmp_path: Path):
+    # Same copy-protected CID font as above, but only two of its glyphs among plain Latin text: the line is kept, with
+    # each undecodable glyph visible as 「□」 rather than silently dropped.
+    from reportlab.lib.pdfencrypt import StandardEncryption
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1, encrypt=StandardEncryption("", ownerPassword="owner", canCopy=0))
+    c.setFont("Helvetica", 12)
+    c.drawString(79, 700, "Employment service hotline for all districts: 0532-87868686")
+    c.setFont(FONT, 12)
+    c.drawString(420, 700, "城阳")
+    c.save()
+    path = tmp_path / "mixed.pdf"
+    path.write_bytes(buf.getvalue())
+    source = read_source(path)
+    assert source.lines == ("Employment service hotline for all districts: 0532-87868686 □□",)
+    assert source.warnings == ("PDF 中有 2 个字符无法解码(字体缺少 Unicode 映射),以「□」代替",)
+
+
+def test_a_pdf_longer_than_the_page_limit_is_refused_before_parsing(tmp_path: Path):
+    pages = [[(79, 100, "第一条")]] * (pdf_reader.MAX_PAGES + 1)
+    with pytest.raises(DocumentReadError, match=f"超过 {pdf_reader.MAX_PAGES} 页的上限") as caught:
+        read_source(_pdf(tmp_path, pages, name="long.pdf"))
+    assert "long.pdf" in str(caught.value)

@@ -91,8 +91,10 @@ def test_an_empty_file_is_refused(tmp_path: Path):
 def test_a_page_fragment_without_html_markers_still_goes_to_the_html_reader(tmp_path: Path):
     # Saved pages sometimes lack <html>/<!DOCTYPE>; the HTML reader, not the sniffer, decides if there is an article.
     path = tmp_path / "片段.html"
-    path.write_text('<div class="TRS_Editor"><p>问：失业保险金怎么领取？</p><p>答：持社会保障卡到所在街道申领。</p></div>',
-                    encoding="utf-8")
+    path.write_text(
+        '<div class="TRS_Editor"><p>问：失业保险金怎么领取？</p><p>答：持社会保障卡到所在街道申领。</p></div>',
+        encoding="utf-8",
+    )
     assert read_source(path).lines == ("问：失业保险金怎么领取？", "答：持社会保障卡到所在街道申领。")
 
 
@@ -100,5 +102,16 @@ def test_an_old_or_encrypted_word_file_is_told_to_be_saved_as_docx(tmp_path: Pat
     # Word 97–2003 .doc, WPS .wps and password-protected .docx files are all OLE compound files.
     path = tmp_path / "办事指南.docx"
     path.write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504))
-    with pytest.raises(DocumentReadError, match=r"请另存为未加密的 \.docx"):
+    with pytest.raises(
+        DocumentReadError,
+        match=r"旧版 Word/WPS 文件\(\.doc/\.wps\)或加密的 Word 文件,请用 Word 或 WPS 另存为未加密的 \.docx",
+    ):
+        read_source(path)
+
+
+@pytest.mark.parametrize("suffix", [".doc", ".wps"])
+def test_an_old_word_suffix_is_told_to_be_saved_as_docx(tmp_path: Path, suffix: str):
+    path = tmp_path / f"办事指南{suffix}"
+    path.write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504))
+    with pytest.raises(DocumentReadError, match=r"另存为 \.docx"):
         read_source(path)

@@ -34,7 +34,7 @@ FORMAT_NAMES: dict[str, str] = {
     "docx": "Word 文档(.docx)",
     "zip": "ZIP 压缩包(不是 Word 文档)",
     # Old binary .doc/.wps files and password-protected .docx files are both OLE compound files.
-    "ole": "旧版 Word/WPS 文件(.doc/.wps)或加密的 Word 文件,请另存为未加密的 .docx",
+    "ole": "旧版 Word/WPS 文件(.doc/.wps)或加密的 Word 文件",
     "html": "网页(HTML)",
     "text": "纯文本",
 }
@@ -68,7 +68,7 @@ def sniff_format(data: bytes) -> str | None:
         return "pdf"
     if head.startswith(OLE_MAGIC):
         return "ole"
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = set(archive.namelist())
@@ -86,7 +86,7 @@ def sniff_format(data: bytes) -> str | None:
 
 def _decode_sample(head: bytes) -> str | None:
     """Decode as UTF-8, else GB18030, tolerating a multi-byte character cut at the end of the sample."""
-    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None  # the text reader reads UTF-8 and GB18030 only
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -120,6 +120,8 @@ def supported(path: str | Path) -> bool:
 def read_source(path: str | Path) -> SourceText:
     path = Path(path)
     module_name = READERS.get(path.suffix.lower())
+    if module_name is None and path.suffix.lower() in (".doc", ".wps"):
+        raise DocumentReadError(path, f"不支持旧版 Word/WPS 格式({path.suffix}),请用 Word 或 WPS 另存为 .docx 后再添加")
     if module_name is None:
         raise DocumentReadError(path, f"不支持的文件类型 {path.suffix or '(无扩展名)'}(支持 .txt .md .docx .pdf .html)")
     try:
@@ -131,6 +133,8 @@ def read_source(path: str | Path) -> SourceText:
         raise DocumentReadError(path, "文件是空的")
     if sniffed not in EXPECTED[module_name]:
         what = FORMAT_NAMES.get(sniffed, "无法识别的二进制内容") if sniffed else "无法识别的二进制内容"
+        if sniffed == "ole":  # what to do matters more than the mismatch
+            raise DocumentReadError(path, f"文件内容是{what},请用 Word 或 WPS 另存为未加密的 .docx 后再添加")
         raise DocumentReadError(path, f"文件内容是{what},与扩展名 {path.suffix} 不符")
     module = importlib.import_module(f".{module_name}", __package__)
     return module.read(path)

@@ -1,7 +1,7 @@
 """Word (.docx), read with python-docx: body paragraphs in order, each table row as one 「cell | cell」 line (办事指南
 are often tables), and Word's automatic numbering written back in front of the paragraphs it numbers
 (docx_numbering.py), since 「一、申请材料」 is how people cite them. Headers, footers, footnotes and comments are not
-the document and are not read. A text box's content is not read either; the parse report says so.
+the document and are not read; a text box is (a 版头 or 文号 is often set in one), before the paragraph it is anchored to.
 
 A .docx is a zip archive from a user: its directory is checked before anything is decompressed (too many entries, or
 too many bytes once expanded, is refused as a zip bomb). Declared sizes are enough: Python's zipfile never
@@ -34,7 +34,17 @@ def read(path: Path) -> SourceText:
         title = (document.core_properties.title or "").strip()
         numbering_part = _numbering_part(document)
         styles = document.styles.element
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, XMLSyntaxError, OSError) as exc:
+    except (
+        PackageNotFoundError,
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        XMLSyntaxError,
+        OSError,
+        RuntimeError,
+        NotImplementedError,
+    ) as exc:
+        # RuntimeError: a password-protected zip entry; NotImplementedError: a compression method zipfile lacks.
         raise DocumentReadError(path, "不是有效的 Word 文件(.docx),或文件已损坏") from exc
 
     reader = _BodyReader(WordNumbering(numbering_part, styles))
@@ -46,8 +56,6 @@ def read(path: Path) -> SourceText:
         warnings.append(f"Word 自动编号格式 {formats} 无法还原,这些段落前的编号未读出")
     if reader.numbering.missing_lists:
         warnings.append(f"{reader.numbering.missing_lists} 个段落的自动编号在文件中没有定义,编号未读出")
-    if reader.text_boxes:
-        warnings.append(f"文档含 {reader.text_boxes} 个文本框,其中的文字未读取")
     if not lines:
         raise DocumentReadError(path, "Word 文件中没有文字")
     fields = (("标题", unicodedata.normalize("NFC", title)),) if title else ()
@@ -61,7 +69,9 @@ def _check_archive(path: Path) -> None:
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DocumentReadError(path, "不是有效的 Word 文件(.docx),或文件已损坏") from exc
     if len(entries) > MAX_ENTRIES:
-        raise DocumentReadError(path, f"Word 文件内含 {len(entries)} 个条目(上限 {MAX_ENTRIES}),疑似压缩炸弹,已拒绝读取")
+        raise DocumentReadError(
+            path, f"Word 文件内含 {len(entries)} 个条目(上限 {MAX_ENTRIES}),疑似压缩炸弹,已拒绝读取"
+        )
     expanded = sum(entry.file_size for entry in entries)
     if expanded > MAX_EXPANDED_BYTES:
         raise DocumentReadError(
@@ -95,7 +105,6 @@ class _BodyReader:
     def __init__(self, numbering: WordNumbering) -> None:
         self.numbering = numbering
         self.lines: list[str] = []
-        self.text_boxes = 0
         self.P, self.TBL, self.SDT = _tag("w:p"), _tag("w:tbl"), _tag("w:sdt")
         self.SDT_CONTENT, self.TR, self.TC = _tag("w:sdtContent"), _tag("w:tr"), _tag("w:tc")
         self.T, self.TAB, self.BR, self.CR = _tag("w:t"), _tag("w:tab"), _tag("w:br"), _tag("w:cr")
@@ -115,24 +124,26 @@ class _BodyReader:
 
     def paragraph(self, p) -> list[str]:
         """A paragraph's visible lines (a manual line break starts a new one), its Word number in front."""
-        text = self._text(p)
+        boxes: list[str] = []
+        text = self._text(p, boxes)
         label = self.numbering.label(p)  # counted even when empty: an empty numbered paragraph still takes a number
         parts = [part.strip() for part in text.split("\n")]
         parts = [part for part in parts if part]
-        if not parts:
-            return []
-        parts[0] = prefix(label, parts[0])
-        return parts
+        if parts:
+            parts[0] = prefix(label, parts[0])
+        # A text box anchored here (a 版头 or 文号 set in a box) is read before its anchor's own text.
+        return boxes + parts
 
-    def _text(self, p) -> str:
+    def _text(self, p, boxes: list[str]) -> str:
         chunks: list[str] = []
         for element in p.iter(self.T, self.TAB, self.BR, self.CR, self.TXBX):
+            if self._boxed(element, p):
+                continue  # inside a text box (read with the box), or the duplicate a legacy fallback carries
             if element.tag == self.TXBX:
-                if not any(a.tag == self.FALLBACK for a in element.iterancestors()):
-                    self.text_boxes += 1
+                inner = _BodyReader(self.numbering)
+                inner.block(element)
+                boxes.extend(inner.lines)
                 continue
-            if any(a.tag in (self.TXBX, self.FALLBACK) for a in element.iterancestors()):
-                continue  # text-box content, or the duplicate a legacy fallback carries
             run = element.getparent()
             r_pr = run.find(self.RPR) if run is not None else None
             if r_pr is not None and r_pr.find(self.VANISH) is not None:
@@ -146,6 +157,15 @@ class _BodyReader:
             else:
                 chunks.append("\n")
         return "".join(chunks)
+
+    def _boxed(self, element, p) -> bool:
+        """Is `element` inside a text box or a fallback copy within paragraph `p` (not counting boxes around `p`)?"""
+        for ancestor in element.iterancestors():
+            if ancestor is p:
+                return False
+            if ancestor.tag in (self.TXBX, self.FALLBACK):
+                return True
+        return False
 
     def table(self, tbl) -> None:
         # A cell merged down (<w:vMerge/>) is empty in the rows below its first; repeat its text there, so that a row
@@ -174,7 +194,6 @@ class _BodyReader:
     def cell(self, tc) -> str:
         inner = _BodyReader(self.numbering)
         inner.block(tc)
-        self.text_boxes += inner.text_boxes
         # Nested tables come back as their own 「a | b」 lines; inside one cell they read as one line.
         return " ".join(inner.lines)
 

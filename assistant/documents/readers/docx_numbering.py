@@ -21,6 +21,7 @@ W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 def qn(name: str) -> str:
     return W + name.removeprefix("w:")
 
+
 MAX_LEVELS = 9
 CHINESE_DIGITS = "零一二三四五六七八九"
 CAPITAL_DIGITS = "零壹贰叁肆伍陆柒捌玖"
@@ -55,8 +56,21 @@ def _roman(n: int) -> str:
     if not 0 < n < 4000:
         return str(n)
     out = []
-    for value, numeral in ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"), (50, "l"),
-                           (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i")):
+    for value, numeral in (
+        (1000, "m"),
+        (900, "cm"),
+        (500, "d"),
+        (400, "cd"),
+        (100, "c"),
+        (90, "xc"),
+        (50, "l"),
+        (40, "xl"),
+        (10, "x"),
+        (9, "ix"),
+        (5, "v"),
+        (4, "iv"),
+        (1, "i"),
+    ):
         count, n = divmod(n, value)
         out.append(numeral * count)
     return "".join(out)
@@ -262,7 +276,9 @@ class _Unknown(Exception):
 
 def prefix(label: str | None, text: str) -> str:
     """`text` with Word's number in front, unless the author also typed it."""
-    if not label or text.startswith(label):
+    if not label:
+        return text
+    if text.startswith(label) and not text[len(label) :][:1].isdigit():  # typed too (but 「1.5万元」 is no 「1.」)
         return text
     separator = "" if label[-1] in LABEL_PUNCTUATION else " "
     return f"{label}{separator}{text}"

@@ -18,6 +18,7 @@ heading outside the article, else the <title> up to the site name.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from pathlib import Path
@@ -42,8 +43,8 @@ CONTAINER_TAGS = frozenset({"div", "section", "article", "main", "td", "body"}) 
 MIN_DENSE_CHARS = 60  # without a known container, a block with less text than this is a list page or an error page
 
 # Never content, wherever they are.
-DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "svg", "canvas", "object", "embed", "button",
-             "select", "input", "textarea", "link", "meta")
+_DROP_TAG_NAMES = "script style noscript template iframe svg canvas object embed button select input textarea link meta"
+DROP_TAGS = tuple(_DROP_TAG_NAMES.split())
 # Page furniture around the article, for the densest-block search (an article inside an element named so is still
 # found by BODY_SELECTORS first).
 # (Not <form>: ASP.NET sites wrap the whole page in one.)
@@ -64,23 +65,36 @@ BODY_FURNITURE_NAMES = re.compile(
 # Lines inside the article that are page furniture, not text: counters, print/close links, share and font-size bars.
 FURNITURE_LINES = re.compile(
     r"^(?:(?:当前位置|您的位置|您现在的位置|所在位置)\s*[:：]"
-    r"|.{0,20}(?:浏览|阅读|访问|点击)(?:次数|量|数)\s*[:：]?\s*\d*\s*次?$"
+    r"|.{0,20}(?:浏览|阅读|访问|点击)(?:次数|量|数)\s*(?:[:：]\s*\d*|\d+)\s*次?$"  # needs 「：」 or a count
     r"|[【\[]?\s*(?:打印本页|打印|关闭窗口|关闭|返回顶部|收藏|纠错)\s*[】\]]?(?:\s*[【\[]?\s*(?:打印本页|打印|关闭窗口|关闭|返回顶部|收藏|纠错)\s*[】\]]?)*$"
     r"|(?:分享到|扫一扫在手机打开当前页|字号)\s*[:：]?.{0,30}$)"
 )
 # Labels of the page's own metadata, outside the article. 浏览次数 and the like only end a value.
-FIELD_LABELS = ("发布时间", "发布日期", "成文日期", "发文日期", "信息来源", "文章来源", "来源", "发文字号", "文号",
-                "发文机关", "发布机构", "索引号", "主题分类", "有效性")
-STOP_LABELS = ("浏览次数", "阅读次数", "访问量", "点击数", "字号", "作者", "编辑", "责任编辑", "打印", "分享")
-_LABEL_RE = re.compile(
-    "(" + "|".join(map(re.escape, FIELD_LABELS + STOP_LABELS)) + r")\s*[:：]\s*"
+FIELD_LABELS = (
+    "发布时间",
+    "发布日期",
+    "成文日期",
+    "发文日期",
+    "信息来源",
+    "文章来源",
+    "来源",
+    "发文字号",
+    "文号",
+    "发文机关",
+    "发布机构",
+    "索引号",
+    "主题分类",
+    "有效性",
 )
+STOP_LABELS = ("浏览次数", "阅读次数", "访问量", "点击数", "字号", "作者", "编辑", "责任编辑", "打印", "分享")
+_LABEL_RE = re.compile("(" + "|".join(map(re.escape, FIELD_LABELS + STOP_LABELS)) + r")\s*[:：]\s*")
 META_FIELDS = {"pubdate": "发布时间", "contentsource": "来源"}  # government-site meta names (政府网站发展指引)
 
-BLOCK_TAGS = frozenset(
-    "address article aside blockquote body center dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 header hr "
-    "li main nav ol p pre section summary details ul caption".split()
+_BLOCK_TAG_NAMES = (
+    "address article aside blockquote body center dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 header "
+    "hr li main nav ol p pre section summary details ul caption"
 )
+BLOCK_TAGS = frozenset(_BLOCK_TAG_NAMES.split())
 CJK = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
 _SOFT_BREAK = "\x00"  # whitespace that held a newline: nothing between two CJK characters, a space elsewhere
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
@@ -96,17 +110,15 @@ def read(path: Path) -> SourceText:
     }
     page_title = tree.css_first("title")
     page_title_text = page_title.text(strip=True) if page_title is not None else ""
-    for node in tree.css(",".join(DROP_TAGS)):
-        node.decompose()
+    _remove(tree.css(",".join(DROP_TAGS)))
 
     body = _find_body(tree)
     if body is None:
         raise DocumentReadError(path, "网页中找不到正文(可能是栏目列表页、错误页或需要脚本加载的页面)")
-    for node in body.css(",".join(FURNITURE_TAGS)):
-        node.decompose()
-    for node in list(body.traverse()):
-        if node.mem_id != body.mem_id and _is_furniture(node, BODY_FURNITURE_NAMES):
-            node.decompose()
+    _remove(body.css(",".join(FURNITURE_TAGS)))
+    _remove(
+        [node for node in body.traverse() if node.mem_id != body.mem_id and _is_furniture(node, BODY_FURNITURE_NAMES)]
+    )
     lines = [line for line in _Renderer().render(body) if not FURNITURE_LINES.match(line)]
     if not lines:
         raise DocumentReadError(path, "网页中找不到正文")
@@ -151,6 +163,21 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+def _remove(nodes) -> None:
+    """Remove these elements, each once: one inside another goes with its ancestor (decomposing a node whose parent
+    was already freed is not something to ask of a C parser)."""
+    chosen = {node.mem_id: node for node in nodes}
+    outermost = []
+    for node in chosen.values():  # decide everything before freeing anything
+        parent = node.parent
+        while parent is not None and parent.mem_id not in chosen:
+            parent = parent.parent
+        if parent is None:
+            outermost.append(node)
+    for node in outermost:
+        node.decompose()
+
+
 def _own_text_length(node) -> int:
     """Characters of text under `node` that are not link text."""
     total = len(re.sub(r"\s+", "", node.text(deep=True) or ""))
@@ -169,11 +196,8 @@ def _find_body(tree):
             return max(candidates, key=lambda pair: pair[1])[0]
     # No known container: set the furniture aside and take the block holding the most non-link text of its own
     # (text in its paragraphs and inline elements, not in nested blocks of their own).
-    for node in root.css(",".join(FURNITURE_TAGS)):
-        node.decompose()
-    for node in list(root.traverse()):
-        if node.mem_id != root.mem_id and _is_furniture(node, FURNITURE_NAMES):
-            node.decompose()
+    _remove(root.css(",".join(FURNITURE_TAGS)))
+    _remove([node for node in root.traverse() if node.mem_id != root.mem_id and _is_furniture(node, FURNITURE_NAMES)])
     scores: dict[int, tuple[object, float]] = {}
     for node in root.traverse(include_text=True):
         if node.tag != "-text":
@@ -254,7 +278,7 @@ def _labelled(lines: list[str]) -> list[tuple[str, str]]:
     for line in lines:
         cells = line.split(" | ")
         if len(cells) > 1:
-            for label, value in zip(cells, cells[1:], strict=False):
+            for label, value in itertools.pairwise(cells):
                 label = label.strip().rstrip(":：").strip()
                 if label in FIELD_LABELS and not _LABEL_RE.match(value) and value.strip():
                     found.append((label, value.strip()))

@@ -9,7 +9,10 @@ And what the page width broke is rejoined: a line that reaches the right margin 
 next line is indented (a new paragraph starts two characters in), starts a numbered item or heading, or — when the
 document does not indent its paragraphs — the line ends a sentence. Numbers cut across lines (「2025」|「年3月」,
 「0532-8786868」|「6」) come back together because a wrapped line is joined with no space. A title set in a larger font
-and broken over two centred lines is joined as well.
+and broken over two centred lines is joined as well. A ruled table (pdfplumber's table finder) becomes one
+「cell | cell」 line per row, as in the Word and web readers.
+
+Not handled: text in two columns (read across both), unruled tables (read as lines), scanned pages (no OCR here).
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ import re
 import statistics
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .base import DocumentReadError, SourceText
 
+MAX_PAGES = 300  # a policy document, even a 汇编, is far shorter; more is not worth minutes of parsing
 EDGE_LINES = 2  # how many lines at the top and at the bottom of a page may be a running header/footer
 
 # Page numbers as Chinese documents print them. Only lines among a page's first/last EDGE_LINES are tested.
@@ -62,6 +66,8 @@ class _Line:
     x1: float
     size: float  # the commonest character size on the line
     page_width: float
+    top: float = 0.0
+    table: bool = False  # a ruled table's row, 「cell | cell」: never furniture, never joined
 
 
 def read(path: Path) -> SourceText:
@@ -76,8 +82,13 @@ def read(path: Path) -> SourceText:
         with pdfplumber.open(path) as pdf:
             title = _metadata_title(pdf.metadata)
             encrypted = pdf.doc.encryption is not None
+            if len(pdf.pages) > MAX_PAGES:
+                raise DocumentReadError(
+                    path, f"PDF 共 {len(pdf.pages)} 页,超过 {MAX_PAGES} 页的上限;请只提供政策文件本身"
+                )
             for number, page in enumerate(pdf.pages, start=1):
                 pages.append(_page_lines(number, page))
+                page.close()  # drop the page's parsed objects: a long PDF is read one page at a time
     except (PdfminerException, PSException) as exc:
         # pdfplumber wraps what pdfminer raises while opening; a page parsed later raises pdfminer's own errors.
         cause = exc.args[0] if isinstance(exc, PdfminerException) and exc.args else exc
@@ -99,7 +110,10 @@ def read(path: Path) -> SourceText:
         why = "字体缺少 Unicode 映射" + (",且文件已加密(禁止复制)" if encrypted else "")
         raise DocumentReadError(path, f"PDF 的文字层无法解码({why}),无法读取")
     if undecodable:
-        warnings.append("PDF 中有少量文字无法解码,以 (cid:数字) 形式保留")
+        # A few: shown as 「□」, never dropped (「1□00元」 must not become 「100元」).
+        count = sum(len(CID_GLYPH.findall(line.text)) for page in pages for line in page)
+        pages = [[replace(line, text=CID_GLYPH.sub("□", line.text)) for line in page] for page in pages]
+        warnings.append(f"PDF 中有 {count} 个字符无法解码(字体缺少 Unicode 映射),以「□」代替")
     for number, page in enumerate(pages, start=1):
         if not page:
             warnings.append(f"第{number}页没有文字层(可能是扫描页),该页内容未读取")
@@ -122,15 +136,47 @@ def _metadata_title(metadata: dict) -> str | None:
 
 
 def _page_lines(number: int, page) -> list[_Line]:
+    # Ruled tables (办事指南 are often tables) become one 「cell | cell」 line per row, placed where the table stands;
+    # the rest of the page is read as lines.
+    tables = page.find_tables()
+    boxes = [table.bbox for table in tables]
+    text_page = page.filter(lambda obj: not _inside(obj, boxes)) if boxes else page
     lines = []
-    for raw in page.extract_text_lines(return_chars=True):
-        text = RADICALS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), raw["text"]).strip()
+    for raw in text_page.extract_text_lines(return_chars=True):
+        text = _clean(raw["text"])
         if not text:
             continue
         sizes = Counter(round(ch["size"], 1) for ch in raw["chars"])
         size = sizes.most_common(1)[0][0] if sizes else 0.0
-        lines.append(_Line(number, text, raw["x0"], raw["x1"], size, float(page.width)))
+        lines.append(_Line(number, text, raw["x0"], raw["x1"], size, float(page.width), raw["top"]))
+    for table in tables:
+        x0, top, x1, _ = table.bbox
+        for index, row in enumerate(table.extract()):
+            # A cell's own lines were wrapped by the cell's width: glue them back like a paragraph's.
+            cells = [_clean(_glue_lines(cell.split("\n"))) for cell in row if cell and cell.strip()]
+            if cells:
+                lines.append(_Line(number, " | ".join(cells), x0, x1, 0.0, float(page.width), top + index * 1e-3, True))
+    lines.sort(key=lambda line: line.top)
     return lines
+
+
+def _inside(obj, boxes) -> bool:
+    if "x0" not in obj or "top" not in obj:
+        return False
+    cx, cy = (obj["x0"] + obj["x1"]) / 2, (obj["top"] + obj["bottom"]) / 2
+    return any(x0 <= cx <= x1 and top <= cy <= bottom for x0, top, x1, bottom in boxes)
+
+
+def _clean(text: str) -> str:
+    return RADICALS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text).strip()
+
+
+def _glue_lines(parts: list[str]) -> str:
+    text = ""
+    for part in (part.strip() for part in parts):
+        if part:
+            text = _glue(text, part) if text else part
+    return text
 
 
 def _furniture_key(text: str) -> str:
@@ -144,14 +190,16 @@ def _drop_furniture(pages: list[list[_Line]]) -> list[_Line]:
     need = max(2, (len(texted) + 1) // 2)
     seen: Counter[str] = Counter()
     for page in texted:
-        seen.update({_furniture_key(line.text) for line in _edges(page)})
+        seen.update({_furniture_key(line.text) for line in _edges(page) if not line.table})
     repeated = {key for key, count in seen.items() if count >= need}
     body: list[_Line] = []
     for page in texted:
         edges = {id(line) for line in _edges(page)}
         for line in page:
-            if id(line) in edges and (
-                PAGE_NUMBER.match(re.sub(r"\s+", " ", line.text)) or _furniture_key(line.text) in repeated
+            if (
+                id(line) in edges
+                and not line.table
+                and (PAGE_NUMBER.match(re.sub(r"\s+", " ", line.text)) or _furniture_key(line.text) in repeated)
             ):
                 continue
             body.append(line)
@@ -163,22 +211,30 @@ def _edges(page: list[_Line]) -> list[_Line]:
 
 
 def _rejoin(lines: list[_Line]) -> list[str]:
-    if not lines:
-        return []
-    body_size = statistics.median(line.size for line in lines) or 10.0
-    # The margins, robust to a few stray lines (a wide table row, a note set further out): the left margin is where
+    text_lines = [line for line in lines if not line.table]
+    if not text_lines:
+        return [line.text for line in lines]
+    body_size = statistics.median(line.size for line in text_lines) or 10.0
+    # The margins, robust to a few stray lines (a wide formula, a note set further out): the left margin is where
     # the leftmost tenth of lines start; the right one is the third-furthest line end without hanging punctuation.
-    starts = sorted(line.x0 for line in lines)
+    starts = sorted(line.x0 for line in text_lines)
     left = starts[len(starts) // 10]
-    ends = sorted((line.x1 for line in lines if not line.text.endswith(HANGING)), reverse=True)
-    right = ends[min(2, len(ends) - 1)] if ends else max(line.x1 for line in lines)
+    ends = sorted((line.x1 for line in text_lines if not line.text.endswith(HANGING)), reverse=True)
+    right = ends[min(2, len(ends) - 1)] if ends else max(line.x1 for line in text_lines)
     indented = [line.x0 > left + 1.5 * body_size for line in lines]
-    uses_indent = any(indented) and not all(indented)
+    uses_indent = any(indented[i] for i, line in enumerate(lines) if not line.table) and not all(
+        indented[i] for i, line in enumerate(lines) if not line.table
+    )
 
     out: list[str] = []
     prev: _Line | None = None
     for line, indent in zip(lines, indented, strict=True):
-        if prev is not None and _continues(prev, line, indent, left, right, body_size, uses_indent):
+        if (
+            prev is not None
+            and not prev.table
+            and not line.table
+            and _continues(prev, line, indent, left, right, body_size, uses_indent)
+        ):
             out[-1] = _glue(out[-1], line.text)
         else:
             out.append(line.text)
@@ -186,7 +242,9 @@ def _rejoin(lines: list[_Line]) -> list[str]:
     return out
 
 
-def _continues(prev: _Line, line: _Line, indent: bool, left: float, right: float, size: float, uses_indent: bool) -> bool:
+def _continues(
+    prev: _Line, line: _Line, indent: bool, left: float, right: float, size: float, uses_indent: bool
+) -> bool:
     """Is `line` the rest of `prev`, broken off by the page width?"""
     if ITEM_START.match(line.text):
         return False
