@@ -550,3 +550,108 @@ def _wechat(url: str, direct: list[str], pg: PgCluster, data: Path) -> list[str]
 
 
 __all__: list[Any] = []
+
+
+# ---- issue 21: a publish through one replica is quoted by the other ------------------------------------
+
+
+ADMIN_TOKEN = "replicas-test-admin-token-000000001"
+
+
+def test_the_compose_file_shares_the_library_and_its_versions_between_replicas() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
+    app, index = compose["services"]["app"], compose["services"]["index"]
+    corpus = app["environment"].get("POLICY_ASSISTANT_CORPUS", "/srv/policy-assistant/corpus")
+    # Staff edit one library every replica reads (and the index service builds from); it is writable.
+    assert f"library:{corpus}" in app["volumes"] and f"library:{corpus}" in index["volumes"]
+    # Published versions go to the shared, writable data volume (data/releases).
+    data = app["environment"]["POLICY_ASSISTANT_DATA"]
+    assert f"appdata:{data}" in app["volumes"]
+    assert "library" in compose["volumes"]
+GUIDE_DOCX = ROOT / "tests" / "fixtures" / "library" / "guide-startup-subsidy.docx"
+
+
+@pytest.mark.integration
+def test_a_document_published_through_one_replica_is_quoted_by_the_other(pg: PgCluster) -> None:
+    work = Path(tempfile.mkdtemp(prefix="policy-assistant-publish-"))
+    os.chmod(work, 0o755)  # nginx's workers write temp files (the buffered upload) here
+    try:
+        library = work / "library"  # the shared library volume
+        shutil.copytree(ROOT / "corpus", library)
+        index = work / "index"  # the deployment's index, read-only as in compose: versions go to the data volume
+        Assistant.load(corpus_dir=library, index_dir=index, embedder="chars")
+        for path in [index, *index.rglob("*")]:
+            path.chmod(path.stat().st_mode & ~0o222)
+        env = {
+            "POLICY_ASSISTANT_DATABASE_URL": pg.url_string(),
+            "POLICY_ASSISTANT_CORPUS": str(library),
+            "POLICY_ASSISTANT_INDEX": str(index),
+            "POLICY_ASSISTANT_EMBEDDER": "chars",
+            "POLICY_ASSISTANT_DATA": str(work / "data"),  # shared: the published versions (data/releases)
+            "POLICY_ASSISTANT_TRUSTED_PROXIES": "127.0.0.1",
+            "POLICY_ASSISTANT_RATE_LIMIT": "0",
+            "POLICY_ASSISTANT_ADMIN_TOKEN": ADMIN_TOKEN,
+        }
+        replicas = [serveproc.start(work / f"r{i}", 1, env=env) for i in range(2)]
+        try:
+            listen = free_port()
+            url = f"http://127.0.0.1:{listen}"
+            ports = [int(r.url.rsplit(":", 1)[1]) for r in replicas]
+            with running_nginx(nginx_config(work, listen, ports), work, url):
+                _publish_and_ask(url, replicas)
+        finally:
+            for r in replicas:
+                serveproc.stop(r)
+        assert not list(work.rglob("evil*"))  # the upload's name reached no path
+        assert (work / "data" / "releases" / "CURRENT").exists()
+    finally:
+        for path in [work / "index", *(work / "index").rglob("*")]:
+            with contextlib.suppress(OSError):
+                path.chmod(path.stat().st_mode | 0o200)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, html[:500]
+    return m[1]
+
+
+def _publish_and_ask(url: str, replicas: list[serveproc.ServeProcess]) -> None:
+    question = "一次性创业补贴要带哪些申请材料"
+    title = "城阳区一次性创业补贴办事指南（示例）"
+    for r in replicas:  # before: neither replica knows the guide
+        assert title not in httpx.post(f"{r.url}/api/ask", json={"question": question}, timeout=20).json()["answer"]
+    # Staff publish through the proxy (whichever replica takes each request), as their browser would: sign-in
+    # cookie, CSRF, a multipart upload buffered by nginx.
+    with client("127.0.0.202", url) as staff:
+        login = staff.get("/admin")
+        assert staff.post("/admin/login", data={"token": ADMIN_TOKEN, "csrf": _csrf(login.text)}).status_code == 303
+        page = staff.get("/admin/documents")
+        resp = staff.post("/admin/documents/upload", data={"csrf": _csrf(page.text), "doc_id": "startup-guide"},
+                          files={"file": ("../../evil.docx", GUIDE_DOCX.read_bytes())}, follow_redirects=False)  # fmt: skip
+        assert resp.status_code == 303, resp.text[:500]
+        preview = staff.get(resp.headers["location"])
+        assert "申请材料" in preview.text and "0532-87865432" in preview.text
+        done = staff.post(resp.headers["location"], data={"csrf": _csrf(preview.text), "doc_id": "startup-guide",
+                          "action": "publish"}, follow_redirects=False)  # fmt: skip
+        assert done.status_code == 303
+    # Each replica — the one that built the version and the one never told anything — picks it up from the shared
+    # volume within seconds, without a restart.
+    for r in replicas:
+        deadline = time.monotonic() + 60
+        while True:
+            body = httpx.post(f"{r.url}/api/ask", json={"question": question}, timeout=20).json()
+            if title in body["answer"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert title in body["answer"] and "0532-87865432" in body["answer"], r.url
+        assert any(m["id"].startswith("startup-guide:") for m in body["measures"])
+    # And through the proxy, whichever replica answers.
+    with client("127.0.0.201", url) as c:
+        assert title in c.post("/api/ask", json={"question": question}).json()["answer"]
+        # An upload larger than the limit is refused by the proxy with a page that says so, before any replica.
+        big = c.post("/admin/documents/upload", content=b"x" * (12 * 1024 * 1024),
+                     headers={"Content-Type": "multipart/form-data; boundary=x"})  # fmt: skip
+        assert big.status_code == 413 and "不能超过 10 MB" in big.text
+        assert "x-request-id" not in big.headers

@@ -25,9 +25,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from assistant import Assistant, PolicyAssistantError
+from assistant.publishing.live import load_current
+from assistant.publishing.releases import current_version
 from assistant.store import SharedStateHandle
 
-from . import admin, api, errors, feedback, pages, wechat
+from . import admin, admin_documents, api, errors, feedback, library_live, pages, wechat
 from .deps import STATIC_DIR, templates
 from .observability import RequestId, install_log_filters
 from .questions import QuestionRecorder
@@ -74,7 +76,16 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.assistant is None:
             try:
-                app.state.assistant = await run_in_threadpool(Assistant.load)
+                # The last version staff published, when there is one; the configured corpus otherwise.
+                current = None
+                if settings.releases_dir is not None:
+                    try:
+                        current = await run_in_threadpool(load_current, settings.releases_dir, None, settings.library_dir)
+                    except Exception:  # a damaged version must not keep the configured library from serving
+                        log.exception("已发布的政策库版本无法载入,改用配置的政策库")
+                app.state.assistant = current or await run_in_threadpool(Assistant.load)
+                if current is not None and app.state.live is not None:
+                    app.state.live.served = current_version(settings.releases_dir)
             except Exception as exc:
                 app.state.startup_error = _startup_error(exc)
                 log.exception("%s", app.state.startup_error)
@@ -131,9 +142,12 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
     app.state.admin_auth = admin.AdminAuth(settings.admin_token, app.state.shared.get) if settings.admin_token else None
     app.state.wechat = wechat.endpoint_for(settings, app.state.shared.get) if settings.wechat_token else None
 
+    library_live.install(app, settings.library_dir, settings.releases_dir)
+
     errors.install(app)
     # Added last = outermost.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(library_live.LiveSwap)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=frozenset({admin_documents.UPLOAD_PATH}))
     app.state.question_gate_options = {
         "max_active": settings.max_active_questions,
         "max_queued": settings.max_queued_questions,
@@ -167,6 +181,7 @@ def create_app(assistant: Assistant | None = None, settings: WebSettings | None 
     app.include_router(feedback.router)
     app.include_router(pages.router)
     app.include_router(admin.router)
+    app.include_router(admin_documents.router)
     app.include_router(wechat.router)
     return app
 

@@ -66,6 +66,10 @@ class WebSettings:
     # Seconds a WeChat question may take before a lexical-only answer is sent instead (WeChat
     # drops a reply that takes more than 5 s and retries the message).
     wechat_budget: float = 4.0
+    # The policy library staff edit from /admin/documents and the folder of its published versions (issue 21);
+    # None switches the documents page (library) and the version watcher (releases) off.
+    library_dir: Path | None = None
+    releases_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WebSettings:
@@ -84,6 +88,10 @@ class WebSettings:
             wechat_token=env.wechat_token,
             wechat_aes_key=env.wechat_aes_key,
             wechat_appid=env.wechat_appid,
+            library_dir=env.corpus_dir,
+            # Published versions live in the data directory: shared and writable on every replica, while the
+            # deployment's own index (POLICY_ASSISTANT_INDEX) may stay read-only.
+            releases_dir=env.data_dir / "releases",
         )
 
 

@@ -35,7 +35,7 @@ DB_FILENAME = "questions.sqlite3"
 DATABASE_URL_ENV = "POLICY_ASSISTANT_DATABASE_URL"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest Alembic revision this program knows; a test checks it against the migrations folder.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 # Long enough to ride out another process's commit or a checkpoint; short enough that a stuck
 # lock surfaces as an error rather than a hung writer.
 BUSY_TIMEOUT_MS = 10_000

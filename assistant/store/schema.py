@@ -85,4 +85,28 @@ ephemeral = sa.Table(
     sa.Index("ephemeral_expires", "expires"),
 )
 
-__all__ = ["CHANNELS", "SCHEMA_VERSION", "admin_sessions", "ephemeral", "feedback", "metadata", "questions"]
+# What staff did to the policy library (issue 21): who, when, which document, what. Never pruned
+# by the question log's retention: it is the record of what the assistant was told to know.
+library_audit = sa.Table(
+    "library_audit",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("created", _TIME, nullable=False),  # UTC, ISO 8601 with offset
+    sa.Column("actor", sa.Text, nullable=False),  # who: the admin session and client address
+    sa.Column("action", sa.Text, nullable=False),  # publish / withdraw / delete / undo / build_failed …
+    sa.Column("doc_id", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),  # JSON object: title, version, reason …
+    sa.Index("library_audit_created", "created"),
+    sqlite_autoincrement=True,
+)
+
+__all__ = [
+    "CHANNELS",
+    "SCHEMA_VERSION",
+    "admin_sessions",
+    "ephemeral",
+    "feedback",
+    "library_audit",
+    "metadata",
+    "questions",
+]
