@@ -594,10 +594,11 @@ def test_a_document_published_through_one_replica_is_quoted_by_the_other(pg: PgC
         }
         replicas = [serveproc.start(work / f"r{i}", 1, env=env) for i in range(2)]
         try:
-            listen = free_port()
-            url = f"http://127.0.0.1:{listen}"
+            listen, https = free_port(), free_port()
+            url = f"https://127.0.0.1:{https}"  # the shipped proxy serves the app over HTTPS only
+            trust(url, self_signed(work))
             ports = [int(r.url.rsplit(":", 1)[1]) for r in replicas]
-            with running_nginx(nginx_config(work, listen, ports), work, url):
+            with running_nginx(nginx_config(work, listen, ports, https), work, url):
                 _publish_and_ask(url, replicas)
         finally:
             for r in replicas:
