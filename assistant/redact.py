@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .pii.digits import MASK, Span, detection_copy
+from .pii.documents import document_spans
 from .pii.numbers import number_spans
 from .pii.words import address_spans, email_spans, im_spans, name_spans
 
@@ -41,6 +42,7 @@ PLACEHOLDERS: dict[str, str] = {
     "address": "[地址]",
     "name": "[姓名]",
     "im_account": "[QQ/微信号]",
+    "id_document": "[证件号]",
 }
 
 
@@ -66,11 +68,12 @@ _PASSES: tuple[Callable[[str], list[Span]], ...] = (
     email_spans,  # first: 13812345678@163.com is one mailbox, not a phone plus a domain
     im_spans,  # before numbers: "QQ 1381234567" is the account the person named
     number_spans,
+    document_spans,  # after numbers: an ID-shaped 居住证 number stays an ID
     address_spans,  # after numbers: a phone is never the house number of an address
     name_spans,
 )
 
-_MAYBE_PERSONAL = re.compile(r"[0-9@号栋幢座单元本名我信联Qq一二三四五六七八九〇零幺壹贰貳叁叄參肆伍陆陸柒捌玖洞\x00]")
+_MAYBE_PERSONAL = re.compile(r"[0-9@号栋幢座单元本名我信联Qq一二两兩三四五六七八九〇零幺壹贰貳叁叄參肆伍陆陸柒捌玖洞\x00]")
 
 
 def redact(text: str) -> Redaction:

@@ -26,9 +26,10 @@ _PROVINCES = frozenset(
 # China Mobile, 17909 Telecom), the country code and a trunk "0".
 _DIAL_PREFIXES = ("0086", "17951", "17911", "12593", "17909", "86", "0")
 
-# A decimal number (0.8312345678901234, 12.5): one dot between two digit runs and no other dot
-# next to them. Its digits are not an identifier written with dots (138.1234.5678 has two).
-_DECIMAL_RE = re.compile(r"(?<![0-9.])[0-9]+\.[0-9]+(?![0-9]|\.[0-9])")
+# A decimal number (0.8312345678901234, 12.5, 120.3829345): one dot between two digit runs, no
+# other dot next to them, and at most six digits before it. Its digits are not an identifier
+# written with dots (138.1234.5678 has two; 1391234.5702 has seven digits before its dot).
+_DECIMAL_RE = re.compile(r"(?<![0-9.])[0-9]{1,6}\.[0-9]+(?![0-9]|\.[0-9])")
 # Words that announce an account number: a long digit run after them is a card or account
 # whatever its check digit says.
 _CARD_CONTEXT_RE = re.compile(r"(?:卡|账户|帐户|账号|帐号|户头)(?:号|号码)?(?:是|为)?[:：]?\s*$")
