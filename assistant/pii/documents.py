@@ -69,8 +69,8 @@ def document_spans(det: str) -> list[Span]:
         if any(a <= m.start() < b for a, b, _ in spans):
             continue
         run = run_at(folded, m.end(), lead=1)
-        if run is None or "X" in run.digits or not 7 <= len(run.digits) <= 10:
-            continue
+        if run is None or "X" in run.digits or not 7 <= len(run.digits) <= 10 or run.groups[2] != run.groups[0]:
+            continue  # (the digits open with a group of 3 or more: E 1234 5678, not m1, 2, 3…)
         end = run.where[-1] + 1
         if re.match(r"[A-Za-z0-9]", folded[end : end + 1]):
             continue
