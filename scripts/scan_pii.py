@@ -77,8 +77,13 @@ _TAKEN = "\x00"
 _SEP_CLASS = r"(?:[^\w\x00]|_)"
 _RUN_RE = re.compile(rf"[0-9](?:{_SEP_CLASS}{{0,3}}(?:[0-9]|[Xx](?![A-Za-z])))*")
 # A computed value, one dot and no other dot next to it: at most two digits before the dot (a score
-# 0.8516, seconds 51.177973) or at most six before it and five or more decimals (a latency).
-_DECIMAL_RE = re.compile(r"(?<![0-9.])(?:[0-9]{1,2}\.[0-9]+|[0-9]{1,6}\.[0-9]{5,})(?![0-9]|\.[0-9])")
+# 0.8516 in a list, seconds 51.177973), or, standing alone, at most six digits before it and five or
+# more after it (a latency, a coordinate; 110105.19491231;002X goes on, it is an ID).
+_ALONE_BEFORE = r"(?<![0-9][^\w\x00])(?<![0-9][^\w\x00]{2})(?<![0-9][^\w\x00]{3})"
+_DECIMAL_RE = re.compile(
+    r"(?<![0-9.])(?:[0-9]{1,2}\.[0-9]+(?![0-9]|\.[0-9])"
+    rf"|{_ALONE_BEFORE}[0-9]{{1,6}}\.[0-9]{{5,}}(?![0-9]|\.[0-9]|{_SEP_CLASS}{{1,3}}[0-9]))"
+)
 _REFERENCE_WORD_RE = re.compile(r"(?:订单|单号|编号|流水号|运单|快递单|发票|批次|文号|索引号)(?:号|号码)?(?:是|为)?[:：]?\s*$")
 _CARD_WORD_RE = re.compile(r"(?:卡|账户|帐户|账号|帐号|户头)(?:号|号码)?(?:是|为)?[:：]?\s*$")
 _EMAIL_RE = re.compile(
@@ -156,12 +161,28 @@ def mask(number: str) -> str:
     return number[:3] + "*" * max(len(number) - 7, 0) + number[-4:] if len(number) > 7 else "*" * len(number)
 
 
+def _fold(ch: str) -> str:
+    category = unicodedata.category(ch)
+    if category == "Cf" or category[0] == "M":
+        return ""  # invisible: zero-width characters, BOM, soft hyphen, combining marks
+    if ch.isdigit():
+        return str(unicodedata.digit(ch))  # any script's digit, circled ①, ❶, superscript ¹
+    if category[0] == "N":
+        return ch  # ½, ㈠, Ⅻ: a number of another kind, which ends this one
+    if category[0] in "PSZ":
+        # Full-width punctuation folds to ASCII (＠ → @); a mark that NFKC spells with several
+        # characters (℅ → c/o, ˘ → space + breve, ™ → TM) is, to a reader, one mark between digits.
+        folded = unicodedata.normalize("NFKC", ch)
+        return folded if len(folded) == 1 and not folded.isalnum() else "~"
+    return unicodedata.normalize("NFKC", ch) if category[0] == "L" else ch
+
+
 def normalise(text: str) -> str:
-    """NFKC (full-width, circled, super/subscript), every script's digits as ASCII, and invisible
-    characters (format characters, combining marks) removed."""
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if ch.isascii() or unicodedata.category(ch)[0] != "M" and unicodedata.category(ch) != "Cf")
-    return re.sub(r"[^\x00-\x7f]", lambda m: str(int(m.group())) if m.group().isdecimal() else m.group(), text)
+    """Every script's digits and circled/super/subscript forms as ASCII digits, full-width forms as
+    ASCII (NFKC), invisible characters (format characters, combining marks) removed."""
+    if text.isascii():
+        return text
+    return "".join(ch if ch.isascii() else _fold(ch) for ch in text)
 
 
 def _groups(run: str) -> tuple[str, list[int]]:
