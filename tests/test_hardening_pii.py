@@ -408,7 +408,8 @@ def unicode_identifiers(draw: st.DrawFn) -> tuple[str, str, str]:
         return kind, n, draw(dressed(groups))
     if kind == "id":
         born = draw(st.dates(date(1940, 1, 1), date(2010, 12, 31))).strftime("%Y%m%d")
-        first17 = draw(st.sampled_from(PROVINCES)) + f"{draw(st.integers(0, 9999)):04d}" + born + f"{draw(st.integers(0, 999)):03d}"
+        region = draw(st.sampled_from(PROVINCES)) + f"{draw(st.integers(0, 9999)):04d}"
+        first17 = region + born + f"{draw(st.integers(0, 999)):03d}"
         n = first17 + id_check(first17)
         assume(n[-1] != "X")  # the check character is a letter, not a digit in dress: covered elsewhere
         return kind, n, draw(dressed([n[:6], n[6:14], n[14:]]))
@@ -475,7 +476,8 @@ def test_unicode_variants_in_questions_feedback_and_paths_leave_nothing_raw(
             assert resp.status_code == 200, resp.text
             body = resp.json()
             assert fold_all_digits(body["question"]) == "", (written, body["question"])
-            fb = http.post("/api/feedback", json={"answer_id": body["answer_id"], "helpful": False, "comment": question})
+            vote = {"answer_id": body["answer_id"], "helpful": False, "comment": question}
+            fb = http.post("/api/feedback", json=vote)
             assert fb.status_code == 200, fb.text
             assert fold_all_digits(fb.json()["comment"]) == "", (written, fb.json()["comment"])
             sent.append((kind, digits, written))

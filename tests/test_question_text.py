@@ -70,7 +70,9 @@ def test_the_python_api_refuses_an_invisible_question(chars_assistant: Assistant
 
 
 @pytest.fixture(scope="module")
-def client_and_data(chars_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Path]]:
+def client_and_data(
+    chars_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TestClient, Path]]:
     data = tmp_path_factory.mktemp("question-text")
     with TestClient(create_app(chars_assistant, WebSettings(data_dir=data, rate_limit=None))) as c:
         yield c, data
@@ -82,7 +84,9 @@ def _error(resp: Any) -> dict[str, Any]:
     return body
 
 
-@pytest.mark.parametrize("question", ["\u200b", "\u200b\u200c\u200d\ufeff", "\u3000 \t\n", "\u202e\u202c", "\x00", "\u3164"])
+@pytest.mark.parametrize(
+    "question", ["\u200b", "\u200b\u200c\u200d\ufeff", "\u3000 \t\n", "\u202e\u202c", "\x00", "\u3164"]
+)
 def test_http_answers_an_invisible_question_like_an_empty_one(
     client_and_data: tuple[TestClient, Path], question: str
 ) -> None:
@@ -109,7 +113,9 @@ def test_http_stores_and_shows_the_visible_question(client_and_data: tuple[TestC
         assert ch.encode() not in raw
 
 
-def test_cli_refuses_an_invisible_question(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_refuses_an_invisible_question(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("POLICY_ASSISTANT_INDEX", str(tmp_path / "index"))
     monkeypatch.setenv("POLICY_ASSISTANT_EMBEDDER", "chars")
     monkeypatch.setenv("POLICY_ASSISTANT_DATA", str(tmp_path / "var"))

@@ -246,7 +246,8 @@ def _saved_search(q: str, unit: str, section: str, group: str) -> SavedSearch:
         # The limit counts what was typed (redaction only shortens); control characters are gone.
         return SavedSearch(redact_text(check_question(q)), unit, section, group)
     except InvalidQuestion as exc:
-        return SavedSearch(redact_text(visible_text(q).strip())[:MAX_QUESTION_CHARS], unit, section, group, error=str(exc))
+        shown = redact_text(visible_text(q).strip())[:MAX_QUESTION_CHARS]
+        return SavedSearch(shown, unit, section, group, error=str(exc))
 
 
 @router.post("/lookup", response_class=HTMLResponse)

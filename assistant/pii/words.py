@@ -20,7 +20,8 @@ from .digits import Span, fold_digits, run_at
 # E-mail by the shape of its domain: labels of letters, digits and "-" joined by dots, ending in a
 # 2+ letter top-level domain; spaces may surround the "@" and the dots ("zhangsan @ qq . com").
 _EMAIL_DOMAIN_RE = re.compile(
-    r"[ ]{0,2}@[ ]{0,2}[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:[ ]{0,2}\.[ ]{0,2}[A-Za-z0-9-]+)*[ ]{0,2}\.[ ]{0,2}[A-Za-z]{2,}"
+    r"[ ]{0,2}@[ ]{0,2}[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:[ ]{0,2}\.[ ]{0,2}[A-Za-z0-9-]+)*[ ]{0,2}\.[ ]{0,2}[A-Za-z]{2,}"
 )
 # The local part is read backwards from the "@": the characters mailbox providers hand out, or else
 # letters of any other script (张伟测试@example.cn, иван@mail.ru).
