@@ -523,3 +523,14 @@ def test_issue_22_attack_strings_leave_no_raw_digits(text: str, expected: str) -
 )
 def test_issue_22_policy_numbers_survive(text: str) -> None:
     assert redact(text) == Redaction(text=text, found=())
+
+
+@pytest.mark.parametrize("text", ["1" * 50_000, "1;" * 25_000, "１" * 50_000, "1号楼" * 15_000, "a" * 50_000 + "@qq.com"])
+def test_long_runs_are_redacted_in_linear_time(text: str) -> None:
+    # A 404 path or an exception message can be this long; a pattern retried from every digit of
+    # a 50,000-digit run took minutes (quadratic) and held the logging thread.
+    import time
+
+    started = time.perf_counter()
+    redact_text(text)
+    assert time.perf_counter() - started < 15

@@ -53,9 +53,11 @@ _WECHAT_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{5,19}(?![A-Za-z0-9_-])")
 _NUM = "[0-9十百]+"
 _ROAD = r"[^\W\d_在住是于到的了区市县镇乡村省街道，。、：:\x00]{1,6}?(?:路|街|大道|大街|巷|弄|胡同|村|庄|屯)"
 _PART = rf"\s*[-－]?\s*{_NUM}\s*(?:号楼|栋|幢|座|单元|楼|层|室|户|号)"
+# A number is matched from its first digit only (the lookbehind), so a long run of digits costs
+# linear time, not a retry from every position.
 _ADDRESS_RE = re.compile(
     rf"{_ROAD}\s*{_NUM}\s*号(?:院)?(?:{_PART})*"
-    rf"|{_NUM}\s*(?:号楼|栋|幢|座|单元)(?:{_PART})+"
+    rf"|(?<![0-9十百]){_NUM}\s*(?:号楼|栋|幢|座|单元)(?:{_PART})+"
     r"|(?:(?<=小区)|(?<=花园)|(?<=公寓)|(?<=家园)|(?<=社区)|(?<=宿舍)|(?<=新村)|(?<=苑))"
     r"\s*[0-9]{1,3}\s*-\s*[0-9]{1,2}\s*-\s*[0-9]{3,4}(?![0-9])"
 )
