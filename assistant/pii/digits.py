@@ -3,7 +3,7 @@
 A *detection copy* of the text is made character for character (full-width and other Unicode
 digits to ASCII, dash and space variants to "-" and " ", full-width punctuation to ASCII), so a
 position in the copy is a position in the original. Numbers are then read as *runs* by ONE reader
-(`digit_of`, `runs`): a digit is any character that writes one (ASCII, full-width, every Unicode
+(`runs`, `run_at`): a digit is any character that writes one (ASCII, full-width, every Unicode
 Nd script, circled ①, parenthesised ⑴, super/subscript, Chinese 〇一二…九/零/两/幺, capital 壹贰…);
 digits joined by up to three non-letter characters of any kind (every Unicode punctuation, symbol,
 space or control character: `；` `：` `~` `|` `/` `·` `—` emoji…) and any number of invisible
@@ -87,16 +87,6 @@ def _ascii_letter(ch: str) -> bool:
     return ch.isascii() and ch.isalpha()
 
 
-def digit_of(ch: str) -> str | None:
-    """The digit a character of the detection copy writes, or None.
-
-    The detection copy already holds every Unicode digit (Nd, circled, parenthesised, super- and
-    subscript) as ASCII; the Chinese and capital numerals stay as typed there (they are words too)
-    and are read here.
-    """
-    return _DIGIT_OF.get(ch)
-
-
 # What a character between two digits is: a letter ends the number; a format character or a
 # combining mark is invisible; anything else (punctuation, symbol, space, control, private use,
 # unassigned) is a visible separator. Decided by category, never by a list of characters.
@@ -118,15 +108,6 @@ def _role(ch: str) -> int:
     if category[0] == "N":
         return _LETTER  # ½, Ⅻ: a number of another kind, not part of this one
     return _SEPARATOR
-
-
-def is_separator(ch: str) -> bool:
-    """True for a visible character that may join two digits of one number."""
-    return _role(ch) == _SEPARATOR
-
-
-def is_invisible(ch: str) -> bool:
-    return _role(ch) == _INVISIBLE
 
 
 @dataclass(frozen=True)
@@ -209,5 +190,4 @@ def fold_digits(det: str) -> str:
     return "".join(_DIGIT_OF.get(ch, ch) for ch in det)
 
 
-__all__ = ["MASK", "Run", "Span", "detection_copy", "digit_of", "fold_digits", "is_invisible", "is_separator",
-           "run_at", "runs"]  # fmt: skip
+__all__ = ["MASK", "Run", "Span", "detection_copy", "fold_digits", "run_at", "runs"]
