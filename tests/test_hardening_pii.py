@@ -400,6 +400,15 @@ def dressed(draw: st.DrawFn, groups: list[str]) -> str:
 @st.composite
 def unicode_identifiers(draw: st.DrawFn) -> tuple[str, str, str]:
     """(kind, the identifier's digits, the identifier as written: word or letter + dressed groups)."""
+    kind, digits, written = draw(_unicode_identifiers())
+    # 13000000000 is a valid mobile, but its digits also occur in any file full of timestamps
+    # (…T18:13:00.000000+00:00); the leak check below needs identifiers that cannot.
+    assume(len(set(digits)) >= 4)
+    return kind, digits, written
+
+
+@st.composite
+def _unicode_identifiers(draw: st.DrawFn) -> tuple[str, str, str]:
     kind = draw(st.sampled_from(["mobile", "id", "card", "qq", "passport"]))
     if kind == "mobile":
         n = "1" + draw(st.sampled_from("3456789")) + f"{draw(st.integers(0, 10**9 - 1)):09d}"
@@ -500,7 +509,7 @@ def test_unicode_variants_in_questions_feedback_and_paths_leave_nothing_raw(
     conn.close()
     assert len(comments) >= len(sent)
     numbers_in = {
-        name: {re.sub(r"[^0-9]", "", run) for run in re.findall(r"[0-9](?:[^\w]{0,3}[0-9])*", fold_to_ascii(text))}
+        name: {re.sub(r"[^0-9]", "", run) for run in re.findall(r"[0-9](?:[^\w\x00]{0,3}[0-9])*", fold_to_ascii(text))}
         for name, text in {**stored, "server.log": server_log}.items()
     }
     leaks = [(kind, written, name) for kind, digits, written in sent for name, runs in numbers_in.items()
