@@ -8,12 +8,15 @@ Normalise, then match, then map back — one module per step, under assistant/pi
 - `digits`: a *detection copy* of the text, character for character (full-width, circled and
   other Unicode digits to ASCII, dash and space variants to "-" and " "), so a position in the
   copy is a position in the original and everything outside a match is returned exactly as typed;
-  and digit *runs* (0-9, ０-９, 一二三…〇/零, 壹贰叁…, joined by up to three separators and any
-  invisible characters), each digit remembering where it came from and where the writer grouped.
+  and the ONE digit reader every pass uses: a digit in any dress (0-9, ０-９, every Unicode Nd,
+  ①⑴¹₁, 一二三…〇/零/两/幺, 壹贰叁…), and digits joined by up to three non-letter characters of any
+  kind (by Unicode category: punctuation, symbols, spaces, controls) and any invisible ones form
+  one number, each digit remembering where it came from and where the writer grouped.
 - `numbers`: IDs (valid, mistyped, cut short), bank cards and mobiles in those runs, looked for only
   where a written group starts or ends, so digits inside a longer number are never a phone.
+- `documents`: passports, Hong Kong/Macao/Taiwan travel permits, military and veterans' cards.
 - `words`: e-mails, QQ/WeChat accounts, street addresses and self-introduced names.
-Passes run in a fixed order (e-mail; QQ/WeChat; numbers; address; name). A pass never re-uses
+Passes run in a fixed order (e-mail; QQ/WeChat; numbers; documents; address; name). A pass never re-uses
 characters an earlier pass took, and a taken span is a boundary for the next (an ID glued to a
 mobile yields both). Errors lean towards over-redaction: a false positive costs a few characters
 of a logged question; a false negative leaks someone's identity into a file. Amounts, dates and
@@ -28,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .pii.digits import MASK, Span, detection_copy
+from .pii.documents import document_spans
 from .pii.numbers import number_spans
 from .pii.words import address_spans, email_spans, im_spans, name_spans
 
@@ -41,6 +45,7 @@ PLACEHOLDERS: dict[str, str] = {
     "address": "[地址]",
     "name": "[姓名]",
     "im_account": "[QQ/微信号]",
+    "id_document": "[证件号]",
 }
 
 
@@ -66,11 +71,12 @@ _PASSES: tuple[Callable[[str], list[Span]], ...] = (
     email_spans,  # first: 13812345678@163.com is one mailbox, not a phone plus a domain
     im_spans,  # before numbers: "QQ 1381234567" is the account the person named
     number_spans,
+    document_spans,  # after numbers: an ID-shaped 居住证 number stays an ID
     address_spans,  # after numbers: a phone is never the house number of an address
     name_spans,
 )
 
-_MAYBE_PERSONAL = re.compile(r"[0-9@号栋幢座单元本名我信联Qq一二三四五六七八九〇零幺壹贰貳叁叄參肆伍陆陸柒捌玖洞\x00]")
+_MAYBE_PERSONAL = re.compile(r"[0-9@号栋幢座单元本名我信联Qq一二两兩三四五六七八九〇零幺壹贰貳叁叄參肆伍陆陸柒捌玖洞\x00]")
 
 
 def redact(text: str) -> Redaction:

@@ -11,12 +11,17 @@ Looks for
     dialling prefix (17951, 17911, 12593, 17909);
   - Luhn-valid 16–19-digit bank cards, and any run of 12+ digits right after 卡号/银行卡/账号;
   - e-mail addresses (also with 。 for the dot, or a Chinese local part);
-  - QQ numbers and WeChat ids after QQ/扣扣/微信/vx/wx, and WeChat's wxid_… anywhere;
-  - street addresses with a house number (…路123号, 5栋2单元301室);
-  - self-introduced names (我叫…, 联系人…, 我是/本人 + a family name from corpus/lexicon/surnames.txt),
-in every way people write numbers: full-width, Chinese (一二三, 〇/零, 幺) and financial
-(壹贰叁) digits, separated by spaces, dashes, dots, slashes, underscores, commas or parentheses,
-with invisible characters (zero-width space/joiner, BOM, soft hyphen) inside. Searched in
+  - QQ numbers (in any numerals) and WeChat ids after QQ/扣扣/微信/vx/wx, and WeChat's wxid_… anywhere;
+  - passports, Hong Kong/Macao/Taiwan travel permits and military/veterans' cards: the document's
+    word and a number, or a passport/permit shape (E12345678, C12345678, H12345678…);
+  - street addresses with a house number (…路123号, 5栋2单元301室, 2单元301, 5-2-301), and a room
+    number left right after an address placeholder ("[地址]301": a redaction that stopped short);
+  - self-introduced names (我叫…, 叫我…, 联系人…, 我是/本人 + a family name from corpus/lexicon/surnames.txt),
+in every way people write numbers: full-width, circled, super/subscript and other scripts' digits,
+Chinese (一二三, 〇/零, 两, 幺) and financial (壹贰叁) digits, with up to three characters of ANY
+non-letter kind between digits (punctuation, symbols, spaces, controls: ；：~|/·— …) and invisible
+characters (zero-width space/joiner, BOM, soft hyphen, combining marks) inside. Searched in
+Searched in
   - every SQLite database, cell by cell (`*.sqlite3`, `*.db`), and
   - the raw bytes of every file (the database itself, its -wal and -shm files, logs, anything
     else), so data in freed pages or an un-checkpointed write-ahead log is found too.
@@ -43,7 +48,7 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
-KINDS = ("id_card", "mobile", "bank_card", "email", "address", "name", "im_account")
+KINDS = ("id_card", "mobile", "bank_card", "email", "address", "name", "im_account", "id_document")
 LABELS = {
     "id_card": "身份证号",
     "mobile": "手机号",
@@ -52,6 +57,7 @@ LABELS = {
     "address": "住址",
     "name": "姓名",
     "im_account": "QQ/微信号",
+    "id_document": "证件号",
 }
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -60,27 +66,50 @@ _PROVINCES = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42
               50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83}  # fmt: skip
 _PREFIXES = ("0086", "86", "0", "17951", "17911", "12593", "17909")
 
-# Normalisation: NFKC folds full-width forms; these tables do the rest.
-_CN_DIGITS = str.maketrans("〇零洞一幺壹二贰貳三叁叄參四肆五伍六陆陸七柒八捌九玖", "00011122233334455666778899")
-# Dots, slashes, underscores, commas, parentheses, spaces and dashes may join groups of a number.
-_SEP_CLASS = r"[\s\-\u2010-\u2015\u2212\u30fc.\u3002\u00b7\u30fb/\\_,\uff0c\u3001()\uff08\uff09]"
+# Normalisation: NFKC folds full-width, circled and super/subscript forms; \\d (any script's digit)
+# and this table do the rest.
+_CN_DIGITS = str.maketrans("〇零洞一幺壹二两兩贰貳三叁叄參四肆五伍六陆陸七柒八捌九玖", "000" "111" "22222" "3333" "44" "55" "666" "77" "88" "99")
+# Written over what a pass already took, and a boundary no number crosses (a NUL byte in a
+# database file is one too).
+_TAKEN = "\x00"
+# Anything but a letter or digit of any script (and the taken mark) may join groups of a number:
+# punctuation, symbols, spaces and controls of every kind, the underscore too.
+_SEP_CLASS = r"(?:[^\w\x00]|_)"
 _RUN_RE = re.compile(rf"[0-9](?:{_SEP_CLASS}{{0,3}}(?:[0-9]|[Xx](?![A-Za-z])))*")
-_DECIMAL_RE = re.compile(r"(?<![0-9.])[0-9]+\.[0-9]+(?![0-9]|\.[0-9])")
+# A computed value, one dot and no other dot next to it: at most two digits before the dot (a score
+# 0.8516 in a list, seconds 51.177973), or, standing alone, at most six digits before it and five or
+# more after it (a latency, a coordinate; 110105.19491231;002X goes on, it is an ID).
+_ALONE_BEFORE = r"(?<![0-9][^\w\x00])(?<![0-9][^\w\x00]{2})(?<![0-9][^\w\x00]{3})"
+_DECIMAL_RE = re.compile(
+    r"(?<![0-9.])(?:[0-9]{1,2}\.[0-9]+(?![0-9]|\.[0-9])"
+    rf"|{_ALONE_BEFORE}[0-9]{{1,6}}\.[0-9]{{5,}}(?![0-9]|\.[0-9]|{_SEP_CLASS}{{1,3}}[0-9]))"
+)
 _REFERENCE_WORD_RE = re.compile(r"(?:订单|单号|编号|流水号|运单|快递单|发票|批次|文号|索引号)(?:号|号码)?(?:是|为)?[:：]?\s*$")
 _CARD_WORD_RE = re.compile(r"(?:卡|账户|帐户|账号|帐号|户头)(?:号|号码)?(?:是|为)?[:：]?\s*$")
 _EMAIL_RE = re.compile(
-    r"(?:[A-Za-z0-9._%+-]+|[\u4e00-\u9fff]{1,3})@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+    r"(?:(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+|[^\W\d_]{1,8})\s{0,2}@\s{0,2}[A-Za-z0-9-]+"
+    r"(?:\s{0,2}\.\s{0,2}[A-Za-z0-9-]+)*\s{0,2}\.\s{0,2}[A-Za-z]{2,}"
 )
 _NUM = "[0-9]+"
 _ADDRESS_RE = re.compile(
     rf"(?:路|街|大道|巷|弄|胡同|村|庄|屯)\s*{_NUM}\s*号"
-    rf"|{_NUM}\s*(?:号楼|栋|幢|座)\s*-?\s*{_NUM}\s*(?:单元|室|户|层)"
-    rf"|{_NUM}\s*单元\s*-?\s*{_NUM}\s*(?:室|户|号)"
+    rf"|(?<![0-9]){_NUM}\s*(?:号楼|栋|幢|座)\s*-?\s*{_NUM}\s*(?:单元|室|户|层)"
+    rf"|(?<![0-9]){_NUM}\s*单元\s*-?\s*{_NUM}"
+    rf"|(?:小区|花园|公寓|家园|苑|社区|宿舍|新村)\s*[0-9]{{1,3}}\s*-\s*[0-9]{{1,2}}\s*-\s*[0-9]{{3,4}}"
+    r"|\[(?:地址|住址)\]\s*[0-9]{2,5}"
 )
 _NAME_RE = re.compile(
-    r"(?:(?P<strong>我叫|我名叫|名叫|我的名字(?:是|叫)|名字(?:是|叫)|(?:姓名|联系人)(?:是|为)?\s*[:：]?)|本人(?:是|叫)?|我是)"
+    r"(?:(?P<strong>我叫|我名叫|名叫|我的名字(?:是|叫)|名字(?:是|叫)|(?:姓名|联系人)(?:是|为)?\s*[:：]?)|本人(?:是|叫)?|我是|叫我|喊我|称呼我)"
     r"\s*(?P<name>[\u4e00-\u9fff]{2,4})"
 )
+_DOCUMENT_RE = re.compile(
+    r"(?:护照|通行证|台胞证|回乡证|军官证|士官证|士兵证|文职干部证|军人证|退役军人证|优待证|退伍证|复员证|转业证|警官证|学员证|居住证|证件)"
+    r"(?:号码|编号|证号|号)?[\s:：]*(?:是|为)?[\s:：]*(?:[\u4e00-\u9fff]{1,2}字)?第?\s*[A-Za-z]{0,3}\s?"
+    rf"(?P<number>{_RUN_RE.pattern})"
+)
+# Passport and permit shapes: one or two letters, then 7–10 digits opening with a group of 3 or more
+# (E12345678, E 1234 5678; not a chunk id in a list, "m13"][…).
+_PERMIT_SHAPE_RE = re.compile(rf"(?<![A-Za-z0-9_])[A-Za-z]{{1,2}} ?(?P<number>[0-9]{{3}}{_RUN_RE.pattern})")
 _LEXICON = Path(__file__).resolve().parent.parent / "corpus" / "lexicon"
 
 
@@ -133,28 +162,72 @@ def mask(number: str) -> str:
     return number[:3] + "*" * max(len(number) - 7, 0) + number[-4:] if len(number) > 7 else "*" * len(number)
 
 
+def _fold(ch: str) -> str:
+    category = unicodedata.category(ch)
+    if category == "Cf" or category[0] == "M":
+        return ""  # invisible: zero-width characters, BOM, soft hyphen, combining marks
+    if ch.isdigit():
+        return str(unicodedata.digit(ch))  # any script's digit, circled ①, ❶, superscript ¹
+    if category[0] == "N":
+        return ch  # ½, ㈠, Ⅻ: a number of another kind, which ends this one
+    if category[0] in "PSZ":
+        # Full-width punctuation folds to ASCII (＠ → @); a mark that NFKC spells with several
+        # characters (℅ → c/o, ˘ → space + breve, ™ → TM) is, to a reader, one mark between digits.
+        folded = unicodedata.normalize("NFKC", ch)
+        return folded if len(folded) == 1 and not folded.isalnum() else "~"
+    return unicodedata.normalize("NFKC", ch) if category[0] == "L" else ch
+
+
 def normalise(text: str) -> str:
-    """Full-width → ASCII, invisible format characters removed."""
-    text = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in text if ch.isascii() or unicodedata.category(ch) != "Cf")
+    """Every script's digits and circled/super/subscript forms as ASCII digits, full-width forms as
+    ASCII (NFKC), invisible characters (format characters, combining marks) removed."""
+    if text.isascii():
+        return text
+    return "".join(ch if ch.isascii() else _fold(ch) for ch in text)
 
 
-def _groups(run: str) -> tuple[str, set[int]]:
-    """The run's digits and the offsets (in them) where a written group starts or ends."""
+def _groups(run: str) -> tuple[str, list[int]]:
+    """The run's digits and the lengths of the groups the writer separated them into."""
     digits = ""
-    bounds = {0}
+    lengths: list[int] = []
     for piece in re.split(rf"{_SEP_CLASS}+", run):
         for part in re.findall(r"[0-9]*[Xx]|[0-9]+", piece):  # an X closes a group
             digits += part
-            bounds.add(len(digits))
-        bounds.add(len(digits))
-    return digits, bounds
+            lengths.append(len(part))
+    return digits, lengths
+
+
+def _bounds(lengths: list[int]) -> set[int]:
+    out = {0}
+    total = 0
+    for n in lengths:
+        total += n
+        out.add(total)
+    return out
+
+
+def _written_like_a_card(lengths: list[int], a: int, b: int) -> bool:
+    """Cards are written whole, in fours, as 6 + the rest, or one digit at a time (a date-time or a
+    list of amounts, 2025-11-27 08:21:00, is grouped otherwise)."""
+    inside: list[int] = []
+    pos = 0
+    for n in lengths:
+        lo, hi = max(pos, a), min(pos + n, b)
+        if lo < hi:
+            inside.append(hi - lo)
+        pos += n
+    if len(inside) == 1 or set(inside) == {1}:
+        return True
+    if all(n == 4 for n in inside[:-1]) and inside[-1] <= 4:
+        return True
+    return len(inside) == 2 and inside[0] == 6
 
 
 def _numbers(text: str) -> Iterator[tuple[str, str]]:
-    text = _DECIMAL_RE.sub("#", text)
+    text = _DECIMAL_RE.sub(_TAKEN, text)
     for m in _RUN_RE.finditer(text):
-        digits, bounds = _groups(m.group())
+        digits, lengths = _groups(m.group())
+        bounds = _bounds(lengths)
         if len(digits) < 11:
             continue
         used = [False] * len(digits)
@@ -185,7 +258,10 @@ def _numbers(text: str) -> Iterator[tuple[str, str]]:
             for size in (19, 18, 17, 16):
                 b = a + size
                 chunk = digits[a:b]
-                if b in bounds and free(a, b) and digits[b : b + 1] not in ("X", "x") and chunk.isdigit() and len(set(chunk)) > 1 and luhn(chunk):
+                if (
+                    b in bounds and free(a, b) and digits[b : b + 1] not in ("X", "x") and chunk.isdigit()
+                    and len(set(chunk)) > 1 and luhn(chunk) and _written_like_a_card(lengths, a, b)
+                ):  # fmt: skip
                     yield claim(a, b, "bank_card")
                     break
         for size in (17, 16, 14):
@@ -233,26 +309,85 @@ def _names(text: str) -> Iterator[tuple[str, str]]:
             yield "name", name[0] + "*" * (len(name) - 1)
 
 
-# A QQ number or WeChat id after the word naming it; WeChat's wxid_… on its own.
-_IM_RE = re.compile(
-    r"(?i)(?<![a-z0-9_-])(wxid_[a-z0-9_-]{4,30})|"
-    r"(?:(?:扣扣|企鹅号|微信)|(?<![a-z0-9_-])(?:qq|vx|wx|weixin|wechat)(?=[\s:：号是为]))"
-    r"(?:号码|号|账号|帐号|id)?\s*(?:是|为)?\s*[:：]?\s*([a-z][a-z0-9_-]{5,19}|[1-9][0-9]{4,11})(?![a-z0-9_-])"
+# WeChat's wxid_… on its own; a QQ number or WeChat id after the word naming it. The Latin words
+# must stand apart from what follows (a colon, a space, 号, or a number in Chinese numerals).
+_WXID_RE = re.compile(r"(?i)(?<![a-z0-9_-])wxid_[a-z0-9_-]{4,30}")
+_IM_WORD_RE = re.compile(
+    r"(?i)(?:(?:扣扣|企鹅号|微信)|(?<![a-z0-9_-])(?:qq|vx|wx|weixin|wechat)(?=[\s:：号是为〇零一幺壹二两兩贰貳三叁四肆五伍六陆七柒八捌九玖]))"
+    r"(?:号码|号|账号|帐号|id)?\s*(?:是|为)?\s*[:：]?\s*"
 )
+_WECHAT_ID_RE = re.compile(r"[a-z][a-z0-9_-]{5,19}(?![a-z0-9_-])", re.I)
+
+
+def _leading_account(run: str) -> str:
+    """A QQ number: the first written groups of a run that fit in 12 digits, if 5 or more."""
+    digits, lengths = _groups(run)
+    taken = 0
+    for n in lengths:
+        if taken + n > 12:
+            break
+        taken += n
+    account = digits[:taken]
+    return account if len(account) >= 5 and account[0] != "0" and account.isdigit() else ""
+
+
+def _accounts(text: str, numeric: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, masked) of chat accounts; `numeric` is `text` with Chinese numerals as digits."""
+    for m in _WXID_RE.finditer(text):
+        yield m.start(), m.end(), mask(m.group())
+    for m in _IM_WORD_RE.finditer(text):
+        wechat = _WECHAT_ID_RE.match(text, m.end())
+        if wechat and not wechat.group().lower().startswith("wxid_"):
+            yield wechat.start(), wechat.end(), mask(wechat.group())
+            continue
+        run = _RUN_RE.match(numeric, m.end())
+        if run:
+            account = _leading_account(run.group())
+            if account:
+                yield run.start(), run.end(), mask(account)
+
+
+def _documents(numeric: str) -> Iterator[tuple[int, int, str]]:
+    for m in _DOCUMENT_RE.finditer(numeric):
+        digits, _ = _groups(m.group("number"))
+        # An ID, mobile or card after 证件号 is reported as that, by the number pass.
+        if sum(c.isdigit() for c in digits) >= 5 and not any(_numbers(m.group("number"))):
+            yield m.start(), m.end(), mask(digits)
+    for m in _PERMIT_SHAPE_RE.finditer(numeric):
+        digits, _ = _groups(m.group("number"))
+        end = m.end()
+        if digits.isdigit() and 7 <= len(digits) <= 10 and not re.match(r"[A-Za-z0-9]", numeric[end : end + 1]):
+            yield m.start(), end, mask(digits)
+
+
+def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = _TAKEN * (end - start)
+    return "".join(chars)
 
 
 def find(text: str) -> Iterator[tuple[str, str]]:
     """(kind, masked value) for every piece of raw personal data in `text`."""
     text = normalise(text)
-    for m in _IM_RE.finditer(text):
-        yield "im_account", mask(m.group(1) or m.group(2))  # wxid_… or the account after its word
-    text = _IM_RE.sub(lambda m: "#" * len(m.group()), text)
+    numeric = text.translate(_CN_DIGITS)  # one character for one: positions agree with `text`
+    taken: list[tuple[int, int]] = []
+    for start, end, masked in _accounts(text, numeric):
+        yield "im_account", masked
+        taken.append((start, end))
+    text, numeric = _blank(text, taken), _blank(numeric, taken)
     dotted = text.replace("\u3002", ".")
+    taken = []
     for m in _EMAIL_RE.finditer(dotted):
         yield "email", mask(m.group())
-    text = _EMAIL_RE.sub(lambda m: "#" * len(m.group()), dotted)
-    numeric = text.translate(_CN_DIGITS)
-    yield from _numbers(numeric)
+        taken.append(m.span())
+    text, numeric = _blank(text, taken), _blank(numeric.replace("\u3002", "."), taken)
+    taken = []
+    for start, end, masked in _documents(numeric):
+        if not any(a < end and start < b for a, b in taken):
+            yield "id_document", masked
+            taken.append((start, end))
+    yield from _numbers(_blank(numeric, ((a, b) for a, b in taken)))
     for m in _ADDRESS_RE.finditer(numeric):
         yield "address", mask(m.group())
     yield from _names(text)

@@ -429,3 +429,108 @@ def test_other_dress_for_digits_cut_ids_and_chat_accounts(text: str, expected: s
 )
 def test_chat_words_and_counts_without_an_account_are_kept(text: str) -> None:
     assert redact_text(text) == text
+
+
+# --- issue 22 (1): every attack string, and the policy numbers that must survive -------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A mobile split by any punctuation, symbol or space, ASCII or not.
+        ("电话1391234；5702", "电话[手机号]"),
+        ("139~1234~5704", "[手机号]"),
+        ("/nope/1391234;5681", "/nope/[手机号]"),
+        ("手机1391234：5702", "手机[手机号]"),
+        ("手机139|1234|5702", "手机[手机号]"),
+        ("手机139·1234·5702", "手机[手机号]"),
+        ("手机139—1234—5702", "手机[手机号]"),
+        ("手机139★1234☆5702", "手机[手机号]"),
+        ("手机139😀1234😀5702", "手机[手机号]"),
+        ("手机139\u30001234\u20035702", "手机[手机号]"),
+        ("手机1\u03013\u03019 1234 5702", "手机[手机号]"),  # combining marks are invisible
+        ("手机一三九 幺二三四 五七〇两", "手机[手机号]"),  # 幺 and 两 are spoken digits
+        ("手机١٣٩١٢٣٤٥٧٠٢", "手机[手机号]"),  # Arabic-Indic digits
+        ("手机¹³⁹₁₂₃₄⑤⑦⓪❷", "手机[手机号]"),  # super/subscript, circled, negative circled
+        ("身份证110105；19491231；002X", "身份证[身份证号]"),
+        ("卡号6222~0212~3456~7890~128", "卡号[银行卡号]"),
+        # QQ numbers in any numerals after 扣扣/QQ.
+        ("扣扣：七三四八二九一五七", "扣扣：[QQ/微信号]"),
+        ("QQ号 柒叁肆捌贰玖壹伍柒", "QQ号 [QQ/微信号]"),
+        ("qq:734-829-157，手机13912345678", "qq:[QQ/微信号]，手机[手机号]"),
+        # E-mails with spaces around @ and dots, and local parts in any script.
+        ("邮箱zhangsan @ qq.com", "邮箱[邮箱]"),
+        ("邮箱 zhangsan@ qq . com 谢谢", "邮箱 [邮箱] 谢谢"),
+        ("张伟测试@example.cn", "[邮箱]"),
+        ("我的邮箱是张伟测试@example.cn，谢谢", "我的邮箱是[邮箱]，谢谢"),
+        ("邮件 иван@mail.ru", "邮件 [邮箱]"),
+        # Names after 叫我, rooms after a unit.
+        ("叫我王建国就行", "叫我[姓名]就行"),
+        ("您叫我欧阳娜娜吧", "您叫我[姓名]吧"),
+        ("城阳区正阳路123号2单元301", "城阳区[地址]"),
+        ("阳光小区3号楼2单元301，想问补贴", "阳光小区[地址]，想问补贴"),
+        ("住在幸福小区5-2-301", "住在幸福小区[地址]"),
+        ("正阳路十二号三单元三〇一", "[地址]"),
+        # Identity documents other than the resident ID: after their word, and in their shapes.
+        ("护照号E12345678", "护照号[证件号]"),
+        ("护照号码：EA1234567，去过香港", "护照号码：[证件号]，去过香港"),
+        ("我的护照是G12345678", "我的护照是[证件号]"),
+        ("港澳通行证C12345678", "港澳通行证[证件号]"),
+        ("往来港澳通行证号码 C 1234 5678", "往来港澳通行证号码 [证件号]"),
+        ("回乡证H12345678", "回乡证[证件号]"),
+        ("台湾通行证L12345678", "台湾通行证[证件号]"),
+        ("台胞证号码12345678", "台胞证号码[证件号]"),
+        ("台胞证1234567890(B)", "台胞证[证件号]"),
+        ("军官证号码：南字第1234567号，转业了", "军官证号码：[证件号]，转业了"),
+        ("士兵证 2019123456", "士兵证 [证件号]"),
+        ("退役军人优待证号：370200123456", "退役军人优待证号：[证件号]"),
+        ("证件号：一二三四五六七八", "证件号：[证件号]"),
+        ("我的是E12345678", "我的是[证件号]"),
+        ("刚办的P1234567过期了吗", "刚办的[证件号]过期了吗"),
+    ],
+)
+def test_issue_22_attack_strings_leave_no_raw_digits(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "100元",
+        "2024年",
+        "第14条",
+        "3万元",
+        "0532-58659939",
+        "创业担保贷款最高15万元",
+        "个人创业担保贷款15万元，小微企业300万元",
+        "补贴100元；200元；300元",
+        "2024年1月~2024年12月",
+        "第14条|第15条",
+        "咨询电话：0532-58659939；0532-58659939",
+        "2024.1.1—2026.12.31",
+        "工作时间9:00—17:00",
+        "3~5万元",
+        "每人每月1500元/月，最长36个月",
+        "护照办理需要多久",
+        "我是退役军人，军官证丢了还能享受政策吗",
+        "港澳通行证可以作为证件吗",
+        "G20峰会、5G、COVID-19、iPhone15",
+        "得分0.8312345678901234",
+        "叫我怎么办",
+        "叫我去哪里办",
+        "邮箱@的格式是什么",
+    ],
+)
+def test_issue_22_policy_numbers_survive(text: str) -> None:
+    assert redact(text) == Redaction(text=text, found=())
+
+
+@pytest.mark.parametrize("text", ["1" * 50_000, "1;" * 25_000, "１" * 50_000, "1号楼" * 15_000, "a" * 50_000 + "@qq.com"])
+def test_long_runs_are_redacted_in_linear_time(text: str) -> None:
+    # A 404 path or an exception message can be this long; a pattern retried from every digit of
+    # a 50,000-digit run took minutes (quadratic) and held the logging thread.
+    import time
+
+    started = time.perf_counter()
+    redact_text(text)
+    assert time.perf_counter() - started < 15

@@ -110,3 +110,12 @@ def test_scan_of_a_redacted_question_log_is_clean_and_of_a_leaky_one_is_not(
     assert report.counts["id_card"] == 1
     assert report.counts["mobile"] == 2  # in the table and in the file's raw bytes
     assert scan_pii.main([str(data)]) == 1
+
+
+@pytest.mark.parametrize("text", ["1" * 50_000, "1;" * 25_000, "a" * 50_000 + "@qq.com", "1单元" * 15_000])
+def test_long_runs_are_scanned_in_linear_time(scan_pii: ModuleType, text: str) -> None:
+    import time
+
+    started = time.perf_counter()
+    list(scan_pii.find(text))
+    assert time.perf_counter() - started < 15

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assistant.qlog import entry_from_answer, new_answer_id
-from assistant.service import MAX_QUESTION_CHARS
+from assistant.service import MAX_QUESTION_CHARS, ignorable_class
 
 from .deps import Bot
 from .errors import ErrorBody, documented
@@ -21,10 +21,10 @@ router = APIRouter()
 
 
 # What the library accepts (assistant.service.check_question), told to OpenAPI clients and fuzzers:
-# at least one character that str.strip() keeps and at most MAX_QUESTION_CHARS once surrounding
-# whitespace is stripped (the whitespace class is exactly str.isspace). The library checks it, so
-# its Chinese messages reach the user; pydantic only checks the type.
-_WHITESPACE = r"\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# at least one visible character and at most MAX_QUESTION_CHARS between the first and the last one
+# (the invisible class is exactly check_question's: whitespace, control and format characters, blank
+# letters). The library checks it, so its Chinese messages reach the user; pydantic only checks the type.
+_WHITESPACE = ignorable_class()
 _WS, _NON_WS = f"[{_WHITESPACE}]", f"[^{_WHITESPACE}]"
 QUESTION_SCHEMA: dict[str, Any] = {
     "minLength": 1,

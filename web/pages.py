@@ -29,7 +29,7 @@ from assistant.answer import issued_on
 from assistant.corpus import Chunk
 from assistant.fusion import Hit
 from assistant.redact import redact_text
-from assistant.service import MAX_QUESTION_CHARS, check_question
+from assistant.service import MAX_QUESTION_CHARS, check_question, visible_text
 
 from .deps import Bot, templates
 from .errors import error_json
@@ -245,10 +245,11 @@ def _saved_search(q: str, unit: str, section: str, group: str) -> SavedSearch:
     # Only the redacted question is kept: the store, the page and the copied replies never see
     # the personal data a caller read out.
     try:
-        check_question(q)  # the limit counts what was typed; redaction only shortens
-        return SavedSearch(redact_text(q).strip(), unit, section, group)
+        # The limit counts what was typed (redaction only shortens); control characters are gone.
+        return SavedSearch(redact_text(check_question(q)), unit, section, group)
     except InvalidQuestion as exc:
-        return SavedSearch(redact_text(q.strip())[:MAX_QUESTION_CHARS], unit, section, group, error=str(exc))
+        shown = redact_text(visible_text(q).strip())[:MAX_QUESTION_CHARS]
+        return SavedSearch(shown, unit, section, group, error=str(exc))
 
 
 @router.post("/lookup", response_class=HTMLResponse)

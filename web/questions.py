@@ -194,8 +194,9 @@ def edge_question(text: str) -> str:
     The length limit applies to what the person typed, so it is checked before redaction (which
     only ever shortens). Lone surrogates (only reachable through JSON escapes) become U+FFFD.
     """
-    check_question(text)
-    return redact_text(_SURROGATE.sub("\ufffd", text))
+    # check_question also removes control and invisible format characters: what is stored and shown
+    # is the visible question.
+    return redact_text(_SURROGATE.sub("\ufffd", check_question(text)))
 
 
 def get_recorder(request: Request) -> QuestionRecorder:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from datetime import date
 
-from .digits import MASK, Run, Span, runs
+from .digits import Run, Span, runs
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CHARS = "10X98765432"
@@ -26,9 +26,11 @@ _PROVINCES = frozenset(
 # China Mobile, 17909 Telecom), the country code and a trunk "0".
 _DIAL_PREFIXES = ("0086", "17951", "17911", "12593", "17909", "86", "0")
 
-# A decimal number (0.8312345678901234, 12.5): one dot between two digit runs and no other dot
-# next to them. Its digits are not an identifier written with dots (138.1234.5678 has two).
-_DECIMAL_RE = re.compile(r"(?<![0-9.])[0-9]+\.[0-9]+(?![0-9]|\.[0-9])")
+# A decimal number standing alone (0.8312345678901234, 12.5, 120.3829345): one dot between two
+# digit groups, at most six digits before it, and no other digit joined to it. Its digits are a
+# value, not an identifier written with a dot (138.1234.5678 has two dots; 1391234.5702 seven
+# digits before its dot; 139.1234；5678 goes on after it).
+_DECIMAL_RE = re.compile(r"[0-9]{1,6}\.[0-9]+")
 # Words that announce an account number: a long digit run after them is a card or account
 # whatever its check digit says.
 _CARD_CONTEXT_RE = re.compile(r"(?:卡|账户|帐户|账号|帐号|户头)(?:号|号码)?(?:是|为)?[:：]?\s*$")
@@ -247,11 +249,9 @@ class _RunScan:
 
 
 def number_spans(det: str) -> list[Span]:
-    # Decimals are blanked for this pass only: their digits are a value, not an identifier.
-    numbers = _DECIMAL_RE.sub(lambda m: MASK * len(m.group()), det) if "." in det else det
     spans: list[Span] = []
-    for run in runs(numbers):
-        if len(run.digits) >= 11:
+    for run in runs(det):
+        if len(run.digits) >= 11 and not _DECIMAL_RE.fullmatch(det, run.where[0], run.where[-1] + 1):
             spans.extend(_RunScan(run, det).scan())
     return spans
 
