@@ -32,6 +32,7 @@ from assistant.config import DATA_DIR_ENV, Settings, default_data_dir
 from assistant.redact import redact, redact_text
 from assistant.store import DB_FILENAME, SCHEMA_VERSION, BatchWriter, Database, QuestionLogError, describe, resolve_url
 from assistant.store.database import dumps_list, private_dir
+from assistant.visible import visible_text
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -348,7 +349,9 @@ class QuestionLog:
         carries `answer_id`. The comment is redacted like questions; an empty one is dropped."""
         if not acceptable_answer_id(answer_id):
             return None
-        text = (comment or "").strip()
+        # Like questions: no control or invisible format characters (a bidi override would make the
+        # comment read differently on the staff dashboard).
+        text = visible_text(comment or "").strip()
         if len(text) > FEEDBACK_COMMENT_MAX:
             raise ValueError(f"意见最多 {FEEDBACK_COMMENT_MAX} 个字")
         stored = _storable(redact_text(text)) if text else None

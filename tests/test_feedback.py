@@ -77,6 +77,17 @@ def test_personal_data_in_a_comment_is_redacted_before_it_is_stored(client: Test
     assert ID_NUMBER.encode() not in raw and MOBILE.encode() not in raw
 
 
+def test_a_comment_keeps_no_control_or_bidi_characters(client: TestClient, data_dir: Path) -> None:
+    # A right-to-left override would make the comment read differently on the staff dashboard.
+    answer_id = ask(client)["answer_id"]
+    comment = "没说\u202e办哪去\u202c在\x00哪里\u200b办"
+    resp = client.post("/api/feedback", json={"answer_id": answer_id, "helpful": False, "comment": comment})
+    assert resp.status_code == 200 and resp.json()["comment"] == "没说办哪去在哪里办"
+    with QuestionLog(data_dir) as log:
+        vote = log.feedback_for(answer_id)
+    assert vote is not None and vote.comment == "没说办哪去在哪里办"
+
+
 @pytest.mark.parametrize("answer_id", ["a" * 24, new_answer_id(), "not-an-id", "x"])
 def test_an_unknown_answer_is_404_in_chinese(client: TestClient, answer_id: str) -> None:
     resp = client.post("/api/feedback", json={"answer_id": answer_id, "helpful": True})

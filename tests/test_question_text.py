@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from assistant import Assistant, InvalidQuestion
 from assistant.cli import main
-from assistant.service import check_question, visible_text
+from assistant.service import check_question
+from assistant.visible import visible_text
 from web.app import create_app
 from web.settings import WebSettings
 

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assistant.qlog import entry_from_answer, new_answer_id
-from assistant.service import MAX_QUESTION_CHARS, ignorable_class
+from assistant.service import MAX_QUESTION_CHARS
+from assistant.visible import ignorable_class
 
 from .deps import Bot
 from .errors import ErrorBody, documented

@@ -29,7 +29,8 @@ from assistant.answer import issued_on
 from assistant.corpus import Chunk
 from assistant.fusion import Hit
 from assistant.redact import redact_text
-from assistant.service import MAX_QUESTION_CHARS, check_question, visible_text
+from assistant.service import MAX_QUESTION_CHARS, check_question
+from assistant.visible import visible_text
 
 from .deps import Bot, templates
 from .errors import error_json
