@@ -7,6 +7,7 @@ Metric definitions are in the scoring module's doc and, for people, in eval/READ
 
 from __future__ import annotations
 
+from .budget import BUDGET_COLUMNS, BUDGET_LABELS, BUDGET_LIMITS, BudgetRow, budget_class, error_budget
 from .ablation import AblationConfig, AblationRow, ablation, ablation_configs, short_spec
 from .faq import (
     DECLINE_KINDS,
@@ -36,6 +37,12 @@ from .results import (
 from .scoring import Bot, evaluate, score_item, summarize
 
 __all__ = [
+    "BUDGET_COLUMNS",
+    "BUDGET_LABELS",
+    "BUDGET_LIMITS",
+    "BudgetRow",
+    "budget_class",
+    "error_budget",
     "ANSWER_METRICS",
     "DECLINE_KINDS",
     "KINDS",

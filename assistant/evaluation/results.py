@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .budget import BudgetRow, budget_dict
 from .faq import FaqItem
 
 # Outcomes of one item, worst first within a failure list. "ok" items can still fail on
@@ -235,6 +236,7 @@ class EvalReport:
     degraded: str | None = None
     n_clarify: int = 0
     answer_metrics: tuple[AnswerMetric, ...] = ()
+    budget: tuple[BudgetRow, ...] = ()  # the error budget: total, then per kind (budget.py)
 
     def figure(self, key: str) -> float | None:
         """A headline figure or an answer metric by key, for tables that list both."""
@@ -284,6 +286,7 @@ class EvalReport:
             "n_clarify": self.n_clarify,
             **{m.key: _r(m.value) for m in self.answer_metrics},
             "answer_metrics_n": {m.key: m.n for m in self.answer_metrics},
+            "budget": budget_dict(self.budget),
         }
         if failures:
             d["confusions"] = [
