@@ -303,7 +303,8 @@ def _near_miss(plan: Plan, corpus: Corpus) -> str:
     if plan.kind != "no_match" or plan.place or plan.referral or not r.near_miss or not r.hits:
         return ""
     chunk = r.hits[0].chunk
-    return f"{_short_label(chunk, corpus)} {chunk.title}".strip()
+    label = _short_label(chunk, corpus)
+    return f"{label} {chunk.title}" if chunk.kind == "measure" and chunk.title not in label else label
 
 
 def _covered(corpus: Corpus) -> str:

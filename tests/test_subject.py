@@ -82,3 +82,15 @@ def test_catalogue_subjects_are_declined(e5: Assistant) -> None:
 def test_the_issue_in_scope_families_are_answered(e5: Assistant, question: str, first: set[str]) -> None:
     ans = e5.ask(question)
     assert ans.matched and ans.measures[0].id in first
+
+
+@pytest.mark.model
+def test_a_close_decline_names_the_nearest_measure_as_a_question(e5: Assistant) -> None:
+    question = "刚毕业来城阳找工作，有没有便宜点的地方住"  # 第9条's 优徕青年社区, in colloquial words
+    r = e5.retrieve(question)
+    ans = e5.ask(question)
+    assert not ans.matched and ans.measures == ()  # GUIDE §3: a decline lists no measure
+    assert r.near_miss and r.hits[0].chunk.id == "m9"
+    assert "您是不是想问:第9条" in ans.answer
+    far = e5.ask("生二胎有补贴吗")
+    assert "您是不是想问" not in far.answer and "12345" in far.answer
