@@ -299,6 +299,7 @@ def prepare(plan: Plan, corpus: Corpus, today: dt.date | None = None) -> Draft:
         "groups": plan.groups,
         "referral": plan.referral,
         "place": plan.place,
+        "near": _near_miss(plan, corpus),
         "covered": _covered(corpus),
         "scope_notes": _scope_notes(plan, measures, corpus),
         "n_shown": len(measures),
@@ -312,6 +313,18 @@ def prepare(plan: Plan, corpus: Corpus, today: dt.date | None = None) -> Draft:
         "n_measures": len(corpus.primary_doc.measures),
     }
     return Draft(kind, measures, context)
+
+
+def _near_miss(plan: Plan, corpus: Corpus) -> str:
+    """A close decline names the nearest measure as a question (「您是不是想问：第12条 …？」), so that
+    the asker can say yes by asking about it; the record stays unmatched (GUIDE §3). Not for another
+    place or a neighbouring service: there the referral is the answer."""
+    r = plan.retrieval
+    if plan.kind != "no_match" or plan.place or plan.referral or not r.near_miss or not r.hits:
+        return ""
+    chunk = r.hits[0].chunk
+    label = _short_label(chunk, corpus)
+    return f"{label} {chunk.title}" if chunk.kind == "measure" and chunk.title not in label else label
 
 
 def _covered(corpus: Corpus) -> str:

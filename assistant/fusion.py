@@ -1,8 +1,23 @@
 """Fusion: one question's per-chunk evidence → a ranking, and whether the policy covers the question.
 
 The second stage of retrieval. `retrieve.Retriever.evidence` measures (lexical, coverage, phrase,
-dense, numbers, departments, neighbouring topics); `decide` weighs and thresholds, cheaply enough
-that the tuner re-decides the same evidence under thousands of weight settings.
+dense, numbers, departments, neighbouring topics, subject coverage); `decide` ranks by the weighted
+sum of `Weights` and decides answer/decline with the fitted model of `decision.py`
+(corpus/decision.json, from eval/fit_decision.py), cheaply enough that the fit re-decides the same
+evidence many times.
+
+Hand rules kept, because the model cannot express them (it sees one question's evidence, not what
+the question *is*):
+  * a greeting is a greeting (lexicon/greetings.txt), whatever it resembles; a question without a
+    single word (「？？？」) is about nothing;
+  * a measure cited by number (「第十四条」) or a department asked what it does (「区妇联负责什么」)
+    is answered: a direct reference is not evidence to weigh;
+  * which neighbouring service a decline refers to (12333, 12329…) is the named one, else the one
+    nearer than the best measure — the model decides *whether* to decline, not where to send;
+  * without the full evidence (the dense-only or lexical-only ablation, or the embedder down) the
+    model, fitted on full evidence, does not apply: the hand thresholds of `Weights` decide.
+Outside this module: other places (places.py), follow-ups and clarifying (followup.py), group lists
+(groups.py via planner.py).
 """
 
 from __future__ import annotations
@@ -13,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .corpus import Chunk
+from .decision import DecisionModel, features
+from .subject import SubjectCoverage
 from .text import Expansion
 
 
@@ -82,6 +99,7 @@ class Evidence:
     # Best share of the question a measure covers without the named neighbour's own words and the
     # words for who is asking: what is left of the question once its subject is the neighbour.
     neighbour_rest: float = 0.0
+    subject: SubjectCoverage | None = None  # what the question is about, and which chunks cover it
 
 
 @dataclass(frozen=True)
@@ -95,6 +113,9 @@ class Retrieval:
     neighbour: str | None = None  # the uncovered topic the question resembles most, if declined for it
     cited: tuple[str, ...] = ()  # ids of the chunks the question cites by number ("第七条")
     evidence_tokens: tuple[str, ...] = ()  # the question's lexical tokens, glossary terms included
+    probability: float | None = None  # the fitted model's P(answer) for the best hit; None: hand rule
+    near_miss: bool = False  # declined, but close: the answer names the best hit as a question
+    subject: tuple[str, ...] = ()  # the subject words (generic and who-words set aside)
 
 
 def decide(
@@ -103,6 +124,7 @@ def decide(
     chunk_tokens: Sequence[frozenset[str]],
     weights: Weights,
     top_k: int = 3,
+    model: DecisionModel | None = None,
 ) -> Retrieval:
     """Fuse the evidence into a ranking and decide whether the policy covers the question."""
     w = weights
@@ -157,10 +179,14 @@ def decide(
 
     matched: list[Hit] = []
     neighbour = None
+    probability = None
+    near = False
     if hits:
         top = hits[0]
         top_i = ranked[0]
         has_dense = dense.max() > 0
+        # The hand thresholds first: they decide without a model, and their verdict is one of the
+        # model's features (the fit weighs how far to trust them).
         if not ev.lexical_on:
             evidence = top.dense >= w.min_dense
         else:
@@ -179,7 +205,19 @@ def decide(
             neighbour = nb_cov_topic
         elif has_dense and nb_dense >= float(dense.max()) + w.neighbour_margin:
             neighbour = nb_dense_topic
+        if model is not None and ev.lexical_on and has_dense:
+            hand = evidence and neighbour is None
+            probability = model.probability(features(ev, top_i, model.names, hand))
+            # No word at all (「？？？」): nothing to be about, whatever the vectors say.
+            evidence = probability >= model.threshold and bool(ev.q_tokens)
+            near = model.near(probability)
+            # The model has weighed the neighbours already; `neighbour` only names the referral.
+            if evidence:
+                neighbour = None
+            elif neighbour is None and ev.neighbour_named:
+                neighbour = ev.neighbour_named
         if direct[top_i] or (evidence and neighbour is None):
+            near = False
             neighbour = None
             matched = [
                 h
@@ -188,8 +226,20 @@ def decide(
             ]
     kind = "answer" if matched else "no_match"
     cited = tuple(chunks[i].id for i in ev.cited)
+    subject = ev.subject.words if ev.subject else ()
     return Retrieval(
-        ev.question, ev.expansion, kind, tuple(hits), tuple(matched[:top_k]), ev.degraded, neighbour, cited, ev.q_tokens
+        ev.question,
+        ev.expansion,
+        kind,
+        tuple(hits),
+        tuple(matched[:top_k]),
+        ev.degraded,
+        neighbour,
+        cited,
+        ev.q_tokens,
+        probability,
+        near and not matched,
+        subject,
     )
 
 

@@ -8,6 +8,8 @@ reviewed (`policy-assistant groups`, `GET /api/groups`).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,14 +24,49 @@ class Group:
     variants: tuple[str, ...]  # how people say it (normalised)
     policy_words: tuple[str, ...]  # how the policy text says it
     measures: tuple[str, ...]  # ids of the measures whose text names the group, in document order
+    # Of those, the ones that name the group only as someone's hire (「小微企业招用…高校毕业生」): they
+    # benefit the employer, so a group answer lists them after the group's own (lexicon/employers.txt).
+    employer_side: tuple[str, ...] = ()
 
     def sentence_words(self) -> tuple[str, ...]:
         return self.policy_words
 
 
+_CLAUSE_RE = re.compile(r"[。；;，,：:]")
+
+
+def employer_addressed(text: str, words: Sequence[str], verbs: Sequence[str]) -> bool:
+    """True when every clause of `text` naming the group (any of `words`) names it after one of
+    `verbs` (招用, 吸纳…): the group is hired, someone else is paid."""
+    clauses = [c for c in _CLAUSE_RE.split(text) if any(w in c for w in words)]
+    if not clauses or not verbs:
+        return False
+    hired = re.compile("(?:" + "|".join(map(re.escape, verbs)) + ")")
+    return all(
+        any((m := c.find(w)) >= 0 and hired.search(c[:m]) for w in words) for c in clauses
+    )
+
+
+def _hires(measures: Sequence[Chunk], words: Sequence[str], verbs: Sequence[str]) -> bool:
+    if not verbs:
+        return False
+    rx = re.compile(
+        "(?:" + "|".join(map(re.escape, words)) + r")[^。；;，,、]{0,12}?(?:" + "|".join(map(re.escape, verbs)) + ")"
+    )
+    return any(rx.search(c.text) for c in measures)
+
+
+def read_employer_verbs(path: Path) -> tuple[str, ...]:
+    if not path.exists():
+        return ()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return tuple(w for ln in lines if ln.strip() and not ln.startswith("#") for w in ln.split())
+
+
 def read_groups(path: Path, corpus: Corpus) -> tuple[Group, ...]:
     if not path.exists():
         return ()
+    verbs = read_employer_verbs(path.parent / "employers.txt")
     measures = [c for d in corpus.documents for c in d.measures]
     groups = []
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -46,7 +83,11 @@ def read_groups(path: Path, corpus: Corpus) -> tuple[Group, ...]:
         if unused:
             raise CorpusError(str(path), n, f"政策用语在任何措施中都没有出现: {'、'.join(unused)}")
         served = tuple(c.id for c in measures if any(w in c.text for w in words))
-        groups.append(Group(name, variants, words, served))
+        # A group that does the hiring itself (「小微企业招用…」, 「用人单位…招用」) is the employer side.
+        employer = () if _hires(measures, words, verbs) else tuple(
+            c.id for c in measures if c.id in served and employer_addressed(c.text, words, verbs)
+        )
+        groups.append(Group(name, variants, words, served, employer))
     return tuple(groups)
 
 
@@ -79,4 +120,4 @@ class GroupIndex:
         return tuple(g.name for g in self.groups if chunk.id in g.measures)
 
 
-__all__ = ["Group", "GroupIndex", "read_groups"]
+__all__ = ["Group", "GroupIndex", "employer_addressed", "read_groups"]

@@ -136,6 +136,14 @@ class IntentReader:
         topic = [t for t in self.lexicon.tokens(rest) if t not in self.generic and (len(t) > 1 or t.isdigit())]
         return QuestionIntent(intents, tuple(dict.fromkeys([*topic_groups, *topic])), deictic)
 
+    def strip(self, text: str) -> str:
+        """`text` without what it asks for (the intents' cues) and without words pointing back."""
+        for r in self.rules:
+            text = r.cues.sub(" ", text)
+        for w in self.deictic_words:
+            text = text.replace(w, " ")
+        return text
+
     def asks_something(self, text: str) -> bool:
         """Whether a clause is itself a question: an intent cue or a question word."""
         norm = normalize(text)

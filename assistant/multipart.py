@@ -16,12 +16,14 @@ from .text import normalize
 # So a question splits at them only when it says "each" (分别/各…) or adds a second question
 # (还有/另外/又…); otherwise only into clauses that each ask something themselves
 # (「…贷款利率多少？骑手意外险补多少钱？」, 「青年社区建几个、服务站建几家」).
-# "都", "各", "又", "同时" are too common in one-topic questions (「一个员工都没裁」, 「各街道」) to
+# "都", "又", "同时" (and "各" other than right before the verb) are too common in one-topic questions (「一个员工都没裁」, 「各街道」) to
 # mark a second question; "还有没有…" asks about one thing.
-_EACH_RE = re.compile(r"分别|各自|两个|两项|两种|这两|(?:和|与|跟|及|、)[^，,。？?]{1,12}都")
+# "各" marks "each" only right before what is asked of each (「A、B各找哪个部门」), not in 各街道/各类.
+_EACH_VERB = r"各(?=找|是|在|有|要|能|需|多少|怎么|归|由|补|给|领)"
+_EACH_RE = re.compile(rf"分别|各自|两个|两项|两种|这两|(?:和|与|跟|及|、)[^，,。？?]{{1,12}}(?:都|{_EACH_VERB})")
 _ADDITIVE_RE = re.compile(r"以及|还有(?!没有|吗|啥|什么)|另外|此外")
 _JOIN_RE = re.compile(r"以及|还有(?!没有|吗|啥|什么)|另外|此外|和|与|跟|及|、|，|,|；|;|？|\?|。|！|!")
-_EACH_WORD_RE = re.compile(r"分别|各自|都")
+_EACH_WORD_RE = re.compile(rf"分别|各自|都|{_EACH_VERB}")
 _CLAUSE_RE = re.compile(r"、|，|,|；|;|？|\?|。|！|!")
 MIN_PART_CHARS = 2
 MAX_PARTS = 4

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from .corpus import Chunk, Corpus
 from .followup import clean_context, resolve
 from .fusion import Hit, Retrieval
-from .groups import GroupIndex
+from .groups import Group, GroupIndex
 from .highlight import Highlight, Highlighter
 from .intent import IntentReader, QuestionIntent
 from .multipart import split_parts
@@ -116,15 +116,27 @@ class Planner:
         # Naming the district itself needs no note; naming the city or province it belongs to does.
         broader = where.chain if where.chain and where.chain not in self.places.district else None
         scope = {"chain_place": broader, "years": when.years}
-        plan = self._decide(question, top_k, context, retrieval, intent)
+        plan = self._decide(question, top_k, context, retrieval, intent, today or dt.date.today())
         return replace(plan, **scope)
 
     def _decide(
-        self, question: str, top_k: int, context: Iterable[str] | None, retrieval: Retrieval, intent: QuestionIntent
+        self,
+        question: str,
+        top_k: int,
+        context: Iterable[str] | None,
+        retrieval: Retrieval,
+        intent: QuestionIntent,
+        today: dt.date,
     ) -> Plan:
         cited = bool(retrieval.cited)
-
-        resolution = resolve(intent, clean_context(self.corpus, context, limit=None), cited, normalize(question))
+        previous = clean_context(self.corpus, context, limit=None)
+        resolution = resolve(intent, previous, cited, normalize(question))
+        if resolution.kind == "own" and retrieval.kind == "no_match" and not retrieval.neighbour:
+            # 「房子有多少间？」 after the answer on 优徕青年社区: too little on its own, but what it is
+            # about is in the previous answer's measure — a conversation, not a new question.
+            covering = self._covering(retrieval, previous)
+            if covering:
+                resolution = replace(resolution, kind="context", chunks=covering)
         if resolution.kind == "context":
             shown = tuple(
                 self._show(self._direct_hit(c, "上一轮答复"), retrieval, intent, "context") for c in resolution.chunks
@@ -133,7 +145,7 @@ class Planner:
         if resolution.kind == "clarify":
             return Plan(question, "clarify", (), intent, retrieval)
 
-        group_plan = self._group_plan(question, retrieval, intent)
+        group_plan = self._group_plan(question, retrieval, intent, today)
         if group_plan is not None:
             return group_plan
         multi_plan = self._multi_plan(question, retrieval, intent, top_k)
@@ -142,16 +154,35 @@ class Planner:
         shown = tuple(self._show(h, retrieval, intent, "retrieved") for h in retrieval.matched)
         return Plan(question, retrieval.kind, shown, intent, retrieval, referral=self._referral(retrieval))
 
+    def _covering(self, retrieval: Retrieval, previous: tuple[Chunk, ...]) -> tuple[Chunk, ...]:
+        """The previous answer's measures that cover most of the question's subject (none when the
+        question has no subject of its own: that is the elliptical case, resolved already)."""
+        if not previous or not retrieval.subject:
+            return ()
+        # A close decline whose nearest measure is the one just discussed is about it.
+        if retrieval.near_miss and retrieval.hits and retrieval.hits[0].chunk in previous:
+            return (retrieval.hits[0].chunk,)
+        coverage = self.retriever.subjects.coverage(retrieval.expansion)
+        pos = {c.id: i for i, c in enumerate(self.retriever.chunks)}
+        return tuple(c for c in previous if c.id in pos and coverage.share[pos[c.id]] >= 0.5)[:1]
+
     def _referral(self, retrieval: Retrieval) -> str:
         if retrieval.kind != "no_match" or not retrieval.neighbour:
             return ""
         nb = next((n for n in self.lexicon.neighbours if n.topic == retrieval.neighbour), None)
         return nb.referral if nb is not None else ""
 
-    def _group_plan(self, question: str, retrieval: Retrieval, intent: QuestionIntent) -> Plan | None:
-        """「我是退役军人，有哪些政策？」: every measure for the group(s), most relevant first."""
+    def _group_plan(
+        self, question: str, retrieval: Retrieval, intent: QuestionIntent, today: dt.date
+    ) -> Plan | None:
+        """「我是退役军人，有哪些政策？」: every measure for the group(s) — the group's own first, then
+        those paid to whoever hires them, then those whose deadline has passed; most relevant first
+        within each."""
         # A named uncovered service (「退役军人医保有哪些政策」) is declined, not answered with the group's list.
         if not intent.asks("broad") or retrieval.cited or retrieval.neighbour is not None:
+            return None
+        # So is a subject of its own that no measure covers (「我是宝妈，孩子上幼儿园有补助吗」).
+        if retrieval.kind == "no_match" and retrieval.subject:
             return None
         named = self.groups.named_in(question)
         if not named:
@@ -177,7 +208,13 @@ class Planner:
         shown: list[Shown] = []
         seen: set[str] = set()
         for group in named:
-            ids = sorted(group.measures, key=lambda cid: rank.get(cid, len(rank)))
+
+            def order(cid: str, group: Group = group) -> tuple[bool, bool, int]:
+                chunk = self.corpus.chunk(cid)
+                expired = chunk is not None and any(d.date < today for d in chunk.deadlines)
+                return (expired, cid in group.employer_side, rank.get(cid, len(rank)))
+
+            ids = sorted(group.measures, key=order)
             for cid in ids[:MAX_GROUP_MEASURES]:
                 if cid in seen:
                     continue
@@ -202,8 +239,11 @@ class Planner:
         if len(topical) < 2:
             return None
         for part, part_intent in topical:
-            r = self.retriever.retrieve(part, top_k=top_k)
-            if r.kind != "answer" or not r.matched:
+            # A part is a short question the decision model was not fitted on: it must clear the hand
+            # thresholds as well, or the whole question's ranking stands.
+            ev = self.retriever.evidence(part)
+            r = self.retriever.decide(ev, top_k)
+            if r.kind != "answer" or not r.matched or self.retriever.decide(ev, top_k, model=None).kind != "answer":
                 return None
             # Each part's key sentence answers what that part asks ("利率多少" / "补多少钱");
             # a part that asks nothing itself ("创业担保贷款和…") shares the question's intent.

@@ -5,10 +5,12 @@ Four kinds of evidence, each cheap and explainable to a hotline operator:
   unit     a department named in the question ("区妇联负责什么") — the measures it leads;
   lexical  BM25 over jieba tokens of the glossary-expanded question;
   semantic cosine similarity of e5 vectors, best over the chunk and each of its sentences.
-They are fused by a weighted sum whose weights were chosen by measurement (eval/tune.py over
+They are ranked by a weighted sum whose weights were chosen by measurement (eval/tune.py over
 eval/faq.jsonl; the held-out file is never used for this). Whether anything matched is decided from
-absolute evidence — how much of the question's vocabulary the best chunk covers and how similar it
-is — because a relative score always has a "best" chunk, even for 火锅.
+absolute evidence — how much of the question's vocabulary and of its subject (assistant/subject.py)
+the best chunk covers, how similar it is, how near a neighbouring service is — by a logistic
+regression fitted by cross-validation (assistant/decision.py, eval/fit_decision.py), because a
+relative score always has a "best" chunk, even for 火锅.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ import numpy as np
 from cachetools import LRUCache
 
 from .corpus import Chunk, Corpus, cn_to_int
+from .decision import DecisionModel, load_decision
 from .documents.library import today as district_today
 from .embed import Embedder
 from .errors import EmbedderError
 from .fusion import Evidence, Retrieval, Weights, decide
 from .groups import read_groups
 from .index import LoadedIndex, lexical_text
+from .intent import IntentReader
+from .subject import SubjectReader
 from .text import Expansion, Lexicon, normalize
 
 _NUM = r"([0-9]{1,2}|[一二三四五六七八九十两]{1,3})"
@@ -66,7 +71,10 @@ class Retriever:
         weights: Weights | None = None,
         use_lexical: bool = True,
         use_dense: bool = True,
+        model: DecisionModel | None | bool = True,
     ) -> None:
+        """`model`: the fitted decision; True reads corpus/decision.json, False/None uses the hand
+        thresholds of `Weights` (what eval/fit_decision.py measures the model against)."""
         self.corpus = corpus
         self.lexicon = lexicon
         self.index = index
@@ -123,6 +131,13 @@ class Retriever:
         self._neighbour_tokens = [
             frozenset(t for t in toks if nb_df[t] == 1 and t not in self._idf) for toks in nb_tokens
         ]
+        group_variants = [v for g in read_groups(lexicon.dir / "groups.tsv", corpus) for v in g.variants]
+        asked = IntentReader(lexicon)
+        self.subjects = SubjectReader(
+            lexicon, self._idf, self._idf_unknown, self._chunk_tokens, self._chunk_texts, group_variants, asked.strip
+        )
+        fitted = load_decision(corpus.root / "decision.json", index.manifest.embedder) if model is True else model
+        self.model = fitted or None
         self._vectors: LRUCache[str, np.ndarray] = LRUCache(maxsize=4096)
         self.skip_dense_when_cited = True
         self._vectors_lock = threading.Lock()
@@ -295,6 +310,7 @@ class Retriever:
             lexical_on=self.use_lexical,
             degraded=self.degraded,
             neighbour_rest=rest,
+            subject=self.subjects.coverage(expansion) if self.use_lexical else None,
         )
 
     def _document_prior(self) -> np.ndarray:
@@ -338,6 +354,14 @@ class Retriever:
     def retrieve(self, question: str, top_k: int = 3) -> Retrieval:
         return self.decide(self.evidence(question), top_k)
 
-    def decide(self, ev: Evidence, top_k: int = 3, weights: Weights | None = None) -> Retrieval:
-        """Fuse the evidence into a ranking and decide whether the policy covers the question."""
-        return decide(ev, self.chunks, self._chunk_tokens, weights or self.weights, top_k)
+    def decide(
+        self,
+        ev: Evidence,
+        top_k: int = 3,
+        weights: Weights | None = None,
+        model: DecisionModel | None | bool = True,
+    ) -> Retrieval:
+        """Fuse the evidence into a ranking and decide whether the policy covers the question.
+        `model`: True = this retriever's fitted decision; None/False = the hand thresholds; or another."""
+        chosen = self.model if model is True else (model or None)
+        return decide(ev, self.chunks, self._chunk_tokens, weights or self.weights, top_k, chosen)

@@ -6,7 +6,10 @@ the cheap fusion/decision step. Usage:
 
     python eval/tune.py [--trials 3000] [--faq eval/faq.jsonl] [--holdout eval/faq_holdout.jsonl]
 
-Prints the best setting as a `Weights(...)` literal to paste into assistant/retrieve.py.
+Prints the best setting as a `Weights(...)` literal to paste into assistant/fusion.py. Since issue 19 the
+weights rank; whether to answer at all is the fitted decision of eval/fit_decision.py (the thresholds of
+`Weights` decide only where that model does not apply, and their verdict is one of its features), so
+re-run eval/fit_decision.py after changing the weights.
 
 Only questions the retriever decides on its own are searched over: a follow-up (asked with the
 previous answer's ids) and a context-less elliptical question (answered with a clarifying reply)

@@ -6,6 +6,7 @@ its intent and the previous answer decide what is shown, not semantic similarity
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 from pathlib import Path
@@ -209,6 +210,36 @@ def test_a_group_question_with_a_topic_of_its_own_is_answered_by_retrieval(chars
     assert chars_assistant.plan("我是大学生,有什么政策").groups == ("高校毕业生",)
 
 
+def test_a_group_answer_lists_the_askers_own_measures_before_the_employers(chars_assistant: Assistant) -> None:
+    graduates = chars_assistant.groups.get("高校毕业生")
+    assert graduates is not None and graduates.employer_side == ("m7",)  # 小微企业招用…高校毕业生: paid to employers
+    a = chars_assistant.ask("我刚毕业还没找到工作,有啥补贴没")
+    ids = [m.id for m in a.measures]
+    assert sorted(ids) == sorted(graduates.measures) and ids[-1] == "m7"
+
+
+def test_expired_measures_come_last_in_a_group_answer(chars_assistant: Assistant) -> None:
+    employers = chars_assistant.groups.get("用人单位")
+    assert employers is not None and employers.employer_side == ()  # the employers' own group
+    early = [s.hit.chunk.id for s in chars_assistant.planner.plan("用人单位能享受哪些政策", today=dt.date(2024, 8, 1)).shown]
+    late = [s.hit.chunk.id for s in chars_assistant.planner.plan("用人单位能享受哪些政策", today=dt.date(2026, 6, 1)).shown]
+    assert sorted(early) == sorted(late) == sorted(employers.measures)
+    # m7's tax relief ran to 2025-12-31, m8's lower premium rate to the end of 2024.
+    assert late.index("m11") < late.index("m7") and late.index("m11") < late.index("m8")
+
+
+def test_a_qualified_group_question_lists_the_whole_group(chars_assistant: Assistant) -> None:
+    disabled = chars_assistant.groups.get("残疾人")
+    assert disabled is not None
+    plan = chars_assistant.plan("残疾人有哪些就业方面的扶持")
+    assert plan.groups == ("残疾人",) and sorted(s.hit.chunk.id for s in plan.shown) == sorted(disabled.measures)
+
+
+def test_a_group_question_about_another_benefit_is_not_the_group_list(chars_assistant: Assistant) -> None:
+    plan = chars_assistant.plan("我是宝妈,孩子上幼儿园有补助吗")
+    assert plan.groups == ()
+
+
 # ---- two-part questions ----------------------------------------------------------------------
 
 
@@ -222,6 +253,11 @@ def test_each_part_is_answered_in_the_order_asked(chars_assistant: Assistant) ->
     assert [m.id for m in a.measures][:2] == ["m13", "m14"]
     lines = a.answer.split("\n")
     assert "区人力资源社会保障局、区总工会" in lines[0] and "区行政审批局" in lines[1]
+
+
+def test_each_is_a_split_only_right_before_what_is_asked() -> None:
+    assert split_parts("创业担保贷款、骑手意外险各找哪个部门") == ("创业担保贷款", "骑手意外险找哪个部门")
+    assert split_parts("区人社局、各街道办事处负责什么") == ("区人社局、各街道办事处负责什么",)
 
 
 def test_and_inside_one_topic_is_not_split(chars_assistant: Assistant) -> None:

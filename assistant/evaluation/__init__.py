@@ -8,6 +8,7 @@ Metric definitions are in the scoring module's doc and, for people, in eval/READ
 from __future__ import annotations
 
 from .ablation import AblationConfig, AblationRow, ablation, ablation_configs, short_spec
+from .budget import BUDGET_COLUMNS, BUDGET_LABELS, BUDGET_LIMITS, BudgetRow, budget_class, error_budget
 from .faq import (
     DECLINE_KINDS,
     KIND_LABELS,
@@ -37,6 +38,9 @@ from .scoring import Bot, evaluate, score_item, summarize
 
 __all__ = [
     "ANSWER_METRICS",
+    "BUDGET_COLUMNS",
+    "BUDGET_LABELS",
+    "BUDGET_LIMITS",
     "DECLINE_KINDS",
     "KINDS",
     "KIND_LABELS",
@@ -50,6 +54,7 @@ __all__ = [
     "AblationRow",
     "AnswerMetric",
     "Bot",
+    "BudgetRow",
     "Confusion",
     "EvalReport",
     "Evidence",
@@ -62,7 +67,9 @@ __all__ = [
     "ablation",
     "ablation_configs",
     "answer_metrics",
+    "budget_class",
     "check_ids",
+    "error_budget",
     "evaluate",
     "load_faq",
     "parse_faq_line",

@@ -14,6 +14,7 @@ import jinja2
 from ..answer import template_env
 from ..errors import PolicyAssistantError
 from .ablation import AblationRow
+from .budget import BUDGET_COLUMNS, BUDGET_LABELS, BUDGET_LIMITS
 from .faq import DECLINE_KINDS, KIND_LABELS, KINDS, NO_EXPECT_KINDS
 from .metrics import ANSWER_METRICS, SPECS
 from .results import PROBLEM_LABELS, PROBLEM_LABELS_EN, EvalReport
@@ -193,6 +194,27 @@ def report_context(
         if any(per):
             kinds.append({"kind": kind, "label": KIND_LABELS[kind], "per": per})
 
+    budget = []  # the error budget (issue 19): one table per file, total first, then per kind
+    for r in reports:
+        rows = []
+        for row in r.budget:
+            rates = []
+            for key, value in (("oos_answered", row.oos_answered), ("in_scope_declined", row.in_scope_declined)):
+                limit = BUDGET_LIMITS[key]
+                ok = None if value is None else value <= limit + 1e-9
+                rates.append({"text": "—" if value is None else f"{value * 100:.1f}%", "ok": ok})
+            rows.append(
+                {
+                    "label": "合计" if row.label == "total" else KIND_LABELS.get(row.label, row.label),
+                    "kind": row.label,
+                    "n": row.n,
+                    "counts": [row.counts[c] for c in BUDGET_COLUMNS],
+                    "rates": rates,
+                }
+            )
+        if rows:
+            budget.append({"file": Path(r.name).name, "rows": rows})
+
     confusion = []
     for r in reports:
         cs = r.confusions
@@ -274,6 +296,9 @@ def report_context(
         "headline": headline,
         "answer_rows": answer_rows,
         "kinds": kinds,
+        "budget": budget,
+        "budget_cols": [BUDGET_LABELS[c] for c in BUDGET_COLUMNS],
+        "budget_limits": {k: f"{v * 100:.0f}%" for k, v in BUDGET_LIMITS.items()},
         "confusion": confusion,
         "ablation_cols": [label for _, label in _ABLATION_COLS],
         "ablation": ablation_view,

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .budget import BudgetRow, budget_dict
 from .faq import FaqItem
 
 # Outcomes of one item, worst first within a failure list. "ok" items can still fail on
@@ -237,6 +238,7 @@ class EvalReport:
     answer_metrics: tuple[AnswerMetric, ...] = ()
     # Per document of the expected answer (its id's prefix, the primary for bare ids): the library's eval per document.
     by_doc: tuple[KindStats, ...] = ()
+    budget: tuple[BudgetRow, ...] = ()  # the error budget: total, then per kind (budget.py)
 
     def figure(self, key: str) -> float | None:
         """A headline figure or an answer metric by key, for tables that list both."""
@@ -287,6 +289,7 @@ class EvalReport:
             "n_clarify": self.n_clarify,
             **{m.key: _r(m.value) for m in self.answer_metrics},
             "answer_metrics_n": {m.key: m.n for m in self.answer_metrics},
+            "budget": budget_dict(self.budget),
         }
         if failures:
             d["confusions"] = [

@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 
 from ..answer import Answer
 from ..fusion import Retrieval
+from .budget import error_budget
 from .faq import KINDS, FaqError, FaqItem, check_ids
 from .metrics import answer_metrics, count_sentences
 from .results import Confusion, EvalReport, Evidence, ItemResult, KindStats, mean_of, ratio_of
@@ -244,6 +245,7 @@ def summarize(
         results=tuple(results),
         degraded=degraded,
         answer_metrics=answer_metrics(results),
+        budget=error_budget(results),
     )
 
 

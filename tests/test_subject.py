@@ -1,0 +1,96 @@
+"""Subject coverage (issue 19): a question is answered only when a measure covers what it is about.
+
+The catalogue test asks about every subject of a broad public-service catalogue that the policy does
+not contain (tests/fixtures/service_catalogue.tsv — test data, read by no product code) in the ways
+citizens ask about benefits, and expects them declined. It runs on the default embedder, the one the
+decision (corpus/decision.json) was fitted with.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant
+
+REPO = Path(__file__).resolve().parent.parent
+CATALOGUE = REPO / "tests" / "fixtures" / "service_catalogue.tsv"
+TEMPLATES = ("{subject}有补贴吗", "{subject}怎么申请", "{subject}能领多少")
+
+
+def catalogue() -> list[tuple[str, str, str]]:
+    lines = [ln for ln in CATALOGUE.read_text(encoding="utf-8").splitlines() if ln and not ln.startswith("#")]
+    rows = list(csv.DictReader(lines, delimiter="\t"))
+    return [(r["category"], r["subject"], r["template"]) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def e5(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    return Assistant.load(index_dir=tmp_path_factory.mktemp("index-e5-subject"), embedder="e5")
+
+
+def test_generic_and_who_words_are_not_the_subject(chars_assistant: Assistant) -> None:
+    subjects = chars_assistant.retriever.subjects
+    words = subjects.coverage(chars_assistant.lexicon.expand("我是宝妈，孩子上幼儿园有补助吗")).words
+    assert "幼儿园" in words
+    assert not {"宝妈", "补助", "我"} & set(words)
+
+
+def test_an_unlisted_subject_is_covered_by_no_measure(chars_assistant: Assistant) -> None:
+    cov = chars_assistant.retriever.subjects.coverage(chars_assistant.lexicon.expand("买新能源车有补贴吗"))
+    assert cov.terms and float(cov.share.max()) == 0.0
+
+
+def test_a_policy_subject_is_covered_through_the_glossary(chars_assistant: Assistant) -> None:
+    r = chars_assistant.retriever
+    cov = r.subjects.coverage(chars_assistant.lexicon.expand("老板拖欠工资不给"))
+    best = r.chunks[int(cov.share.argmax())]
+    assert best.id == "m12" and float(cov.share.max()) == 1.0
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(
+    "question", ["孩子上幼儿园有补助吗", "生二胎有补贴吗", "在城阳租房子有补贴不", "买新能源车有补贴吗", "装修房子有补贴吗"]
+)
+def test_the_issue_questions_are_declined_with_the_phone(e5: Assistant, question: str) -> None:
+    ans = e5.ask(question)
+    assert not ans.matched and ans.measures == ()
+    assert "0532-58659939" in ans.answer
+
+
+@pytest.mark.model
+def test_catalogue_subjects_are_declined(e5: Assistant) -> None:
+    rows = catalogue()
+    assert len(rows) >= 100
+    questions = {t.format(subject=s) for _, s, own in rows for t in (*TEMPLATES, own)}
+    answered = sorted(q for q in questions if e5.ask(q).matched)
+    share = 1 - len(answered) / len(questions)
+    assert share >= 0.97, f"{share:.1%} declined; answered: {answered}"
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        ("单位拖欠工资不发，有人管吗", {"m12"}),
+        ("技师等级认定有补贴吗", {"m15", "m16"}),
+        ("我是陇南成县来的，在城阳打工有啥帮扶", {"m11"}),
+    ],
+)
+def test_the_issue_in_scope_families_are_answered(e5: Assistant, question: str, first: set[str]) -> None:
+    ans = e5.ask(question)
+    assert ans.matched and ans.measures[0].id in first
+
+
+@pytest.mark.model
+def test_a_close_decline_names_the_nearest_measure_as_a_question(e5: Assistant) -> None:
+    question = "刚毕业来城阳找工作，有没有便宜点的地方住"  # 第9条's 优徕青年社区, in colloquial words
+    r = e5.retrieve(question)
+    ans = e5.ask(question)
+    assert not ans.matched and ans.measures == ()  # GUIDE §3: a decline lists no measure
+    assert r.near_miss and r.hits[0].chunk.id == "m9"
+    assert "您是不是想问:第9条" in ans.answer
+    far = e5.ask("生二胎有补贴吗")
+    assert "您是不是想问" not in far.answer and "12345" in far.answer
