@@ -12,6 +12,7 @@ from typing import Any
 
 import jinja2
 
+from .clock import district_today
 from .corpus import Chunk, Corpus, Document
 from .planner import Plan, Shown
 
@@ -265,7 +266,7 @@ def _scope_notes(plan: Plan, measures: tuple[MeasureAnswer, ...], corpus: Corpus
 
 def prepare(plan: Plan, corpus: Corpus, today: dt.date | None = None) -> Draft:
     """Everything the text is rendered from (the benchmark times this and `render` apart)."""
-    today = today or dt.date.today()
+    today = today or district_today()
     meta = corpus.primary_doc.meta
     measures = tuple(_measure(s, corpus, today) for s in plan.shown)
     kind = plan.kind if measures or plan.kind != "answer" else "no_match"

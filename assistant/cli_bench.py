@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .clock import district_today
 from .bench import REPO, InProcess, faq_questions, run_in_process
 from .service import Assistant
 
@@ -127,7 +127,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.write:
         header = (
             f"# 性能基准\n\n`policy-assistant bench {_command_args(args)}` 于 "
-            f"{dt.date.today():%Y-%m-%d} 在 {inp.cpus} 核机器上测得;同一次运行、同一批问题,比值可比,绝对值随机器负载变化。\n\n"
+            f"{district_today():%Y-%m-%d} 在 {inp.cpus} 核机器上测得;同一次运行、同一批问题,比值可比,绝对值随机器负载变化。\n\n"
         )
         Path(args.write).write_text(header + text + "\n", encoding="utf-8")
         print(f"\n已写入 {args.write}")

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .clock import district_today
 from .errors import CorpusError
 from .text import normalize
 
@@ -81,7 +82,7 @@ class Periods:
         """Years named in the question (relative ones resolved against `today`) and whether it asks
         what is current."""
         text = normalize(question)
-        today = today or dt.date.today()
+        today = today or district_today()
         found: list[tuple[int, int]] = []  # (position, year)
         for m in _YEAR4_RE.finditer(text):
             found.append((m.start(), int(m[1])))

@@ -18,6 +18,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from .answer import Answer, MeasureAnswer, compose, suggestions
+from .clock import district_today
 from .config import Settings
 from .corpus import Chunk, Corpus, load_corpus
 from .embed import CheckedEmbedder, Embedder, get_embedder
@@ -151,7 +152,7 @@ class Assistant:
         cache belongs to this Assistant, i.e. to one corpus, lexicon and index.
         """
         q = self._checked(question, top_k, context)
-        today = today or dt.date.today()
+        today = today or district_today()
         key = (normalize(q), top_k, tuple(context or ()), today, self.retriever.degraded)
         with self._answers_lock:
             cached = self._answers.get(key)

@@ -6,13 +6,21 @@ import importlib.util
 import os
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+import time_machine
 
 from assistant import Assistant
+from assistant.clock import DISTRICT_TZ
 from web.localserver import CHROMIUM_PATH
+
+# The moment tests whose figures depend on the date are run at: noon in Chengyang on a day after
+# m7's deadline (2025年底), so that its expiry note and badge show. A fixed moment, not the real
+# clock, so that those tests mean the same at 23:59 UTC (already tomorrow in Chengyang) as at noon.
+DISTRICT_NOON = datetime(2026, 3, 10, 12, 0, tzinfo=DISTRICT_TZ)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -38,6 +46,14 @@ def _web_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
         mp.setenv("POLICY_ASSISTANT_RATE_LIMIT", "0")
         mp.delenv("POLICY_ASSISTANT_TRUSTED_PROXIES", raising=False)
         yield
+
+
+@pytest.fixture
+def district_noon() -> Iterator[datetime]:
+    """The clock faked to DISTRICT_NOON (still ticking) for the test, in every thread of this
+    process, in-process servers included."""
+    with time_machine.travel(DISTRICT_NOON, tick=True):
+        yield DISTRICT_NOON
 
 
 @pytest.fixture(scope="session")

@@ -137,6 +137,7 @@ def test_a_text_message_gets_the_measure_its_units_and_the_phone(client: TestCli
     assert entry.session_id and USER not in entry.session_id  # a keyed hash of the OpenID, twice over
 
 
+@pytest.mark.usefixtures("district_noon")  # a day after m7's deadline, 2025年底
 def test_a_follow_up_from_the_same_user_uses_the_previous_answer(client: TestClient, data_dir: Path) -> None:
     first = ask(client, "重点群体就业创业税收优惠政策")
     assert "第7条" in first

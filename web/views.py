@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from markupsafe import Markup, escape
 
 from assistant.answer import validity_notes
+from assistant.clock import district_today
 from assistant.corpus import Chunk, Corpus
 from assistant.fusion import Hit
 
@@ -150,7 +151,7 @@ def rank_rows(
 
 def expired_notes(corpus: Corpus, today: dt.date | None = None) -> dict[str, str]:
     """chunk id → its "deadline passed" note, for the 已过期 badge (the chat uses the same notes)."""
-    day = today or dt.date.today()
+    day = today or district_today()
     out: dict[str, str] = {}
     for c in corpus.chunks:
         passed = [n for n in validity_notes(c, corpus, day) if "已过" in n]
