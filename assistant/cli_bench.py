@@ -74,6 +74,9 @@ def _tables(inp: InProcess, runs: list[dict[str, Any]]) -> str:
         f"| 完整答复 p50 (新问题) | {e['answer_fresh'].p50_ms:.2f} ms | |",
         f"| 裸向量化 p50 (同一批问题) | {e['embed_bare'].p50_ms:.2f} ms | |",
         f"| 比值 答复/向量化 | {inp.ratio_answer_to_embed:.3f} | {_mark('ratio_answer_to_embed', inp.ratio_answer_to_embed)} |",
+        f"| {inp.questions} 个新问题由 4 个线程同时向量化:1 个编码线程 / 每核 1 个({inp.cpus} 个) | "
+        f"{inp.parallel_embed['one_thread_s']:.2f} s / {inp.parallel_embed['per_core_s']:.2f} s,"
+        f"加速 {inp.parallel_embed['speedup']:.2f} 倍 | |",
         f"| 重复问题 p50 | {e['answer_repeated'].p50_ms:.3f} ms | "
         f"{_mark('answer_repeated_p50_ms', e['answer_repeated'].p50_ms)} |",
         f"| 冷启动到首个答复(索引已建) | {inp.cold_start_s:.2f} s | {_mark('cold_start_s', inp.cold_start_s)} |",
