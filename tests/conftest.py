@@ -80,10 +80,13 @@ def browser():
 
     Module-scoped on purpose: playwright's sync API keeps an event loop running on the main
     thread while it is open, which breaks later tests that call asyncio.run()."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     from web.localserver import CHROMIUM_ARGS
 
+    # The pages' own default is 10 s (each module sets it); assertions get as long, not 5 s: on a
+    # machine whose cores are busy with other work a page can take seconds to settle.
+    expect.set_options(timeout=10_000)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
         yield b

@@ -553,7 +553,9 @@ def test_a_thousand_idle_connections_do_not_take_serve_down(chars_index: Path, t
     result = attack.run(args)
     print(f"attack_idle (reduced): {result}")
     assert result.connections_opened == 1000
-    assert result.probes >= 3 and result.probe_failures == 0 and result.probe_worst_ms < 1000
+    # Every probe answered; the worst within seconds (loose for a busy machine), below the probes'
+    # own 5 s client timeout that a client stuck behind idle sockets would run into.
+    assert result.probes >= 3 and result.probe_failures == 0 and result.probe_worst_ms < 4000
     assert result.closed_by_server >= 1000 - 256  # idle sockets were closed to make room
     assert result.log_growth_bytes is not None and result.log_growth_bytes < 1_000_000
 
