@@ -6,8 +6,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+PYTEST_ARGS ?=
 
-.PHONY: serve test setup setup-test build eval clean
+.PHONY: serve test print-pytest-args setup setup-test build eval clean
 
 # The stamp files make re-runs instant and re-install only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -32,7 +33,11 @@ build: setup
 	$(BIN)/policy-assistant build
 
 test: setup-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# scripts/test_robustness.sh runs the suite the way `make test` does.
+print-pytest-args:
+	@echo $(PYTEST_ARGS)
 
 eval: setup
 	$(BIN)/policy-assistant eval --faq eval/faq.jsonl --faq eval/faq_holdout.jsonl --faq eval/faq_search_style.jsonl --ablation --report var/eval-report.html

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,29 @@ from web.localserver import CHROMIUM_PATH
 # m7's deadline (2025年底), so that its expiry note and badge show. A fixed moment, not the real
 # clock, so that those tests mean the same at 23:59 UTC (already tomorrow in Chengyang) as at noon.
 DISTRICT_NOON = datetime(2026, 3, 10, 12, 0, tzinfo=DISTRICT_TZ)
+
+
+CLOCK_OFFSET = "POLICY_ASSISTANT_TEST_CLOCK_OFFSET"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """POLICY_ASSISTANT_TEST_CLOCK_OFFSET=<seconds> runs the suite with the wall clock moved by that
+    much (scripts/test_robustness.sh): here with time-machine, in Python children through
+    tests/clock/sitecustomize.py, which PYTHONPATH makes them import at start-up."""
+    offset = os.environ.get(CLOCK_OFFSET)
+    if not offset:
+        return
+    clock_dir = str(Path(__file__).resolve().parent / "clock")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (clock_dir, os.environ.get("PYTHONPATH")) if p)
+    if not getattr(sys.modules.get("sitecustomize"), "STARTED", False):  # not moved at start-up already
+        config._clock_traveller = time_machine.travel(time.time() + float(offset), tick=True)  # type: ignore[attr-defined]
+        config._clock_traveller.start()  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    traveller = getattr(config, "_clock_traveller", None)
+    if traveller is not None:
+        traveller.stop()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

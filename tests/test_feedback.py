@@ -77,7 +77,7 @@ def test_personal_data_in_a_comment_is_redacted_before_it_is_stored(client: Test
     assert ID_NUMBER.encode() not in raw and MOBILE.encode() not in raw
 
 
-@pytest.mark.parametrize("answer_id", ["a" * 24, new_answer_id(), "not-an-id", "x"])
+@pytest.mark.parametrize("answer_id", ["a" * 24, pytest.param(new_answer_id(), id="fresh-id"), "not-an-id", "x"])
 def test_an_unknown_answer_is_404_in_chinese(client: TestClient, answer_id: str) -> None:
     resp = client.post("/api/feedback", json={"answer_id": answer_id, "helpful": True})
     assert resp.status_code == 404
