@@ -6,7 +6,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
-PYTEST_ARGS ?=
+# Two workers, each file on one of them (its module fixtures, browser and model loads happen once):
+# most of the suite's time is spent waiting on servers, browsers and subprocesses.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: serve test print-pytest-args setup setup-test build eval clean
 

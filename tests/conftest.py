@@ -6,6 +6,7 @@ import importlib.util
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -47,9 +48,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         traveller.stop()
 
 
+def _set_node_id(item: pytest.Item, nodeid: str) -> None:
+    """Node ids are read-only in pytest's public API; pytest 9 keeps a parsed NodeId, pytest 8 a str."""
+    try:
+        from _pytest.nodeid import coerce_node_id
+    except ImportError:  # pytest 8
+        item._nodeid = nodeid  # type: ignore[attr-defined]
+    else:
+        item._id = coerce_node_id(nodeid)  # type: ignore[attr-defined]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Browser tests (marked `browser`) need Debian's chromium. Without it they skip with the
     reason — except on CI, where a missing browser is a broken set-up, not a reason to pass."""
+    # schemathesis (with pytest 9) gives every API operation's item the test function's node id;
+    # pytest-xdist tells tests apart by node id and would run one operation eight times. The item
+    # names are distinct ("…[POST /api/ask]"): they become the ids.
+    ids = Counter(item.nodeid for item in items)
+    for item in items:
+        if ids[item.nodeid] > 1 and "::" in item.nodeid:
+            _set_node_id(item, f"{item.nodeid.rsplit('::', 1)[0]}::{item.name}")
     browser_items = [item for item in items if item.get_closest_marker("browser")]
     if not browser_items or Path(CHROMIUM_PATH).exists():
         return
