@@ -6,8 +6,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Two workers, each file on one of them (its module fixtures, browser and model loads happen once):
+# most of the suite's time is spent waiting on servers, browsers and subprocesses.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: serve test setup setup-test build eval clean
+.PHONY: serve test print-pytest-args setup setup-test build eval clean
 
 # The stamp files make re-runs instant and re-install only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -32,7 +35,11 @@ build: setup
 	$(BIN)/policy-assistant build
 
 test: setup-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# scripts/test_robustness.sh runs the suite the way `make test` does.
+print-pytest-args:
+	@echo $(PYTEST_ARGS)
 
 eval: setup
 	$(BIN)/policy-assistant eval --faq eval/faq.jsonl --faq eval/faq_holdout.jsonl --faq eval/faq_search_style.jsonl --ablation --report var/eval-report.html

@@ -12,9 +12,10 @@ from typing import Any
 
 import jinja2
 
+from .clock import district_today
 from .corpus import Chunk, Corpus, Deadline, Document
 from .documents.attribution import attribution, heading_states, order_by_document, related_lines
-from .periods import district_today, lapsed
+from .periods import lapsed
 from .planner import Plan, Shown
 
 _THIS_YEAR_RE = re.compile(r"(?<![0-9一二两三四五六七八九十几])年内")

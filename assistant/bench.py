@@ -17,11 +17,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from .answer import prepare, render
+from .embed import CheckedEmbedder
 from .evaluation.faq import load_faq
 from .service import Assistant
 from .suggest import follow_ups
@@ -122,6 +124,28 @@ def end_to_end(bot: Assistant, questions: Sequence[str]) -> dict[str, Stat]:
     return {"answer_fresh": stat(fresh), "embed_bare": stat(bare), "answer_repeated": stat(repeated)}
 
 
+def parallel_embedding(bot: Assistant, questions: Sequence[str], callers: int = 4) -> dict[str, float]:
+    """Fresh questions embedded from `callers` threads at once — one worker holding several requests
+    — through the checked embedder with one encoder thread, then with one per core (the default).
+
+    The speed-up is what the per-core encoder threads buy; the tests check the mechanism (two calls
+    inside the encoder at once, tests/test_models.py), this measures what it is worth here."""
+    inner = getattr(bot.embedder, "inner", bot.embedder)
+    texts = [bot.lexicon.expand(q).repaired for q in questions]
+    cores = os.cpu_count() or 1
+    seconds: dict[int, float] = {}
+    for threads in (1, cores):
+        emb = CheckedEmbedder(inner, threads=threads, timeout=60.0)
+        emb.queries(["预热"])  # the worker threads and the model warm up outside the timing
+        with ThreadPoolExecutor(callers) as pool:
+            seconds[threads], _ = _timed(lambda emb=emb: list(pool.map(lambda t: emb.queries([t]), texts)))
+    return {
+        "one_thread_s": round(seconds[1], 3),
+        "per_core_s": round(seconds[cores], 3),
+        "speedup": round(seconds[1] / seconds[cores], 2) if seconds[cores] else float("nan"),
+    }
+
+
 def cold_start(index_dir: Path | None = None, embedder: str | None = None) -> dict[str, float]:
     """A new process: import, load the built index and model, answer one question; its peak RSS."""
     code = (
@@ -154,6 +178,7 @@ class InProcess:
     stages: dict[str, Stat]
     end_to_end: dict[str, Stat]
     ratio_answer_to_embed: float
+    parallel_embed: dict[str, float]
     cold_start_s: float
     rss_mb_after_first_answer: float
     index_build_s: float
@@ -169,11 +194,13 @@ def run_in_process(bot: Assistant, questions: Sequence[str], rounds: int = 3) ->
     stages = stage_timings(bot, list(questions) * rounds)
     e2e = end_to_end(bot, list(questions) * rounds)
     ratio = e2e["answer_fresh"].p50_ms / e2e["embed_bare"].p50_ms if e2e["embed_bare"].p50_ms else float("nan")
+    parallel = parallel_embedding(bot, questions)
     cold = cold_start()
     return InProcess(
         stages=stages,
         end_to_end=e2e,
         ratio_answer_to_embed=round(ratio, 3),
+        parallel_embed=parallel,
         cold_start_s=cold["cold_start_s"],
         rss_mb_after_first_answer=cold["rss_mb_after_first_answer"],
         index_build_s=build_time(bot),
@@ -186,4 +213,13 @@ def to_json(result: Any) -> str:
     return json.dumps(result if isinstance(result, dict) else result.to_dict(), ensure_ascii=False)
 
 
-__all__ = ["InProcess", "Stat", "end_to_end", "faq_questions", "run_in_process", "stage_timings", "stat"]
+__all__ = [
+    "InProcess",
+    "Stat",
+    "end_to_end",
+    "faq_questions",
+    "parallel_embedding",
+    "run_in_process",
+    "stage_timings",
+    "stat",
+]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .clock import district_today
 from .bench import REPO, InProcess, faq_questions, run_in_process
 from .service import Assistant
 
@@ -90,6 +90,9 @@ def _tables(inp: InProcess, runs: list[dict[str, Any]]) -> str:
         f"| 完整答复 p50 (新问题) | {e['answer_fresh'].p50_ms:.2f} ms | |",
         f"| 裸向量化 p50 (同一批问题) | {e['embed_bare'].p50_ms:.2f} ms | |",
         f"| 比值 答复/向量化 | {inp.ratio_answer_to_embed:.3f} | {_mark('ratio_answer_to_embed', inp.ratio_answer_to_embed)} |",
+        f"| {inp.questions} 个新问题由 4 个线程同时向量化:1 个编码线程 / 每核 1 个({inp.cpus} 个) | "
+        f"{inp.parallel_embed['one_thread_s']:.2f} s / {inp.parallel_embed['per_core_s']:.2f} s,"
+        f"加速 {inp.parallel_embed['speedup']:.2f} 倍 | |",
         f"| 重复问题 p50 | {e['answer_repeated'].p50_ms:.3f} ms | "
         f"{_mark('answer_repeated_p50_ms', e['answer_repeated'].p50_ms)} |",
         f"| 冷启动到首个答复(索引已建) | {inp.cold_start_s:.2f} s | {_mark('cold_start_s', inp.cold_start_s)} |",
@@ -156,7 +159,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.write:
         header = (
             f"# 性能基准\n\n`policy-assistant bench {_command_args(args)}` 于 "
-            f"{dt.date.today():%Y-%m-%d} 在 {inp.cpus} 核机器上测得;同一次运行、同一批问题,比值可比,绝对值随机器负载变化。\n\n"
+            f"{district_today():%Y-%m-%d} 在 {inp.cpus} 核机器上测得;同一次运行、同一批问题,比值可比,绝对值随机器负载变化。\n\n"
         )
         Path(args.write).write_text(header + text + "\n", encoding="utf-8")
         print(f"\n已写入 {args.write}")

@@ -13,8 +13,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+from .clock import district_today
 from .corpus import Chunk, Deadline
 from .errors import CorpusError
 from .text import normalize
@@ -34,13 +34,7 @@ _YEAR2_RE = re.compile(
 _CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0}
 
 # Deadlines are the district's: 「至2025年12月31日」 ends at midnight in Chengyang, not in UTC (at
-# 07:00 Beijing time on 2026-01-01 the server's UTC date is still 2025-12-31).
-DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
-
-
-def district_today() -> dt.date:
-    """Today's date in the district: what "already passed" is measured against."""
-    return dt.datetime.now(DISTRICT_TZ).date()
+# 07:00 Beijing time on 2026-01-01 the server's UTC date is still 2025-12-31) — hence assistant.clock.
 
 
 def lapsed(chunk: Chunk, today: dt.date) -> tuple[Deadline, ...]:

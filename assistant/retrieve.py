@@ -23,9 +23,9 @@ from collections.abc import Sequence
 import numpy as np
 from cachetools import LRUCache
 
+from .clock import district_today
 from .corpus import Chunk, Corpus, cn_to_int
 from .decision import DecisionModel, load_decision
-from .documents.library import today as district_today
 from .embed import Embedder
 from .errors import EmbedderError
 from .fusion import Evidence, Retrieval, Weights, decide

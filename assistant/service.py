@@ -18,17 +18,16 @@ from typing import Any
 from cachetools import LRUCache
 
 from .answer import Answer, MeasureAnswer, compose, suggestions
+from .clock import district_today
 from .config import Settings
 from .corpus import Chunk, Corpus, load_corpus
 from .documents.attribution import document_summary
-from .documents.library import today as district_today
 from .embed import CheckedEmbedder, Embedder, get_embedder
 from .errors import EmbedderError, IndexProblem, InvalidQuestion, UnknownChunk, UnknownGroup
 from .fusion import Hit, Retrieval, Weights
 from .groups import Group, GroupIndex, read_groups
 from .highlight import Highlight
 from .index import Manifest, build_index, load_index
-from .periods import district_today
 from .planner import Plan, Planner, Shown
 from .redact import redact_text
 from .retrieve import Retriever

@@ -18,10 +18,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo
-
 import numpy as np
 
+from .clock import DISTRICT_TZ
 from .qlog import LoggedQuestion
 
 __all__ = [
@@ -42,7 +41,6 @@ __all__ = [
     "unhelpful_csv",
 ]
 
-DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
 PERIODS = (7, 30, 90)  # days the dashboard offers
 # Cosine above which two unanswered questions count as the same question, per embedder: each
 # model has its own floor for unrelated text. Measured on short colloquial questions: e5 puts

@@ -44,9 +44,10 @@ import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 KINDS = ("id_card", "mobile", "bank_card", "email", "address", "name", "im_account", "id_document")
 LABELS = {
@@ -127,7 +128,7 @@ def _birth_ok(yyyymmdd: str) -> bool:
         born = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
     except ValueError:
         return False
-    return date(1900, 1, 1) <= born <= date.today()
+    return date(1900, 1, 1) <= born <= datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the district's today
 
 
 def id_shaped(number: str) -> bool:

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant import Assistant
+from assistant.clock import district_today
 from assistant.qlog import LogEntry, LoggedQuestion, QuestionLog, new_answer_id
 from assistant.stats import DISTRICT_TZ, build_dashboard, cluster_questions, csv_safe, period_bounds, similarity_for
 from web.app import create_app
@@ -24,9 +25,13 @@ TOKEN = "s3cret-admin-token-for-tests-0001"
 FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"点我\")", "+1+2", "-2+3", "@SUM(A1:A9)", "\tTAB开头", "\r回车开头"]
 
 
+# The seeded days and the dashboard's "today" are read from one faked clock (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("district_noon")
+
+
 def at(days_ago: int, hour: int = 10) -> str:
     """A UTC timestamp `days_ago` district days before today, at `hour` o'clock district time."""
-    day = datetime.now(DISTRICT_TZ).date() - timedelta(days=days_ago)
+    day = district_today() - timedelta(days=days_ago)
     return datetime(day.year, day.month, day.day, hour, tzinfo=DISTRICT_TZ).astimezone(UTC).isoformat()
 
 
@@ -203,7 +208,7 @@ def test_the_dashboard_shows_the_seeded_figures(client: TestClient) -> None:
     assert "950 ms" in text_of(html, "slow")
     bars = re.findall(r'data-day="([\d-]+)" data-count="(\d+)"', html)
     assert len(bars) == 7 and sum(int(n) for _, n in bars) == 18
-    today = datetime.now(DISTRICT_TZ).date().isoformat()
+    today = district_today().isoformat()
     assert dict(bars)[today] == "3"  # rider, rider2 (07:00 local, 23:00 UTC the day before), dole0
     thirty = client.get("/admin?days=30").text
     assert text_of(thirty, "fig-total").split()[0] == "19"
@@ -218,7 +223,7 @@ def test_the_page_has_no_inline_script_or_style(client: TestClient) -> None:
 
 
 def test_figures_from_the_library(data_dir: Path, chars_assistant: Assistant) -> None:
-    today = datetime.now(DISTRICT_TZ).date()
+    today = district_today()
     with QuestionLog(data_dir) as log:
         records = log.between(*period_bounds(30, today))
     measures = [c.id for c in chars_assistant.chunks if c.kind == "measure"]

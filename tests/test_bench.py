@@ -7,7 +7,7 @@ import pytest
 
 from assistant import Assistant
 from assistant.cli import main
-from assistant.bench import end_to_end, faq_questions, stage_timings, stat
+from assistant.bench import end_to_end, faq_questions, parallel_embedding, stage_timings, stat
 from web.app import create_app
 from web.bench import repeating_mix, run_step
 from web.localserver import running
@@ -39,6 +39,14 @@ def test_stage_and_end_to_end_timings_cover_every_stage(chars_assistant: Assista
     assert all(s.n == 10 for s in stages.values())
     e2e = end_to_end(chars_assistant, qs)
     assert e2e["answer_repeated"].p50_ms < e2e["answer_fresh"].p50_ms
+
+
+def test_the_bench_measures_embedding_with_one_encoder_thread_and_with_one_per_core(
+    chars_assistant: Assistant,
+) -> None:
+    figures = parallel_embedding(chars_assistant, faq_questions(limit=8))
+    assert set(figures) == {"one_thread_s", "per_core_s", "speedup"}
+    assert all(v >= 0 for v in figures.values())
 
 
 def test_open_loop_step_against_a_live_server(chars_assistant: Assistant) -> None:

@@ -88,7 +88,7 @@ def test_a_comment_keeps_no_control_or_bidi_characters(client: TestClient, data_
     assert vote is not None and vote.comment == "没说办哪去在哪里办"
 
 
-@pytest.mark.parametrize("answer_id", ["a" * 24, new_answer_id(), "not-an-id", "x"])
+@pytest.mark.parametrize("answer_id", ["a" * 24, pytest.param(new_answer_id(), id="fresh-id"), "not-an-id", "x"])
 def test_an_unknown_answer_is_404_in_chinese(client: TestClient, answer_id: str) -> None:
     resp = client.post("/api/feedback", json={"answer_id": answer_id, "helpful": True})
     assert resp.status_code == 404

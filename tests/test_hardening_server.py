@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from assistant import Assistant
 from assistant.embed import CharEmbedder
 from web.app import create_app
 from web.localserver import ServerLimits, ThrottledLogFilter, install_accept_error_throttle, running
+from web.security import QuestionGate
 from web.settings import WebSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +57,14 @@ def closed_within(sock: socket.socket, seconds: float) -> float | None:
         return None
 
 
+def _until(condition: Any, what: str, timeout: float = 30) -> None:
+    """Wait for a state of the server (a deadline only against a hang, never part of the check)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
 @pytest.fixture
 def app(chars_assistant: Assistant, tmp_path: Path) -> FastAPI:
     return create_app(chars_assistant, WebSettings(data_dir=tmp_path / "data", rate_limit=None))
@@ -64,9 +74,14 @@ def app(chars_assistant: Assistant, tmp_path: Path) -> FastAPI:
 
 
 def test_a_connection_that_never_sends_a_byte_is_closed_after_the_header_timeout(app: FastAPI) -> None:
-    with running(app, limits=FAST) as url, socket.create_connection(address(url)) as idle:
-        after = closed_within(idle, 5)
-    assert after is not None and 0.4 < after < 2.0, after
+    with running(app, limits=FAST) as url:
+        # Timed from before the connection exists: the server cannot close it sooner than its
+        # 0.6 s deadline after that; the upper bound only says "closed at all", loose for a busy machine.
+        started = time.monotonic()
+        with socket.create_connection(address(url)) as idle:
+            closed = closed_within(idle, 20)
+        after = time.monotonic() - started
+    assert closed is not None and 0.5 < after < 20, after
 
 
 def test_a_request_head_that_trickles_in_is_closed_at_the_deadline(app: FastAPI) -> None:
@@ -91,7 +106,8 @@ def test_a_request_head_that_trickles_in_is_closed_at_the_deadline(app: FastAPI)
             except OSError:
                 closed = True
                 break
-    assert closed and time.monotonic() - started < 2.5
+    # Without the deadline the trickle would go on for 85 × 0.2 s = 17 s; 0.6 s is the deadline.
+    assert closed and time.monotonic() - started < 10
 
 
 def test_an_idle_keep_alive_connection_is_closed_and_a_normal_client_is_unaffected(app: FastAPI) -> None:
@@ -99,7 +115,7 @@ def test_an_idle_keep_alive_connection_is_closed_and_a_normal_client_is_unaffect
         with socket.create_connection(address(url)) as s:
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert s.recv(65536).startswith(b"HTTP/1.1 200")
-            assert closed_within(s, 5) is not None
+            assert closed_within(s, 20) is not None  # keep-alive timeout 1 s; loose for a busy machine
         assert httpx.get(f"{url}/healthz").status_code == 200
 
 
@@ -112,7 +128,8 @@ def test_idle_sockets_beyond_the_cap_make_room_for_real_clients(app: FastAPI, ca
             for _ in range(5):
                 started = time.monotonic()
                 assert httpx.post(f"{url}/api/ask", json={"question": M3}).status_code == 200
-                assert time.monotonic() - started < 1.0
+                # Seconds, not the 30 s header timeout a client stuck behind idle sockets would wait.
+                assert time.monotonic() - started < 10
             closed = sum(closed_within(s, 0.05) is not None for s in idle)
         finally:
             for s in idle:
@@ -121,34 +138,42 @@ def test_idle_sockets_beyond_the_cap_make_room_for_real_clients(app: FastAPI, ca
     assert caplog.text.count("连接数达到上限") == 1  # logged once per minute, not per eviction
 
 
-def _slow_app() -> FastAPI:
-    app = FastAPI()
+class HeldApp:
+    """An app whose /held requests stay in progress until the test releases them, and which counts
+    them as they arrive: "every connection is busy" is a state the test sees, not a timing guess."""
 
-    @app.get("/slow")
-    async def slow() -> dict[str, str]:
-        await asyncio.sleep(1.5)
-        return {"ok": "yes"}
+    def __init__(self) -> None:
+        self.entered = 0
+        self.release = threading.Event()
+        self.app = FastAPI()
 
-    return app
+        @self.app.get("/held")
+        async def held() -> dict[str, str]:
+            self.entered += 1
+            while not self.release.is_set():
+                await asyncio.sleep(0.01)
+            return {"ok": "yes"}
 
 
 def test_when_every_connection_is_busy_a_new_one_gets_503_with_retry_after_at_once() -> None:
     limits = ServerLimits(max_connections=16, header_timeout=30)
-    with running(_slow_app(), limits=limits) as url:
+    held = HeldApp()
+    with running(held.app, limits=limits) as url:
         busy = [socket.create_connection(address(url)) for _ in range(16)]
         try:
             for s in busy:
-                s.sendall(b"GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            time.sleep(0.3)
-            started = time.monotonic()
+                s.sendall(b"GET /held HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            _until(lambda: held.entered == 16, "the 16 requests never all reached the app")
             with socket.create_connection(address(url)) as extra:
-                extra.settimeout(2)
+                extra.settimeout(30)
                 reply = extra.recv(65536)
-            elapsed = time.monotonic() - started
+            # Still held: the reply did not wait for a connection to free up.
+            assert held.entered == 16 and not held.release.is_set()
         finally:
+            held.release.set()
             for s in busy:
                 s.close()
-    assert reply.startswith(b"HTTP/1.1 503") and elapsed < 0.5
+    assert reply.startswith(b"HTTP/1.1 503")
     head = reply.split(b"\r\n\r\n")[0].lower()
     assert b"retry-after: 5" in head and b"content-security-policy:" in head
 
@@ -245,13 +270,15 @@ def test_a_real_full_file_table_logs_the_accept_error_once(tmp_path: Path) -> No
 
 
 class SlowEmbedder:
-    """Fast while the index is built and at the load-time check, then 3 s per question."""
+    """Fast while the index is built and at the load-time check; then every question hangs in the
+    model until the test releases it (a stuck model, for as long as the test looks)."""
 
     id = "chars-slow"
 
     def __init__(self) -> None:
         self.inner = CharEmbedder()
         self.slow = False
+        self.released = threading.Event()
 
     @property
     def dim(self) -> int:
@@ -262,7 +289,7 @@ class SlowEmbedder:
 
     def queries(self, texts: Any) -> np.ndarray:
         if self.slow:
-            time.sleep(3)
+            self.released.wait(60)
         return self.inner.queries(texts)
 
 
@@ -275,16 +302,17 @@ def test_a_slow_embedder_degrades_to_lexical_and_health_and_pages_stay_fast(
     embedder.slow = True
     app = create_app(bot, WebSettings(data_dir=tmp_path / "data", rate_limit=None))
     with running(app) as url, ThreadPoolExecutor(max_workers=30) as pool:
-        asks = [pool.submit(httpx.post, f"{url}/api/ask", json={"question": M3}, timeout=30) for _ in range(25)]
-        time.sleep(0.2)
-        timings = {}
-        for path in ("/healthz", "/", "/api/measures"):
-            started = time.monotonic()
-            assert httpx.get(f"{url}{path}", timeout=10).status_code == 200
-            timings[path] = time.monotonic() - started
-        answers = [a.result() for a in asks]
-        health = httpx.get(f"{url}/healthz").json()
-    assert all(t < 1.0 for t in timings.values()), timings
+        try:
+            asks = [pool.submit(httpx.post, f"{url}/api/ask", json={"question": M3}, timeout=60) for _ in range(25)]
+            # While the model is stuck (it is held until `finally`), questions are answered from
+            # lexical evidence and pages are served: none of them waits for the model.
+            answers = [a.result() for a in asks]
+            pages = {path: httpx.get(f"{url}{path}", timeout=60).status_code for path in ("/healthz", "/", "/api/measures")}
+            health = httpx.get(f"{url}/healthz", timeout=60).json()
+            assert not embedder.released.is_set()
+        finally:
+            embedder.released.set()
+    assert pages == {"/healthz": 200, "/": 200, "/api/measures": 200}
     assert [a.status_code for a in answers] == [200] * 25
     assert answers[-1].json()["measures"][0]["id"] == "m3"  # answered from lexical evidence
     assert health["status"] == "degraded" and "超时" in health["reason"]
@@ -333,38 +361,97 @@ def test_an_embedder_that_breaks_the_contract_means_lexical_answers_and_health_s
     assert health["status"] == "degraded" and reason in health["reason"], health
 
 
-def _slow_bot(delay: float) -> Any:
-    class Slow:
-        phone = "0532-58659939"
+class HeldBot:
+    """The model-free assistant, except that each question waits in `ask` until the test releases
+    it: "one question running" is a state the test sees (`running`), not a guess about timing."""
 
-        def ask(self, question: str, **_: Any) -> Any:
-            time.sleep(delay)
-            raise RuntimeError("not reached in this test")
+    def __init__(self, inner: Assistant) -> None:
+        self.inner = inner
+        self.running = threading.Semaphore(0)
+        self.release = threading.Event()
 
-        def status(self) -> dict[str, Any]:
-            return {"status": "ok", "reason": None, "embedder": "x", "corpus_sha256": "x", "built_at": "x", "chunks": 1}
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
-    return Slow()
+    def ask(self, question: str, **kwargs: Any) -> Any:
+        self.running.release()
+        assert self.release.wait(30), "the test never released the question"
+        return self.inner.ask(question, **kwargs)
 
 
-def test_questions_beyond_the_queue_get_503_with_retry_after_at_once(tmp_path: Path) -> None:
+def _gate(app: FastAPI) -> QuestionGate:
+    layer: Any = app.middleware_stack
+    while not isinstance(layer, QuestionGate):
+        layer = layer.app
+    return layer
+
+
+def test_questions_beyond_the_queue_get_503_with_retry_after_at_once(
+    tmp_path: Path, chars_assistant: Assistant
+) -> None:
     settings = WebSettings(data_dir=tmp_path / "data", rate_limit=None, max_active_questions=1, max_queued_questions=1)
-    app = create_app(_slow_bot(1.5), settings)
-    with running(app) as url, ThreadPoolExecutor(max_workers=6) as pool:
-        first = [pool.submit(httpx.post, f"{url}/api/ask", json={"question": M3}, timeout=10) for _ in range(2)]
-        time.sleep(0.3)  # one running, one queued
-        started = time.monotonic()
-        refused = httpx.post(f"{url}/api/ask", json={"question": M3}, timeout=10)
-        elapsed = time.monotonic() - started
-        health_started = time.monotonic()
-        health = httpx.get(f"{url}/healthz", timeout=10)
-        health_elapsed = time.monotonic() - health_started
-        for f in first:
-            f.result()
-    assert refused.status_code == 503 and elapsed < 0.5
+    bot = HeldBot(chars_assistant)
+    app = create_app(bot, settings)  # type: ignore[arg-type]
+    with running(app) as url, ThreadPoolExecutor(max_workers=2) as pool:
+
+        def ask() -> httpx.Response:
+            return httpx.post(f"{url}/api/ask", json={"question": M3}, timeout=60)
+
+        try:
+            running_one = pool.submit(ask)
+            assert bot.running.acquire(timeout=30), "the first question never reached the assistant"
+            queued = pool.submit(ask)
+            _until(lambda: _gate(app).waiting == 1, "the second question never queued")
+            # The lane is full (one running, one queued) and stays full until released below, so
+            # the answers below were given without waiting for it.
+            refused = ask()
+            health = httpx.get(f"{url}/healthz", timeout=60)
+            assert not running_one.done() and not queued.done()
+        finally:
+            bot.release.set()
+        answered = [running_one.result(), queued.result()]
+    assert refused.status_code == 503, refused.text
     assert refused.headers["retry-after"].isdigit() and refused.json()["error"] == "busy"
     assert "content-security-policy" in refused.headers
-    assert health.status_code == 200 and health_elapsed < 0.5
+    assert health.status_code == 200
+    assert [a.status_code for a in answered] == [200, 200]  # the queued question was answered after
+
+
+def test_a_burst_arriving_in_one_event_loop_turn_is_held_to_the_queue_bound() -> None:
+    """Five questions reach the gate before any of them has awaited anything: one runs, one waits,
+    three are refused — not five admitted because the semaphore did not look taken yet."""
+    release = asyncio.Event()
+
+    async def held(scope: Any, receive: Any, send: Any) -> None:
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    gate = QuestionGate(held, max_active=1, max_queued=1)
+
+    async def one(statuses: list[int]) -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        await gate({"type": "http", "method": "POST", "path": "/api/ask", "headers": []}, receive, send)
+
+    async def burst() -> tuple[list[int], tuple[int, int]]:
+        statuses: list[int] = []
+        tasks = [asyncio.create_task(one(statuses)) for _ in range(5)]
+        for _ in range(100):  # loop turns, not seconds: the refusals need no I/O
+            await asyncio.sleep(0)
+        during = (gate.active, gate.waiting)
+        release.set()
+        await asyncio.gather(*tasks)
+        return statuses, during
+
+    statuses, (active, waiting) = asyncio.run(burst())
+    assert (active, waiting) == (1, 1)
+    assert sorted(statuses) == [200, 200, 503, 503, 503]
 
 
 def test_health_reports_a_failing_question_log(tmp_path: Path, chars_assistant: Assistant) -> None:
@@ -466,7 +553,9 @@ def test_a_thousand_idle_connections_do_not_take_serve_down(chars_index: Path, t
     result = attack.run(args)
     print(f"attack_idle (reduced): {result}")
     assert result.connections_opened == 1000
-    assert result.probes >= 3 and result.probe_failures == 0 and result.probe_worst_ms < 1000
+    # Every probe answered; the worst within seconds (loose for a busy machine), below the probes'
+    # own 5 s client timeout that a client stuck behind idle sockets would run into.
+    assert result.probes >= 3 and result.probe_failures == 0 and result.probe_worst_ms < 4000
     assert result.closed_by_server >= 1000 - 256  # idle sockets were closed to make room
     assert result.log_growth_bytes is not None and result.log_growth_bytes < 1_000_000
 

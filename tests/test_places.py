@@ -132,7 +132,8 @@ def test_malformed_place_words_name_file_and_line(tmp_path: Path) -> None:
 
 def test_reading_a_question_is_cheap(places: Places) -> None:
     questions = ["广州灵活就业补贴标准", "城阳 创业担保贷款 贴息", "我是河南人在城阳打工，有什么政策"] * 100
-    start = time.perf_counter()
+    # This thread's CPU time, not wall time: other processes keeping the cores busy do not count.
+    start = time.thread_time()
     for q in questions:
         places.read(q)
-    assert (time.perf_counter() - start) / len(questions) < 0.002
+    assert (time.thread_time() - start) / len(questions) < 0.002

@@ -183,7 +183,7 @@ def test_a_session_id_that_is_not_an_opaque_token_is_dropped(qlog: QuestionLog, 
 
 
 @pytest.mark.parametrize(
-    "session_id", ["0123456789abcdef0123456789abcdef", "x" * 64, "Sess_01-ABcd-efgh", str(uuid.uuid4())]
+    "session_id", ["0123456789abcdef0123456789abcdef", "x" * 64, "Sess_01-ABcd-efgh", pytest.param(str(uuid.uuid4()), id="uuid4")]
 )
 def test_a_session_id_is_stored_as_a_keyed_hash_never_as_sent(qlog: QuestionLog, session_id: str) -> None:
     qlog.record(entry(session_id=session_id))

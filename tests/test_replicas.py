@@ -23,7 +23,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ import pytest
 import yaml
 
 from assistant import Assistant
+from assistant.clock import district_today
 from assistant.qlog import QuestionLog
 from assistant.stats import build_dashboard
 from assistant.store.pgcluster import PgCluster, free_port, missing_reason, temporary_cluster
@@ -323,9 +323,8 @@ def _exercise(pg: PgCluster, url: str, replicas: list[serveproc.ServeProcess], d
         assert len({r.entry.session_id for r in rows}) == 6
         # The dashboard's figures read the same store, so they count both replicas' questions.
         stats = log.stats()
-        dashboard = build_dashboard(
-            rows, days=1, today=datetime.now(UTC).date(), measures=[f"m{i}" for i in range(1, 21)]
-        )
+        # The servers' clock, in the district's days; two of them, in case the run crossed midnight.
+        dashboard = build_dashboard(rows, days=2, today=district_today(), measures=[f"m{i}" for i in range(1, 21)])
         assert stats.total == len(rows) and dashboard.total == len(rows)
 
     _proxy_errors(url)

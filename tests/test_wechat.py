@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -142,6 +143,7 @@ def test_a_text_message_gets_the_measure_its_units_and_the_phone(client: TestCli
     assert entry.session_id and USER not in entry.session_id  # a keyed hash of the OpenID, twice over
 
 
+@pytest.mark.usefixtures("district_noon")  # a day after m7's deadline, 2025年底
 def test_a_follow_up_from_the_same_user_uses_the_previous_answer(client: TestClient, data_dir: Path) -> None:
     first = ask(client, "重点群体就业创业税收优惠政策")
     assert "第7条" in first
@@ -220,7 +222,9 @@ def test_entities_and_dtds_are_refused_without_expansion(client: TestClient, dat
     started = time.perf_counter()
     resp = post(client, body)
     assert resp.status_code == 400
-    assert time.perf_counter() - started < 1.0  # refused at the DOCTYPE, nothing expanded
+    # Refused at the DOCTYPE, nothing expanded: a billion laughs takes minutes and gigabytes;
+    # seconds, loose enough for a busy machine.
+    assert time.perf_counter() - started < 5
     assert "lol" not in resp.text and "root:" not in resp.text
     with QuestionLog(data_dir) as log:
         assert log.count() == 0
@@ -262,16 +266,17 @@ def test_a_reply_listing_every_measure_fits(chars_assistant: Assistant) -> None:
 
 
 class SlowEmbedder(CharEmbedder):
-    """The chars embedder that, once armed, takes `delay` seconds per question."""
+    """The chars embedder that, once armed, takes `delay` seconds per question (or until released)."""
 
     def __init__(self, delay: float) -> None:
         super().__init__()
         self.delay = delay
         self.armed = False
+        self.released = threading.Event()
 
     def queries(self, texts: Sequence[str]) -> np.ndarray:
         if self.armed:
-            time.sleep(self.delay)
+            self.released.wait(self.delay)
         return super().queries(texts)
 
 
@@ -281,15 +286,18 @@ def test_a_slow_model_still_gets_a_reply_within_the_window(
     # The embedder's own time limit is set high (as an operator might), so only the endpoint's
     # budget stands between a slow model and WeChat's 5-second cut-off.
     monkeypatch.setenv("POLICY_ASSISTANT_EMBED_TIMEOUT", "60")
-    slow = SlowEmbedder(delay=4.0)
+    slow = SlowEmbedder(delay=60.0)  # far beyond the cut-off; released when the test is done
     bot = Assistant.load(index_dir=tmp_path / "index", embedder=slow)
     slow.armed = True
     settings = WebSettings(data_dir=tmp_path / "data", rate_limit=None, wechat_token=TOKEN, wechat_budget=1.0)
     with TestClient(create_app(bot, settings)) as c:
-        started = time.perf_counter()
-        content = ask(c, M3_QUESTION)
-        elapsed = time.perf_counter() - started
-    assert elapsed < 2.5, elapsed
+        try:
+            started = time.perf_counter()
+            content = ask(c, M3_QUESTION)
+            elapsed = time.perf_counter() - started
+        finally:
+            slow.released.set()
+    assert elapsed < 5, elapsed  # WeChat's cut-off; the model would have taken 60 s
     assert "第3条" in content and "区人力资源社会保障局" in content and PHONE in content
     assert re.search(r"每人每年不高于100元", content)
 

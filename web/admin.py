@@ -39,6 +39,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant import InvalidQuestion
+from assistant.clock import district_today
 from assistant.errors import EmbedderError
 from assistant.service import check_question
 from assistant.stats import (
@@ -280,7 +281,7 @@ def day_chart(per_day: tuple[DayCount, ...], width: int = 1000, height: int = 24
 
 
 def _today() -> date:
-    return datetime.now(DISTRICT_TZ).date()
+    return district_today()
 
 
 def dashboard_for(request: Request, bot: Bot, days: int) -> Dashboard | None:

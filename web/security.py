@@ -258,7 +258,11 @@ class QuestionGate:
             await self.app(scope, receive, send)
             return
         sem = self._semaphore()
-        if sem.locked() and self.waiting >= self.max_queued:
+        # Admission is decided on counts taken before the first await, not on sem.locked(): the
+        # semaphore only looks taken once an earlier question's acquire has run, so every question
+        # of a burst arriving in one event-loop turn used to get past the check, and the queue grew
+        # beyond its bound (tests/test_hardening_server.py, the burst test).
+        if self.active + self.waiting >= self.max_active + self.max_queued:
             await self._busy(scope, receive, send)
             return
         self.waiting += 1

@@ -15,9 +15,10 @@ from urllib.parse import urlencode
 from markupsafe import Markup, escape
 
 from assistant.answer import lapsed_note
+from assistant.clock import district_today
 from assistant.corpus import Chunk, Corpus
 from assistant.fusion import Hit
-from assistant.periods import district_today, lapsed
+from assistant.periods import lapsed
 
 
 def chunk_dict(c: Chunk) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..clock import district_today
 from ..errors import CorpusError
 from . import metadata, structures
 from .model import Corpus, Document, DocumentMeta, LoadFailure
@@ -148,7 +149,5 @@ def load_corpus(root: Path) -> Corpus:
 
 
 def today() -> dt.date:
-    """The district's date (Asia/Shanghai): a document's period ends at the district's midnight, not UTC's."""
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    """The district's date: a document's period ends at the district's midnight, not UTC's."""
+    return district_today()

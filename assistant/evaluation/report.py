@@ -3,7 +3,6 @@ confusions, the ablation table and every failure with its evidence."""
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import jinja2
 
 from ..answer import template_env
+from ..clock import district_now
 from ..errors import PolicyAssistantError
 from .ablation import AblationRow
 from .budget import BUDGET_COLUMNS, BUDGET_LABELS, BUDGET_LIMITS
@@ -306,7 +306,7 @@ def report_context(
         "labels": labels,
         "kind_labels": KIND_LABELS,
         "meta": dict(meta or {}),
-        "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "generated": district_now().strftime("%Y-%m-%d %H:%M"),
     }
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from datetime import date
 
+from ..clock import district_today
 from .digits import Run, Span, runs
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -45,7 +46,7 @@ _REFERENCE_CONTEXT_RE = re.compile(
 
 
 def _valid_date(year: int, month: int, day: int) -> bool:
-    if not _EARLIEST_BIRTH_YEAR <= year <= date.today().year:
+    if not _EARLIEST_BIRTH_YEAR <= year <= district_today().year:
         return False
     try:
         date(year, month, day)
