@@ -423,6 +423,14 @@ class Retriever:
             neighbour_rest=rest,
         )
 
+    def _about_as_much(self, expansion: Expansion, related: Hit, primary: Hit) -> bool:
+        """Whether a related chunk names every subject word of the question that the primary's chunk names: a guide's
+        办理流程 for 一次性创业补贴 does not answer 「创业贷款怎么申请」, which the loan measure names. (Scores of the two
+        tiers are measured on different statistics and are not compared.)"""
+        topic = [t for t in self._leads.intents.read(expansion.repaired).topic if len(t) > 1]
+        named = lambda h: {t for t in topic if t in self._chunk_texts[self._pos[h.chunk.id]]}  # noqa: E731
+        return named(related) >= named(primary)
+
     def _field_first(self, related: Retrieval, question: str, w: Weights) -> Retrieval:
         """Among the related rules' hits, the field that states what was asked first: 「多久能办下来」 is answered by
         the guide's 办理时限, though its 申请对象 shares as many words — taken from the best hit's document, or from
@@ -458,9 +466,15 @@ class Retriever:
         primary, related = tiers
         if primary.kind == "greeting":
             return primary
-        # A related chunk is compared by its fused score with other related chunks only; the lookup lists
-        # the primary's hits first, then the related rules'.
-        hits = primary.hits + related.hits
+        # The lookup's list: the answer's chunks in its order, then the primary's other hits, then the related rules'
+        # (scores of the two tiers are measured on different statistics and are not interleaved).
+        pool = primary.hits + related.hits
+
+        def hits_after(matched: tuple[Hit, ...]) -> tuple[Hit, ...]:
+            ids = {h.chunk.id for h in matched}
+            return (*matched, *(h for h in pool if h.chunk.id not in ids))
+
+        hits = hits_after(())
         if related.kind != "answer":
             return replace(primary, hits=hits)
         related = self._field_first(related, ev.question, w)
@@ -470,12 +484,10 @@ class Retriever:
             # pair is close in meaning to many questions it does not answer (「社保关系怎么转」 vs 「外地户籍可以申请吗」).
             if primary.neighbour is not None or related.matched[0].coverage < w.min_coverage:
                 return replace(primary, hits=hits)
-            return replace(related, hits=hits, cited=primary.cited)
+            return replace(related, hits=hits_after(related.matched), cited=primary.cited)
         first, lead = extra[0], primary.matched[0]
         # A related field leads only when it is about the question's subject at least as much as the measure is
         # (「能贷款吗」 is not answered by a guide's 补贴标准 of another subsidy) and states what the measure does not.
-        if first.coverage >= lead.coverage and self._leads.leads(first.chunk, lead.chunk, ev.question):
-            matched: tuple[Hit, ...] = (first, *primary.matched)
-        else:
-            matched = (*primary.matched, first)
-        return replace(primary, hits=hits, matched=matched)
+        if self._about_as_much(ev.expansion, first, lead) and self._leads.leads(first.chunk, lead.chunk, ev.question):
+            return replace(primary, hits=hits_after((first,)), matched=(first, *primary.matched))
+        return replace(primary, hits=hits, matched=(*primary.matched, first))

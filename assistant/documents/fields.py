@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..corpus import Chunk
-from ..intent import IntentReader
+from ..intent import FACT_INTENTS, IntentReader
 from ..text import Lexicon, normalize
 
 
@@ -71,15 +71,28 @@ class LeadRule:
         return frozenset(f.name for f in self.fields if f.heading.search(heading))
 
     def states(self, chunk: Chunk, question: str) -> bool:
-        """Whether a chunk's text states what the question asks: the sentence evidence of the intents read from the
-        question (an amount question is not answered by a rate of 55%), or a field's own evidence (a phone number)."""
-        read = self.intents.read(question).intents
-        for name in read:
+        """Whether a chunk states what the question asks, in a sentence about the question's subject: a sentence
+        matching the evidence of a fact asked (intents.tsv), or of a field asked (its own column), that also
+        names one of the question's topic words. 「春风行动招聘会在哪里举办」 is not stated by a measure whose sentence
+        about some 市场 matches the place evidence but says nothing of 春风行动 or 招聘会."""
+        asked = [f for f in self.fields if f.name in self.asked(question)]
+        if not asked:
+            return False
+        read = self.intents.read(question)
+        patterns = [f.evidence for f in asked if f.evidence is not None]
+        # Every fact the question asks for (an amount question read as a count too, 「开发多少个」, is stated by
+        # 「1500个以上」) — except how to apply, whose evidence (申请, 办理) any measure has: materials and procedure are
+        # stated by their field, not by a sentence that mentions applying.
+        for name in read.intents:
             rule = self.intents.rule(name)
-            if rule is not None and rule.evidence is not None and rule.name != "validity" and rule.evidence.search(chunk.text):
-                return True
-        asked = self.asked(question)
-        return any(f.evidence is not None and f.evidence.search(chunk.text) for f in self.fields if f.name in asked)
+            if name in FACT_INTENTS and name != "how" and rule is not None and rule.evidence is not None:
+                patterns.append(rule.evidence)
+        if not patterns:
+            return False
+        topic = [t for t in read.topic if len(t) > 1]
+        return any(
+            any(p.search(s) for p in patterns) and (not topic or any(t in s for t in topic)) for s in chunk.sentences
+        )
 
     def answers(self, chunk: Chunk, question: str) -> bool:
         """A related chunk answers what was asked: a guide's field or a Q&A pair by its heading (a Q&A answer about
