@@ -5,7 +5,7 @@
     index/rows.json        which chunk / sentence each dense vector belongs to
     index/vectors.npy      normalised float32 vectors
     index/dense.faiss      faiss inner-product index over them
-    index/lexical/         bm25s index over jieba tokens
+    index/lexical/         bm25s index over jieba tokens of the primary document's chunks
     index/background.npy   vectors of neighbouring topics the policy does not cover (contrast set)
 
 The manifest is written last and lists checksums, so a half-written or damaged index is detected
@@ -242,7 +242,9 @@ def build_index(corpus: Corpus, lexicon: Lexicon, embedder: Embedder, index_dir:
         faiss.write_index(dense, str(tmp / "dense.faiss"))
 
         lex = bm25s.BM25()
-        lex.index([lexicon.tokens(lexical_text(c, topic_of(c, corpus))) for c in chunks], show_progress=False)
+        # Over the primary document's chunks: its evidence is computed on its own statistics (retrieve._Tier); the
+        # related rules' BM25 is built when the retriever loads, from tokens it computes anyway.
+        lex.index([lexicon.tokens(lexical_text(c)) for c in chunks if c.doc == corpus.primary], show_progress=False)
         lex.save(str(tmp / "lexical"), show_progress=False)
 
         (tmp / "rows.json").write_text(json.dumps([asdict(r) for r in rows], ensure_ascii=False), encoding="utf-8")

@@ -54,6 +54,8 @@ _MAX_UNKNOWN_WORDS = 3
 # current one is preferred (Retriever._document_prior); it stays findable. The primary is never weighed against the
 # related rules at all: each tier has its own statistics and its own decision (see _Tier, Retriever.decide).
 LAPSED_PRIOR = 0.6
+# How many related chunks (best by BM25, best by similarity) a question weighs: see Retriever._candidates.
+CANDIDATES = 48
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,9 @@ class Retriever:
         self._leads = LeadRule(lexicon)
         self._pos = {c.id: i for i, c in enumerate(self.chunks)}
         self._row_chunk = np.array([self._pos[r.chunk] for r in index.rows])
+        # Each chunk's rows contiguous and in chunk order (as build_index writes them): max per chunk by reduceat.
+        grouped = len(self._row_chunk) and bool(np.all(np.diff(self._row_chunk) >= 0)) and len(set(self._row_chunk)) == len(self.chunks)
+        self._row_starts = np.searchsorted(self._row_chunk, np.arange(len(self.chunks))) if grouped else None
         self._chunk_texts = [lexical_text(c, topic_of(c, corpus)) for c in self.chunks]
         token_lists = [lexicon.tokens(t) for t in self._chunk_texts]
         self._chunk_tokens = [frozenset(t) for t in token_lists]
@@ -261,7 +266,10 @@ class Retriever:
             return best, None
         scores, ids = self.index.dense.search(q, self.index.dense.ntotal)
         row_scores[ids[0]] = scores[0]
-        np.maximum.at(best, self._row_chunk, row_scores)
+        if self._row_starts is not None:  # rows are grouped by chunk (index.build_index): one vectorised max
+            best[:] = np.maximum.reduceat(row_scores, self._row_starts)
+        else:
+            np.maximum.at(best, self._row_chunk, row_scores)
         return best, q[0]
 
     def _concepts(self, expansion: Expansion, tier: _Tier | None = None) -> tuple[list[tuple[float, frozenset[str]]], float]:
@@ -323,7 +331,7 @@ class Retriever:
         # Verbatim phrases ("农民工之星", "工匠学院") beat word overlap: jieba may split a name the
         # corpus spells out, and a glossary expansion must not outrank the literal source.
         grams = {g for run in _HAN_RUN_RE.findall(expansion.repaired) for g in _ngrams(run, 4)}
-        phrase = np.array([min(1.0, sum(g in text for g in grams) / 3) for text in self._chunk_texts], dtype=np.float32)
+        phrase = np.zeros(n, dtype=np.float32)
         cited = tuple(self._pos[c.id] for c in self.numbers_in(expansion.repaired))
         # A measure cited by number outranks any amount of topical evidence (Weights.number), so
         # the embedding could not change the answer: skip it. (Checked by eval: identical figures.)
@@ -333,6 +341,10 @@ class Retriever:
             sims = self.index.background @ dense_q
             j = int(np.argmax(sims))
             nb_dense, nb_dense_topic = float(sims[j]), self.lexicon.neighbours[j].topic
+        # Phrases over the primary's chunks and the related rules' candidates (the rest are never weighed).
+        where = self._primary.idx if self._related is None else np.concatenate([self._primary.idx, self._candidates(lexical, dense)])
+        texts = self._chunk_texts
+        phrase[where] = [min(1.0, sum(g in texts[i] for g in grams) / 3) for i in where]
         prior = self._document_prior(today)
         return Evidence(
             question=question,
@@ -406,19 +418,33 @@ class Retriever:
     def retrieve(self, question: str, top_k: int = 3, today: dt.date | None = None) -> Retrieval:
         return self.decide(self.evidence(question, today), top_k)
 
-    def _restrict(self, ev: Evidence, tier: _Tier) -> Evidence:
-        """The evidence of one tier's chunks only (positions renumbered within the tier)."""
-        local = {int(g): j for j, g in enumerate(tier.idx)}
+    def _candidates(self, lexical: np.ndarray, dense: np.ndarray) -> np.ndarray:
+        """The related rules' chunks worth weighing for a question: the best by BM25 and the best by similarity. The
+        fused ranking, phrases and the decision are then computed over these alone, so a question costs about the
+        same with a thousand related documents as with one."""
+        tier = self._related
+        assert tier is not None
+        picked = []
+        for scores in (lexical[tier.idx], dense[tier.idx]):
+            k = min(CANDIDATES, len(scores))
+            top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+            picked.append(top[scores[top] > 0])
+        return tier.idx[np.unique(np.concatenate(picked))]
+
+    def _restrict(self, ev: Evidence, tier: _Tier, idx: np.ndarray | None = None) -> Evidence:
+        """The evidence of one tier's chunks (or of `idx`, some of them) only, positions renumbered."""
+        idx = tier.idx if idx is None else idx
+        local = {int(g): j for j, g in enumerate(idx)}
         rest = ev.neighbour_rest
         if tier is not self._primary and ev.neighbour_named and self.use_lexical and ev.q_tokens:
             named = self._named_neighbour(ev.expansion)
             rest = self._rest_coverage(ev.expansion, named, tier) if named else 0.0
         return replace(
             ev,
-            lexical=ev.lexical[tier.idx],
-            coverage=ev.coverage[tier.idx],
-            phrase=ev.phrase[tier.idx],
-            dense=ev.dense[tier.idx],
+            lexical=ev.lexical[idx],
+            coverage=ev.coverage[idx],
+            phrase=ev.phrase[idx],
+            dense=ev.dense[idx],
             cited=tuple(local[i] for i in ev.cited if i in local),
             neighbour_rest=rest,
         )
@@ -460,9 +486,12 @@ class Retriever:
             return decide(ev, self.chunks, self._chunk_tokens, w, top_k)
         tiers = []
         for tier in self._tiers:
-            chunks = [self.chunks[i] for i in tier.idx]
-            tokens = [self._chunk_tokens[i] for i in tier.idx]
-            tiers.append(decide(self._restrict(ev, tier), chunks, tokens, w, top_k))
+            idx = tier.idx if tier is self._primary else self._candidates(ev.lexical, ev.dense)
+            if not len(idx):  # no related chunk shares a word or any similarity with the question
+                return tiers[0]
+            chunks = [self.chunks[i] for i in idx]
+            tokens = [self._chunk_tokens[i] for i in idx]
+            tiers.append(decide(self._restrict(ev, tier, idx), chunks, tokens, w, top_k))
         primary, related = tiers
         if primary.kind == "greeting":
             return primary
