@@ -5,7 +5,7 @@
     index/rows.json        which chunk / sentence each dense vector belongs to
     index/vectors.npy      normalised float32 vectors
     index/dense.faiss      faiss inner-product index over them
-    index/lexical/         bm25s index over jieba tokens
+    index/lexical/         bm25s index over jieba tokens of the primary document's chunks
     index/background.npy   vectors of neighbouring topics the policy does not cover (contrast set)
 
 The manifest is written last and lists checksums, so a half-written or damaged index is detected
@@ -44,7 +44,7 @@ from .errors import EmbedderMismatch, IndexCorrupt, IndexMissing, IndexStale
 from .text import Lexicon
 
 # Bump when the meaning of the files changes; an index of another format is rebuilt.
-INDEX_FORMAT = 4
+INDEX_FORMAT = 5
 _BATCH = 16
 
 
@@ -78,15 +78,35 @@ class LoadedIndex:
     background: np.ndarray  # vectors of the neighbouring topics (lexicon/neighbours.tsv)
 
 
-def lexical_text(chunk: Chunk) -> str:
+def topic_of(chunk: Chunk, corpus: Corpus) -> str:
+    """What a related rule's chunk is about beyond its own words: its document's title (「灵活就业人员社会保险补贴
+    政策问答」), unless its section already says it. A guide's 「办理时限」 or a Q&A pair's 「到哪里办理？」 names no subject
+    of its own; questions do (「创业补贴多久能办下来」). Empty for the primary, whose chunks are indexed as they always were."""
+    if chunk.doc == corpus.primary:
+        return ""
+    doc = corpus.document(chunk.doc)
+    title = doc.meta.title if doc is not None else ""
+    return "" if not title or title in chunk.section else title
+
+
+def lexical_text(chunk: Chunk, topic: str = "") -> str:
     # The title is repeated because it is the measure's own summary of itself.
-    return "\n".join([chunk.title, chunk.title, chunk.section, chunk.text])
+    parts = [chunk.title, chunk.title, chunk.section, chunk.text]
+    return "\n".join([*parts[:3], topic, parts[3]] if topic else parts)
 
 
-def passage_texts(chunk: Chunk) -> list[str]:
-    """Whole chunk plus each sentence: a question usually targets one sentence of a long measure."""
-    whole = f"{chunk.title}。{chunk.text}"
-    return [whole, *(f"{chunk.title}:{s}" for s in chunk.sentences)]
+def passage_texts(chunk: Chunk, topic: str = "") -> list[str]:
+    """Whole chunk plus each sentence: a question usually targets one sentence of a long measure. A related rule's
+    passages are prefixed with its subject (topic_of), which its field names and questions leave out."""
+    head = f"{chunk.section} {chunk.title}" if topic or chunk.kind in _SUBJECTLESS else chunk.title
+    head = f"{topic} {head}".strip() if topic else head
+    whole = f"{head}。{chunk.text}"
+    return [whole, *(f"{head}:{s}" for s in chunk.sentences)]
+
+
+# Chunks labelled by a field name or a question, not by their subject: their section (a guide's 事项名称, a Q&A
+# page's title) says what they are about. The primary's kinds (measure, org, notice, guiding) are not among them.
+_SUBJECTLESS = frozenset({"field", "qa"})
 
 
 def _sha256(path: Path) -> str:
@@ -203,7 +223,7 @@ def build_index(corpus: Corpus, lexicon: Lexicon, embedder: Embedder, index_dir:
         rows: list[Row] = []
         texts: list[str] = []
         for c in chunks:
-            for i, t in enumerate(passage_texts(c)):
+            for i, t in enumerate(passage_texts(c, topic_of(c, corpus))):
                 rows.append(Row(c.id, i - 1))
                 texts.append(t)
         cache = EmbeddingCache(index_dir / "cache", embedder.id)
@@ -222,7 +242,9 @@ def build_index(corpus: Corpus, lexicon: Lexicon, embedder: Embedder, index_dir:
         faiss.write_index(dense, str(tmp / "dense.faiss"))
 
         lex = bm25s.BM25()
-        lex.index([lexicon.tokens(lexical_text(c)) for c in chunks], show_progress=False)
+        # Over the primary document's chunks: its evidence is computed on its own statistics (retrieve._Tier); the
+        # related rules' BM25 is built when the retriever loads, from tokens it computes anyway.
+        lex.index([lexicon.tokens(lexical_text(c)) for c in chunks if c.doc == corpus.primary], show_progress=False)
         lex.save(str(tmp / "lexical"), show_progress=False)
 
         (tmp / "rows.json").write_text(json.dumps([asdict(r) for r in rows], ensure_ascii=False), encoding="utf-8")

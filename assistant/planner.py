@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from .clock import district_today
 from .corpus import Chunk, Corpus
 from .followup import clean_context, resolve
 from .fusion import Hit, Retrieval
@@ -100,7 +101,7 @@ class Planner:
         self, question: str, top_k: int = 3, context: Iterable[str] | None = None, today: dt.date | None = None
     ) -> Plan:
         """`today` resolves relative years (去年, 今年) in the question."""
-        retrieval = self.retriever.retrieve(question, top_k=top_k)
+        retrieval = self.retriever.retrieve(question, top_k=top_k, today=today)
         intent = self.intents.read(question)
         if retrieval.kind == "greeting":
             return Plan(question, "greeting", (), intent, retrieval)
@@ -116,7 +117,7 @@ class Planner:
         # Naming the district itself needs no note; naming the city or province it belongs to does.
         broader = where.chain if where.chain and where.chain not in self.places.district else None
         scope = {"chain_place": broader, "years": when.years}
-        plan = self._decide(question, top_k, context, retrieval, intent, today or dt.date.today())
+        plan = self._decide(question, top_k, context, retrieval, intent, today or district_today())
         return replace(plan, **scope)
 
     def _decide(
@@ -148,7 +149,7 @@ class Planner:
         group_plan = self._group_plan(question, retrieval, intent, today)
         if group_plan is not None:
             return group_plan
-        multi_plan = self._multi_plan(question, retrieval, intent, top_k)
+        multi_plan = self._multi_plan(question, retrieval, intent, top_k, today)
         if multi_plan is not None:
             return multi_plan
         shown = tuple(self._show(h, retrieval, intent, "retrieved") for h in retrieval.matched)
@@ -225,7 +226,9 @@ class Planner:
                 shown.append(self._show(hit, retrieval, intent, "group", group.policy_words))
         return Plan(question, "answer", tuple(shown), intent, retrieval, groups=tuple(g.name for g in named))
 
-    def _multi_plan(self, question: str, retrieval: Retrieval, intent: QuestionIntent, top_k: int) -> Plan | None:
+    def _multi_plan(
+        self, question: str, retrieval: Retrieval, intent: QuestionIntent, top_k: int, today: dt.date | None = None
+    ) -> Plan | None:
         """「A和B分别找哪个部门」: each part answered, in the order asked — but only when every part
         has evidence of its own and they lead to different measures; otherwise "和" was part of
         one topic (退役军人和妇女) and the whole question's ranking stands."""
@@ -241,7 +244,7 @@ class Planner:
         for part, part_intent in topical:
             # A part is a short question the decision model was not fitted on: it must clear the hand
             # thresholds as well, or the whole question's ranking stands.
-            ev = self.retriever.evidence(part)
+            ev = self.retriever.evidence(part, today)
             r = self.retriever.decide(ev, top_k)
             if r.kind != "answer" or not r.matched or self.retriever.decide(ev, top_k, model=None).kind != "answer":
                 return None

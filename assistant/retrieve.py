@@ -15,22 +15,26 @@ relative score always has a "best" chunk, even for 火锅.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
+import bm25s
 import numpy as np
 from cachetools import LRUCache
 
 from .clock import district_today
 from .corpus import Chunk, Corpus, cn_to_int
 from .decision import DecisionModel, load_decision
+from .documents.fields import LeadRule
 from .embed import Embedder
 from .errors import EmbedderError
-from .fusion import Evidence, Retrieval, Weights, decide
+from .fusion import Evidence, Hit, Retrieval, Weights, decide
 from .groups import read_groups
-from .index import LoadedIndex, lexical_text
+from .index import LoadedIndex, lexical_text, topic_of
 from .intent import IntentReader
 from .subject import SubjectReader
 from .text import Expansion, Lexicon, normalize
@@ -50,11 +54,63 @@ _DUTY_RE = re.compile(r"负责|管|职责|牵头|分工|哪些(?:措施|工作|�
 
 _HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")
 _MAX_UNKNOWN_WORDS = 3
-# Document priors (see Retriever._document_prior): a related rule must show clearly more evidence than the primary's
-# best chunk to outrank it; a lapsed one more still. Checked by eval: with the fixtures added to a corpus copy the
-# primary's FAQ figures move by no more than the table in the README reports.
-RELATED_PRIOR = 0.85
+# Within the related rules, a lapsed or repealed document's lexical and phrase evidence is weighed down so that a
+# current one is preferred (Retriever._document_prior); it stays findable. The primary is never weighed against the
+# related rules at all: each tier has its own statistics and its own decision (see _Tier, Retriever.decide).
 LAPSED_PRIOR = 0.6
+# How many related chunks (best by BM25, best by similarity) a question weighs: see Retriever._candidates.
+CANDIDATES = 48
+
+
+@dataclass(frozen=True)
+class _Tier:
+    """Chunks whose evidence is measured on their own statistics: the primary document, or the related rules.
+
+    BM25 (IDF, length normalisation) and coverage IDF are computed over the tier's chunks only, so adding a related
+    rule cannot move the primary's evidence or its answer/decline decision."""
+
+    idx: np.ndarray  # positions in corpus.chunks
+    bm25: bm25s.BM25
+    idf: dict[str, float]
+    idf_unknown: float
+    postings: dict[str, np.ndarray]  # token → positions within the tier of the chunks that use it
+
+    def covered(self, alts: frozenset[str]) -> np.ndarray:
+        """Per chunk of the tier: whether it uses any of `alts` (an inverted-index lookup, not a scan of chunks)."""
+        hit = np.zeros(len(self.idx), dtype=bool)
+        for t in alts:
+            rows = self.postings.get(t)
+            if rows is not None:
+                hit[rows] = True
+        return hit
+
+    def coverage(self, units: Sequence[tuple[float, frozenset[str]]], total: float) -> np.ndarray:
+        out = np.zeros(len(self.idx), dtype=np.float32)
+        for w, alts in units:
+            out += np.float32(w) * self.covered(alts)
+        return out / np.float32(total)
+
+
+def _document_frequencies(tokens: Sequence[Sequence[str]]) -> dict[str, list[int]]:
+    where: dict[str, list[int]] = {}
+    for j, toks in enumerate(tokens):
+        for t in set(toks):
+            where.setdefault(t, []).append(j)
+    return where
+
+
+def _tier(idx: np.ndarray, tokens: Sequence[list[str]], weigh_by: Sequence[Sequence[str]] | None = None) -> _Tier:
+    """A tier over `tokens` (its chunks); question words are weighed by their rarity in `weigh_by` (default: the
+    tier's own chunks)."""
+    bm25 = bm25s.BM25()
+    bm25.index([list(t) for t in tokens], show_progress=False)
+    where = _document_frequencies(tokens)
+    counted = where if weigh_by is None else _document_frequencies(weigh_by)
+    n = len(tokens) if weigh_by is None else len(weigh_by)
+    idf = {t: math.log((n + 1) / (len(rows) + 0.5)) for t, rows in counted.items()}
+    postings = {t: np.array(rows, dtype=np.int64) for t, rows in where.items()}
+    # Unknown words weigh like the rarest: "火锅" is strong evidence the question is elsewhere.
+    return _Tier(idx, bm25, idf, math.log((n + 1) / 0.5), postings)
 
 
 def _ngrams(text: str, n: int) -> list[str]:
@@ -84,20 +140,26 @@ class Retriever:
         self.use_dense = use_dense and embedder is not None
         self.chunks = corpus.chunks
         self._primary_mask = np.array([c.doc == corpus.primary for c in self.chunks], dtype=bool)
-        self._prior_day: object = None
-        self._prior = np.ones(len(self.chunks), dtype=np.float32)
+        self._priors: dict[dt.date, np.ndarray] = {}
+        self._leads = LeadRule(lexicon)
         self._pos = {c.id: i for i, c in enumerate(self.chunks)}
         self._row_chunk = np.array([self._pos[r.chunk] for r in index.rows])
-        self._chunk_tokens = [frozenset(lexicon.tokens(lexical_text(c))) for c in self.chunks]
-        self._chunk_texts = [lexical_text(c) for c in self.chunks]
-        n = len(self.chunks)
-        df: dict[str, int] = {}
-        for toks in self._chunk_tokens:
-            for t in toks:
-                df[t] = df.get(t, 0) + 1
-        self._idf = {t: math.log((n + 1) / (d + 0.5)) for t, d in df.items()}
-        # Unknown words weigh like the rarest: "火锅" is strong evidence the question is elsewhere.
-        self._idf_unknown = math.log((n + 1) / 0.5)
+        # Each chunk's rows contiguous and in chunk order (as build_index writes them): max per chunk by reduceat.
+        grouped = len(self._row_chunk) and bool(np.all(np.diff(self._row_chunk) >= 0)) and len(set(self._row_chunk)) == len(self.chunks)
+        self._row_starts = np.searchsorted(self._row_chunk, np.arange(len(self.chunks))) if grouped else None
+        self._chunk_texts = [lexical_text(c, topic_of(c, corpus)) for c in self.chunks]
+        token_lists = [lexicon.tokens(t) for t in self._chunk_texts]
+        self._chunk_tokens = [frozenset(t) for t in token_lists]
+        primary_idx = np.flatnonzero(self._primary_mask)
+        related_idx = np.flatnonzero(~self._primary_mask)
+        self._primary = _tier(primary_idx, [token_lists[i] for i in primary_idx])
+        # The related rules' coverage weighs a question's words by their rarity in the whole library: a few related
+        # documents alone would make any word they share with a stray question (外地, 社保) look telling.
+        self._related = _tier(related_idx, [token_lists[i] for i in related_idx], token_lists) if len(related_idx) else None
+        # The vocabulary questions are weighed by, and "words the policy uses", are the primary's: the related
+        # rules must not change how the primary's evidence or the neighbouring topics are measured.
+        self._idf = self._primary.idf
+        self._idf_unknown = self._primary.idf_unknown
         self._measures_by_number = {c.number: c for c in corpus.primary_doc.measures}
         self._unit_aliases = self._build_unit_aliases(corpus.units)
         # Numbers said together with a part's name ("组织保障第二点") index that part's paragraphs.
@@ -117,7 +179,7 @@ class Retriever:
                 nb_df[t] = nb_df.get(t, 0) + 1
         # The names a neighbour goes by: the "、"-separated phrases of its description, and its
         # topic, when the policy text never uses them ("医保报销", "公积金提取" — not "补贴").
-        policy_text = "".join(lexical_text(c) for c in self.chunks)
+        policy_text = "".join(lexical_text(self.chunks[i]) for i in primary_idx)
         self._neighbour_names = [tuple(x for x in nb.names if x not in policy_text) for nb in lexicon.neighbours]
         # Who a question is about (高校毕业生, 残疾人, 灵活就业人员) says nothing about its subject:
         # 「高校毕业生落户」 asks about 落户. The words come from groups.tsv, as reviewed data.
@@ -151,7 +213,7 @@ class Retriever:
 
     @property
     def idf(self) -> dict[str, float]:
-        """Inverse document frequency of the corpus's tokens (over chunks)."""
+        """Inverse document frequency of the primary document's tokens (over its chunks)."""
         return self._idf
 
     @staticmethod
@@ -218,10 +280,13 @@ class Retriever:
             return best, None
         scores, ids = self.index.dense.search(q, self.index.dense.ntotal)
         row_scores[ids[0]] = scores[0]
-        np.maximum.at(best, self._row_chunk, row_scores)
+        if self._row_starts is not None:  # rows are grouped by chunk (index.build_index): one vectorised max
+            best[:] = np.maximum.reduceat(row_scores, self._row_starts)
+        else:
+            np.maximum.at(best, self._row_chunk, row_scores)
         return best, q[0]
 
-    def _concepts(self, expansion: Expansion) -> tuple[list[tuple[float, frozenset[str]]], float]:
+    def _concepts(self, expansion: Expansion, tier: _Tier | None = None) -> tuple[list[tuple[float, frozenset[str]]], float]:
         """What the question talks about, each counted once, with its IDF weight.
 
         A glossary word ("外卖") is one concept that any of its policy terms can cover — not five
@@ -229,7 +294,8 @@ class Retriever:
         corpus never uses count at full weight, but at most a few of them: a long, chatty question
         ("我们是一家做食品的小厂，三十来个人…") says more about the speaker than the topic.
         """
-        idf, unknown_w = self._idf, self._idf_unknown
+        tier = tier or self._primary
+        idf, unknown_w = tier.idf, tier.idf_unknown
         plain = list(dict.fromkeys(self.lexicon.tokens(expansion.repaired)))
         units: list[tuple[float, frozenset[str]]] = []
         for variant, terms in expansion.glossary:
@@ -249,8 +315,11 @@ class Retriever:
         total += unknown_w * min(len(unknown), _MAX_UNKNOWN_WORDS)
         return units, total or 1.0
 
-    def evidence(self, question: str) -> Evidence:
-        """Everything retrieval knows about a question, before any weight or threshold is applied."""
+    def evidence(self, question: str, today: dt.date | None = None) -> Evidence:
+        """Everything retrieval knows about a question, before any weight or threshold is applied.
+
+        Each chunk's lexical and coverage evidence is measured on its tier's statistics (the primary's chunks on the
+        primary's alone); `today` decides which related rules have lapsed (the district's day when not given)."""
         expansion = self.lexicon.expand(question)
         n = len(self.chunks)
         q_tokens = tuple(dict.fromkeys(self.lexicon.tokens(expansion.text)))
@@ -258,17 +327,14 @@ class Retriever:
         coverage = np.zeros(n, dtype=np.float32)
         nb_cov, nb_cov_topic = 0.0, None
         if self.use_lexical and q_tokens:
-            raw = self.index.lexical.get_scores(list(q_tokens))
-            # The primary's chunks relative to the primary's best, so that adding related rules leaves the primary's
-            # evidence as it was; related chunks relative to the best of all (then weighed by their document's prior).
-            best = float(raw.max())
-            top = float(raw[self._primary_mask].max()) if self._primary_mask.any() else 0.0
-            if best > 0:
-                lexical = np.where(self._primary_mask, np.clip(raw / (top or best), 0.0, 1.0), raw / best).astype(np.float32)
+            for tier in self._tiers:
+                raw = tier.bm25.get_scores(list(q_tokens))
+                best = float(raw.max()) if len(raw) else 0.0
+                if best > 0:
+                    lexical[tier.idx] = raw / best
+                units, total = self._concepts(expansion, tier)
+                coverage[tier.idx] = tier.coverage(units, total)
             units, total = self._concepts(expansion)
-            coverage = np.array(
-                [sum(w for w, alts in units if alts & toks) / total for toks in self._chunk_tokens], dtype=np.float32
-            )
             # Same measure for the neighbouring topics, so the two can be compared directly.
             for nb, toks in zip(self.lexicon.neighbours, self._neighbour_tokens, strict=True):
                 share = min(1.0, sum(w for w, alts in units if alts & toks) / total)
@@ -279,7 +345,7 @@ class Retriever:
         # Verbatim phrases ("农民工之星", "工匠学院") beat word overlap: jieba may split a name the
         # corpus spells out, and a glossary expansion must not outrank the literal source.
         grams = {g for run in _HAN_RUN_RE.findall(expansion.repaired) for g in _ngrams(run, 4)}
-        phrase = np.array([min(1.0, sum(g in text for g in grams) / 3) for text in self._chunk_texts], dtype=np.float32)
+        phrase = np.zeros(n, dtype=np.float32)
         cited = tuple(self._pos[c.id] for c in self.numbers_in(expansion.repaired))
         # A measure cited by number outranks any amount of topical evidence (Weights.number), so
         # the embedding could not change the answer: skip it. (Checked by eval: identical figures.)
@@ -289,7 +355,11 @@ class Retriever:
             sims = self.index.background @ dense_q
             j = int(np.argmax(sims))
             nb_dense, nb_dense_topic = float(sims[j]), self.lexicon.neighbours[j].topic
-        prior = self._document_prior()
+        # Phrases over the primary's chunks and the related rules' candidates (the rest are never weighed).
+        where = self._primary.idx if self._related is None else np.concatenate([self._primary.idx, self._candidates(lexical, dense)])
+        texts = self._chunk_texts
+        phrase[where] = [min(1.0, sum(g in texts[i] for g in grams) / 3) for i in where]
+        prior = self._document_prior(today)
         return Evidence(
             question=question,
             expansion=expansion,
@@ -297,8 +367,8 @@ class Retriever:
             q_tokens=q_tokens,
             lexical=lexical * prior,
             # Coverage also decides whether to answer at all: a lapsed document's chunks are ranked down (above) but
-            # stay as findable as any related rule's.
-            coverage=coverage * np.where(self._primary_mask, 1.0, RELATED_PRIOR).astype(np.float32),
+            # stay as findable as any current one's.
+            coverage=coverage,
             phrase=phrase * prior,
             dense=dense,
             cited=cited,
@@ -313,19 +383,27 @@ class Retriever:
             subject=self.subjects.coverage(expansion) if self.use_lexical else None,
         )
 
-    def _document_prior(self) -> np.ndarray:
-        """Per chunk: 1 for the primary document, less for a related rule, less still for a lapsed or repealed one —
-        the primary is the authority the assistant is about, and a current document is preferred over an expired one
-        (which stays findable). Evaluated per call: a document lapses at the district's midnight."""
-        day = district_today()
-        if day != self._prior_day:
+    @property
+    def _tiers(self) -> tuple[_Tier, ...]:
+        return (self._primary,) if self._related is None else (self._primary, self._related)
+
+    def _document_prior(self, today: dt.date | None = None) -> np.ndarray:
+        """Per chunk: 1, or LAPSED_PRIOR for a related rule that has lapsed or been repealed by `today` — a current
+        document is preferred over an expired one, which stays findable. A document lapses at the district's
+        midnight, so the day is the caller's (Assistant.ask's `today`), else the district's."""
+        day = today or district_today()
+        prior = self._priors.get(day)
+        if prior is None:
             lapsed = {d.meta.doc_id for d in self.corpus.documents if d.meta.status(day) != "现行"}
-            self._prior = np.array(
-                [1.0 if c.doc == self.corpus.primary else LAPSED_PRIOR if c.doc in lapsed else RELATED_PRIOR for c in self.chunks],
+            prior = np.array(
+                [LAPSED_PRIOR if c.doc in lapsed and c.doc != self.corpus.primary else 1.0 for c in self.chunks],
                 dtype=np.float32,
             )
-            self._prior_day = day
-        return self._prior
+            prior.setflags(write=False)
+            if len(self._priors) > 8:
+                self._priors.clear()  # a long-running server sees one new day at a time
+            self._priors[day] = prior  # a dict store is atomic; two threads computing the same day agree
+        return prior
 
     def _named_neighbour(self, expansion: Expansion) -> tuple[str, tuple[str, ...]] | None:
         """The first neighbouring topic named by one of its whole phrases, with the phrases found.
@@ -340,19 +418,85 @@ class Retriever:
                 return nb.topic, found
         return None
 
-    def _rest_coverage(self, expansion: Expansion, named: tuple[str, tuple[str, ...]]) -> float:
+    def _rest_coverage(self, expansion: Expansion, named: tuple[str, tuple[str, ...]], tier: _Tier | None = None) -> float:
         """Best share of the question's weight that a measure covers outside the neighbour's own
         phrases and the who-words. Normalised by the whole question, so a lone common word left
         over ("就业") cannot stand for the subject."""
-        units, total = self._concepts(expansion)
+        tier = tier or self._primary
+        units, total = self._concepts(expansion, tier)
         own = {t for phrase in named[1] for t in self.lexicon.tokens(phrase)} | set(named[1])
         kept = [(w, alts) for w, alts in units if not (alts & own) and not (alts & self._who_tokens)]
         if not kept:
             return 0.0
-        return max(min(1.0, sum(w for w, alts in kept if alts & toks) / total) for toks in self._chunk_tokens)
+        return min(1.0, float(tier.coverage(kept, total).max(initial=0.0)))
 
-    def retrieve(self, question: str, top_k: int = 3) -> Retrieval:
-        return self.decide(self.evidence(question), top_k)
+    def retrieve(self, question: str, top_k: int = 3, today: dt.date | None = None) -> Retrieval:
+        return self.decide(self.evidence(question, today), top_k)
+
+    def _candidates(self, lexical: np.ndarray, dense: np.ndarray) -> np.ndarray:
+        """The related rules' chunks worth weighing for a question: the best by BM25 and the best by similarity. The
+        fused ranking, phrases and the decision are then computed over these alone, so a question costs about the
+        same with a thousand related documents as with one."""
+        tier = self._related
+        assert tier is not None
+        picked = []
+        for scores in (lexical[tier.idx], dense[tier.idx]):
+            k = min(CANDIDATES, len(scores))
+            top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+            picked.append(top[scores[top] > 0])
+        return tier.idx[np.unique(np.concatenate(picked))]
+
+    def _restrict(self, ev: Evidence, tier: _Tier, idx: np.ndarray | None = None) -> Evidence:
+        """The evidence of one tier's chunks (or of `idx`, some of them) only, positions renumbered."""
+        idx = tier.idx if idx is None else idx
+        local = {int(g): j for j, g in enumerate(idx)}
+        rest = ev.neighbour_rest
+        if tier is not self._primary and ev.neighbour_named and self.use_lexical and ev.q_tokens:
+            named = self._named_neighbour(ev.expansion)
+            rest = self._rest_coverage(ev.expansion, named, tier) if named else 0.0
+        return replace(
+            ev,
+            lexical=ev.lexical[idx],
+            coverage=ev.coverage[idx],
+            phrase=ev.phrase[idx],
+            dense=ev.dense[idx],
+            cited=tuple(local[i] for i in ev.cited if i in local),
+            neighbour_rest=rest,
+            subject=None
+            if ev.subject is None
+            else replace(
+                ev.subject,
+                share=ev.subject.share[idx],
+                uncovered_max=ev.subject.uncovered_max[idx],
+                covered_max=ev.subject.covered_max[idx],
+            ),
+        )
+
+    def _about_as_much(self, expansion: Expansion, related: Hit, primary: Hit) -> bool:
+        """Whether a related chunk names every subject word of the question that the primary's chunk names: a guide's
+        办理流程 for 一次性创业补贴 does not answer 「创业贷款怎么申请」, which the loan measure names. (Scores of the two
+        tiers are measured on different statistics and are not compared.)"""
+        topic = [t for t in self._leads.intents.read(expansion.repaired).topic if len(t) > 1]
+        named = lambda h: {t for t in topic if t in self._chunk_texts[self._pos[h.chunk.id]]}  # noqa: E731
+        return named(related) >= named(primary)
+
+    def _field_first(self, related: Retrieval, question: str, w: Weights) -> Retrieval:
+        """Among the related rules' hits, the field that states what was asked first: 「多久能办下来」 is answered by
+        the guide's 办理时限, though its 申请对象 shares as many words — taken from the best hit's document, or from
+        another hit nearly as good."""
+        asked = self._leads.asked(question)
+        if not asked:
+            return related
+        top = related.matched[0]
+        for h in related.hits[:10]:
+            if h.chunk.doc != top.chunk.doc and h.score < w.keep_ratio * top.score:
+                continue
+            if self._leads.answers(h.chunk, question):
+                if h is top:
+                    return related
+                rest = tuple(m for m in related.matched if m.chunk.id != h.chunk.id)
+                return replace(related, matched=(h, *rest))
+        return related
 
     def decide(
         self,
@@ -362,6 +506,51 @@ class Retriever:
         model: DecisionModel | None | bool = True,
     ) -> Retrieval:
         """Fuse the evidence into a ranking and decide whether the policy covers the question.
-        `model`: True = this retriever's fitted decision; None/False = the hand thresholds; or another."""
+        `model`: True = this retriever's fitted decision; None/False = the hand thresholds; or another.
+
+        Each tier is decided on its own evidence by the same rule (fusion.decide): the primary's answer is what it
+        would be without any related rule. A related chunk that clears the decision joins after the primary's hits,
+        and leads only when its field states what was asked and the primary's best hit does not (LeadRule)."""
+        w = weights or self.weights
         chosen = self.model if model is True else (model or None)
-        return decide(ev, self.chunks, self._chunk_tokens, weights or self.weights, top_k, chosen)
+        if self._related is None:
+            return decide(ev, self.chunks, self._chunk_tokens, w, top_k, chosen)
+        tiers = []
+        for tier in self._tiers:
+            idx = tier.idx if tier is self._primary else self._candidates(ev.lexical, ev.dense)
+            if not len(idx):  # no related chunk shares a word or any similarity with the question
+                return tiers[0]
+            chunks = [self.chunks[i] for i in idx]
+            tokens = [self._chunk_tokens[i] for i in idx]
+            # The fitted decision was fitted on the primary's evidence; a related rule's chunks are decided by the
+            # hand thresholds (their statistics differ, and no labelled questions about them exist to fit on).
+            fitted = chosen if tier is self._primary else None
+            tiers.append(decide(self._restrict(ev, tier, idx), chunks, tokens, w, top_k, fitted))
+        primary, related = tiers
+        if primary.kind == "greeting":
+            return primary
+        # The lookup's list: the answer's chunks in its order, then the primary's other hits, then the related rules'
+        # (scores of the two tiers are measured on different statistics and are not interleaved).
+        pool = primary.hits + related.hits
+
+        def hits_after(matched: tuple[Hit, ...]) -> tuple[Hit, ...]:
+            ids = {h.chunk.id for h in matched}
+            return (*matched, *(h for h in pool if h.chunk.id not in ids))
+
+        hits = hits_after(())
+        if related.kind != "answer":
+            return replace(primary, hits=hits)
+        related = self._field_first(related, ev.question, w)
+        extra = related.matched[:1] if primary.kind == "answer" else related.matched
+        if primary.kind != "answer":
+            # Declined as a topic the service does not cover (医保, 落户), or carried by similarity alone: a short Q&A
+            # pair is close in meaning to many questions it does not answer (「社保关系怎么转」 vs 「外地户籍可以申请吗」).
+            if primary.neighbour is not None or related.matched[0].coverage < w.min_coverage:
+                return replace(primary, hits=hits)
+            return replace(related, hits=hits_after(related.matched), cited=primary.cited)
+        first, lead = extra[0], primary.matched[0]
+        # A related field leads only when it is about the question's subject at least as much as the measure is
+        # (「能贷款吗」 is not answered by a guide's 补贴标准 of another subsidy) and states what the measure does not.
+        if self._about_as_much(ev.expansion, first, lead) and self._leads.leads(first.chunk, lead.chunk, ev.question):
+            return replace(primary, hits=hits_after((first,)), matched=(first, *primary.matched))
+        return replace(primary, hits=hits, matched=(*primary.matched, first))

@@ -111,8 +111,13 @@ def test_eval_reports_per_document(library: Assistant, tmp_path: Path, capsys: p
 
     from assistant.cli import main
 
+    # The library FAQ also asks about the format fixtures (a .docx guide, a .pdf notice, an .html Q&A page).
+    corpus = tmp_path / "corpus"
+    shutil.copytree(library.corpus.root, corpus)
+    for p in (REPO / "tests" / "fixtures" / "library").glob("*.*"):
+        shutil.copy(p, corpus / p.name)
     args = ["eval", "--faq", str(REPO / "eval" / "faq_library.jsonl"), "--json", "--quiet",
-            "--corpus", str(library.corpus.root), "--index", str(tmp_path / "i"), "--embedder", "chars"]  # fmt: skip
+            "--corpus", str(corpus), "--index", str(tmp_path / "i"), "--embedder", "chars"]  # fmt: skip
     main(args)
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     by_doc = report["by_doc"]

@@ -36,19 +36,17 @@ def heading_states(chunk: Chunk, question: str) -> bool:
 
 
 def order_by_document(plan: Plan, corpus: Corpus, today: dt.date) -> Plan:
-    """When an answer quotes more than one document: the chunk that states what was asked (the amount, the list of
-    materials, the time limit) before one that does not, and a current document before a lapsed one. Answers from
-    one document keep the retriever's order untouched."""
+    """When an answer quotes more than one document: a current document before a lapsed one. Which of the primary's
+    measure and a related rule's field states what was asked (and so leads) is the retriever's decision
+    (documents/fields.py), made on evidence the primary's answer does not depend on; it is not revisited here."""
     if len({s.hit.chunk.doc for s in plan.shown}) < 2:
         return plan
-    asked = bool(plan.intent.facts)
 
-    def key(i: int) -> tuple[bool, bool, int]:
+    def key(i: int) -> tuple[bool, int]:
         s = plan.shown[i]
         doc = corpus.document(s.hit.chunk.doc)
         lapsed = doc is not None and doc.meta.status(today) != "现行"
-        silent = asked and bool(s.highlight.not_stated) and not heading_states(s.hit.chunk, plan.question)
-        return (lapsed, silent, i)
+        return (lapsed, i)
 
     order = sorted(range(len(plan.shown)), key=key)
     return replace(plan, shown=tuple(plan.shown[i] for i in order))

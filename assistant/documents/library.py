@@ -8,9 +8,9 @@ and the web's title come from it.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from . import metadata, structures
 from .model import Corpus, Document, DocumentMeta, LoadFailure
 from .readers import READERS, DocumentReadError, SourceText, read_source
 from .structures.common import Context, Line
+
 
 def corpus_files(root: Path) -> list[Path]:
     """Files whose content determines the index: documents, sidecars, lexicon and settings."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 
 from .model import Chunk, Corpus, Document
 
@@ -73,13 +72,22 @@ def _computed(doc: Document, measures: tuple[Chunk, ...]) -> list[Chunk]:
     return [m for n, m in found if n == longest]
 
 
+# Computed once per corpus, keyed by its fingerprint: hashing the frozen Corpus walks every chunk (7 ms a question with
+# 1,000 documents), and a cache keyed by the object would keep every corpus ever loaded alive.
+_LINKS: dict[str, dict[str, tuple[RuleLink, ...]]] = {}
+
+
 def rule_links(corpus: Corpus) -> dict[str, tuple[RuleLink, ...]]:
-    return _links_cached(corpus)
+    links = _LINKS.get(corpus.fingerprint)
+    if links is None:
+        links = _links(corpus)
+        if len(_LINKS) >= 4:
+            _LINKS.clear()
+        _LINKS[corpus.fingerprint] = links
+    return links
 
 
-@cache
-def _links_cached(corpus: Corpus) -> dict[str, tuple[RuleLink, ...]]:
-    # Keyed by the Corpus object (frozen, hashed by identity of its fields): computed once per loaded corpus.
+def _links(corpus: Corpus) -> dict[str, tuple[RuleLink, ...]]:
     measures = corpus.primary_doc.measures
     by_id = {m.id: m for m in measures}
     out: dict[str, list[RuleLink]] = {}

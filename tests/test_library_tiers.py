@@ -1,0 +1,72 @@
+"""Related rules added to the corpus do not move the primary document's evidence or its answers; a related chunk joins
+after the primary's hits, and leads only when its field states what was asked and the measure does not."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import Assistant
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+DAY = dt.date(2025, 6, 1)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    root = tmp_path_factory.mktemp("tiers")
+    shutil.copytree(REPO / "corpus", root / "corpus")
+    for p in [*(FIXTURES / "structures").glob("*.txt"), *(FIXTURES / "library").glob("*.*")]:
+        if p.is_file():
+            shutil.copy(p, root / "corpus" / p.name)
+    return Assistant.load(root / "corpus", root / "index", "chars")
+
+
+def _faq(n: int) -> list[str]:
+    lines = (REPO / "eval" / "faq.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(ln)["q"] for ln in lines if ln.strip()][:n]
+
+
+def test_the_primary_evidence_is_the_same_with_related_rules_added(chars_assistant: Assistant, library: Assistant) -> None:
+    alone, lib = chars_assistant.retriever, library.retriever
+    primary = [i for i, c in enumerate(lib.chunks) if c.doc == library.corpus.primary]
+    assert len(primary) == len(alone.chunks) < len(lib.chunks)
+    for q in _faq(60):
+        a, b = alone.evidence(q, DAY), lib.evidence(q, DAY)
+        for field in ("lexical", "coverage", "phrase", "dense"):
+            assert np.allclose(getattr(a, field), getattr(b, field)[primary], atol=1e-6), (q, field)
+        assert (a.neighbour_coverage, a.neighbour_rest) == (b.neighbour_coverage, b.neighbour_rest)
+
+
+def test_the_primary_answers_first_and_declines_stay_declined(chars_assistant: Assistant, library: Assistant) -> None:
+    for q in [*_faq(80), "火锅怎么做", "从外地换工作回青岛，社保关系怎么转过来", "医保怎么报销"]:
+        a, b = chars_assistant.retrieve(q), library.retrieve(q)
+        assert b.kind == a.kind or (a.kind == "no_match" and b.kind == "answer" and a.neighbour is None), q
+        if a.kind == "answer":
+            ids = [h.chunk.id for h in b.matched]
+            primary_ids = [i for i in ids if ":" not in i]
+            assert primary_ids == [h.chunk.id for h in a.matched], q
+            leader = b.matched[0].chunk
+            if leader.doc != library.corpus.primary:  # led by a related rule: it states what the measure does not
+                assert library.retriever._leads.leads(leader, a.matched[0].chunk, q), q
+
+
+def test_a_guide_field_leads_when_it_states_what_the_measure_does_not(library: Assistant) -> None:
+    a = library.ask("一次性创业补贴需要准备什么材料？", today=DAY)
+    assert a.measures[0].id.endswith(":f5") or a.measures[0].label == "申请材料"
+    # A question the primary's measure answers itself keeps the measure first, the related rule after it.
+    b = library.ask("想自己开个小店，能贷款吗，有没有贴息", today=DAY)
+    assert b.measures[0].id == "m13"
+
+
+def test_the_day_asked_decides_which_related_rules_have_lapsed(library: Assistant) -> None:
+    r = library.retriever
+    notice = [i for i, c in enumerate(r.chunks) if c.doc == "chunfeng-tongzhi"]
+    before, after = r._document_prior(dt.date(2025, 3, 1)), r._document_prior(dt.date(2025, 6, 1))
+    assert before[notice].min() == 1.0 and after[notice].max() < 1.0
