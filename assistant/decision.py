@@ -39,6 +39,7 @@ FEATURES: Mapping[str, str] = {
     "subject_uncovered": "the heaviest subject word the best chunk lacks (IDF / the rarest word's IDF)",
     "subject_unknown": "subject words the corpus never uses (0, 1, 2, 3 or more → 0-1)",
     "no_subject": "1 when nothing is left once generic and who-words are set aside",
+    "subject_dense": "cosine of the question and the chunk covering most of the subject (median cosine if none covers it)",
     "neighbour_coverage_gap": "IDF share of the question a neighbouring topic covers minus the best chunk's",
     "neighbour_dense_gap": "cosine to the nearest neighbouring topic minus the best chunk's",
     "neighbour_named": "a neighbouring topic named outright, times the share left once its words are aside",
@@ -66,6 +67,7 @@ def features(ev: Evidence, top: int, names: tuple[str, ...] = tuple(FEATURES), h
         "subject_uncovered": float(subj.uncovered_max[top]) if subj else 0.0,
         "subject_unknown": min(subj.unknown, 3) / 3 if subj else 0.0,
         "no_subject": float(not subj.terms) if subj else 0.0,
+        "subject_dense": _subject_dense(ev, top),
         "neighbour_coverage_gap": nb_cov - float(ev.coverage[top]),
         "neighbour_dense_gap": nb_dense - float(dense.max()) if nb_dense > 0 else 0.0,
         "neighbour_named": (1.0 - ev.neighbour_rest) if ev.neighbour_named else 0.0,
@@ -73,6 +75,21 @@ def features(ev: Evidence, top: int, names: tuple[str, ...] = tuple(FEATURES), h
         "hand_rule": float(hand),
     }
     return np.array([values[k] for k in names], dtype=np.float64)
+
+
+def _subject_dense(ev: Evidence, top: int) -> float:
+    """Does the chunk that covers the subject also read like the question? The best chunk's cosine
+    alone cannot tell 「租房太贵，有没有便宜的地方住」 (第9条 covers 住 and reads like it) from
+    「老年人…补贴」 (a chunk matches 补贴, none covers the subject): the cosine of the chunk that covers
+    most of the subject can (best cosine among ties). No chunk covering it: the median cosine — no
+    evidence for any chunk. No subject of its own: the best chunk's cosine."""
+    dense, subj = ev.dense, ev.subject
+    if subj is None or not subj.terms:
+        return float(dense[top])
+    most = float(subj.share.max())
+    if most <= 0.0:
+        return float(np.median(dense))
+    return float(dense[subj.share >= most - 1e-6].max())
 
 
 @dataclass(frozen=True)
