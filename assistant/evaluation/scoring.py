@@ -156,6 +156,21 @@ def _confusions(results: Sequence[ItemResult]) -> tuple[Confusion, ...]:
     return tuple(sorted(out, key=lambda c: (-c.count, c.expected, c.got)))
 
 
+
+def _group_stats(label: str, rs: Sequence[ItemResult]) -> KindStats:
+    """Figures for one group of results (a kind, or a document): ranking figures over its in-scope items only."""
+    ins = [r for r in rs if r.item.target == "answer"]
+    return KindStats(
+        kind=label,
+        n=len(rs),
+        correct=sum(r.correct for r in rs),
+        top1=sum(r.correct for r in rs) / len(rs),
+        hit3=mean_of([float(r.hit3) for r in ins]),
+        mrr=mean_of([r.rr for r in ins]),
+        must=ratio_of(sum(len(r.item.must) - len(r.must_missing) for r in rs), sum(len(r.item.must) for r in rs)),
+        failures=sum(r.failed for r in rs),
+    )
+
 def summarize(
     results: Sequence[ItemResult],
     name: str = "",
@@ -183,20 +198,7 @@ def summarize(
         rs = [r for r in results if r.item.kind == kind]
         if not rs:
             continue
-        ins = [r for r in rs if r.item.target == "answer"]
-        k_must_total = sum(len(r.item.must) for r in rs)
-        by_kind.append(
-            KindStats(
-                kind=kind,
-                n=len(rs),
-                correct=sum(r.correct for r in rs),
-                top1=sum(r.correct for r in rs) / len(rs),
-                hit3=mean_of([float(r.hit3) for r in ins]),
-                mrr=mean_of([r.rr for r in ins]),
-                must=ratio_of(sum(len(r.item.must) - len(r.must_missing) for r in rs), k_must_total),
-                failures=sum(r.failed for r in rs),
-            )
-        )
+        by_kind.append(_group_stats(kind, rs))
 
     by_doc = []
     docs: dict[str, list[ItemResult]] = {}
@@ -205,19 +207,7 @@ def summarize(
             first = r.item.expect[0]
             docs.setdefault(first.split(":", 1)[0] if ":" in first else "(主文件)", []).append(r)
     for doc, rs in docs.items():
-        d_must_total = sum(len(r.item.must) for r in rs)
-        by_doc.append(
-            KindStats(
-                kind=doc,
-                n=len(rs),
-                correct=sum(r.correct for r in rs),
-                top1=sum(r.correct for r in rs) / len(rs),
-                hit3=mean_of([float(r.hit3) for r in rs]),
-                mrr=mean_of([r.rr for r in rs]),
-                must=ratio_of(sum(len(r.item.must) - len(r.must_missing) for r in rs), d_must_total),
-                failures=sum(r.failed for r in rs),
-            )
-        )
+        by_doc.append(_group_stats(doc, rs))
 
     return EvalReport(
         by_doc=tuple(by_doc),
