@@ -26,6 +26,7 @@ from .errors import CorpusError
 
 if TYPE_CHECKING:
     from .fusion import Evidence
+    from .subject import SubjectCoverage
 
 # Name → what it measures (for the decision file's reviewers; the fit script writes both).
 FEATURES: Mapping[str, str] = {
@@ -44,7 +45,8 @@ FEATURES: Mapping[str, str] = {
     "neighbour_dense_gap": "cosine to the nearest neighbouring topic minus the best chunk's",
     "neighbour_named": "a neighbouring topic named outright, times the share left once its words are aside",
     "unit": "a department of the policy is named",
-    "hand_rule": "1 when the hand thresholds of fusion.Weights (coverage, cosine, neighbours) would answer",
+    "hand_rule": "1 when the hand thresholds of fusion.Weights (coverage, cosine, neighbours) would answer"
+    " and some chunk covers the question's subject",
 }
 
 
@@ -72,9 +74,18 @@ def features(ev: Evidence, top: int, names: tuple[str, ...] = tuple(FEATURES), h
         "neighbour_dense_gap": nb_dense - float(dense.max()) if nb_dense > 0 else 0.0,
         "neighbour_named": (1.0 - ev.neighbour_rest) if ev.neighbour_named else 0.0,
         "unit": float(bool(ev.units)),
-        "hand_rule": float(hand),
+        # The hand thresholds see the whole question, so 「老人高龄补贴找哪个部门」 clears them on 补贴 and
+        # 部门 alone; a verdict that no chunk's words back for the subject (issue 19 §1) is not evidence.
+        "hand_rule": float(hand and _subject_covered(subj)),
     }
     return np.array([values[k] for k in names], dtype=np.float64)
+
+
+def _subject_covered(subj: SubjectCoverage | None) -> bool:
+    """Some chunk covers part of the question's subject (or it has none of its own)."""
+    if subj is None or not subj.terms:
+        return True
+    return float(subj.share.max()) > 0.0
 
 
 def _subject_dense(ev: Evidence, top: int) -> float:
