@@ -79,7 +79,7 @@ def results_part(html: str) -> str:
 def cards(html: str) -> dict[str, str]:
     """card id → the card's markup (its first occurrence)."""
     out: dict[str, str] = {}
-    for cid, body in re.findall(r'<li class="lk-card[^"]*" data-id="([^"]+)"(.*?)</li>', html, re.S):
+    for cid, body in re.findall(r'<li class="lk-card[^"]*" data-id="([^"]+)"(.*?)</li>', html, re.DOTALL):
         out.setdefault(cid, body)
     return out
 
@@ -120,9 +120,9 @@ def test_the_document_facet_lists_every_document_with_its_chunk_count(client: Te
     assert facet == {
         d.meta.doc_id: (f"/lookup?doc={quote(d.meta.doc_id)}", len(d.chunks)) for d in library.corpus.documents
     }
-    assert list(facet)[0] == library.corpus.primary  # what most calls are about comes first
+    assert next(iter(facet)) == library.corpus.primary  # what most calls are about comes first
     # A repealed document says so in the facet.
-    entry = re.search(rf'data-doc="{REPEALED}">(.*?)</a>', page, re.S)
+    entry = re.search(rf'data-doc="{REPEALED}">(.*?)</a>', page, re.DOTALL)
     assert entry and "已废止" in entry.group(1)
 
 
@@ -142,7 +142,7 @@ def test_filtering_by_a_related_rule_shows_only_its_chunks_with_title_number_and
     rule = library.corpus.document(RULE)
     assert rule is not None
     assert card_ids(all_part(page)) == [c.id for c in rule.chunks]
-    heading = re.search(r'<h3 class="lk-doc" data-doc="([^"]+)">(.*?)</h3>', page, re.S)
+    heading = re.search(r'<h3 class="lk-doc" data-doc="([^"]+)">(.*?)</h3>', page, re.DOTALL)
     assert heading and heading.group(1) == RULE and cited(library, RULE) in text_of(heading.group(2))
     fifth = cards(all_part(page))[f"{RULE}:a5"]
     assert '<span class="num">第五条</span>' in fifth
@@ -208,13 +208,15 @@ def test_a_search_counts_results_per_document_and_a_department_narrows_them(
     client: TestClient, library: Assistant
 ) -> None:
     q = "公益性岗位补贴多少钱"
-    url, resp = search(client, q)
+    _, resp = search(client, q)
     page = resp.text
     results = [h.chunk for h, _ in library.search_marked(q)]
     per_doc = Counter(c.doc for c in results)
     assert per_doc[RULE] and per_doc[library.corpus.primary]  # both documents answer it
     facet = doc_facet(page)
-    assert {d: n for d, (_, n) in facet.items()} == {d.meta.doc_id: per_doc[d.meta.doc_id] for d in library.corpus.documents}
+    assert {d: n for d, (_, n) in facet.items()} == {
+        d.meta.doc_id: per_doc[d.meta.doc_id] for d in library.corpus.documents
+    }
     # The facet's buttons carry filters only (the question travels in the POST body) and give what they count.
     value = facet[RULE][0]
     assert value == f"doc={RULE}" and q not in value
@@ -247,7 +249,7 @@ def test_an_unknown_document_in_the_url_says_so_in_chinese(client: TestClient, l
     # The page still works: every document's chunks, the filter dropped.
     assert len(card_ids(all_part(resp.text))) == len(library.chunks)
     # The same for a search saved with it.
-    url, page = search(client, "公益性岗位", doc=doc)
+    _, page = search(client, "公益性岗位", doc=doc)
     assert page.status_code == 404 and "文件库中没有编号为" in page.text and "的检索结果" in page.text
 
 
@@ -269,14 +271,18 @@ def test_results_show_each_hits_document_and_label(client: TestClient, library: 
 
 def test_the_detail_page_of_a_related_rule(client: TestClient, library: Assistant) -> None:
     page = get(client, f"/lookup/{RULE}:a5").text
-    h1 = re.search(r"<h1>(.*?)</h1>", page, re.S)
+    h1 = re.search(r"<h1>(.*?)</h1>", page, re.DOTALL)
     assert h1 and '<span class="num">第五条</span>' in h1.group(1)
-    doc_line = re.search(r'<p class="detail-doc">(.*?)</p>', page, re.S)
+    doc_line = re.search(r'<p class="detail-doc">(.*?)</p>', page, re.DOTALL)
     assert doc_line and text_of(doc_line.group(1)).strip() == f"{cited(library, RULE)} 第五条"
-    crumbs = re.search(r'<nav class="crumbs"[^>]*>(.*?)</nav>', page, re.S)
+    crumbs = re.search(r'<nav class="crumbs"[^>]*>(.*?)</nav>', page, re.DOTALL)
     assert crumbs
     hrefs = [unescape(h) for h in re.findall(r'href="([^"]+)"', crumbs.group(1))]
-    assert hrefs == ["/lookup", f"/lookup?doc={RULE}", "/lookup?" + urlencode({"doc": RULE, "section": "第三章 岗位补贴"})]
+    assert hrefs == [
+        "/lookup",
+        f"/lookup?doc={RULE}",
+        "/lookup?" + urlencode({"doc": RULE, "section": "第三章 岗位补贴"}),
+    ]
     assert f'rel="prev" href="/lookup/{RULE}:a4"' in page and f'rel="next" href="/lookup/{RULE}:a6"' in page
 
 
@@ -284,7 +290,7 @@ def test_the_ready_answer_carries_the_documents_own_phone(client: TestClient, li
     phone = library.corpus.document(RULE).meta.get("政策咨询电话")  # type: ignore[union-attr]
     assert phone and phone != PRIMARY_PHONE
     detail = get(client, f"/lookup/{RULE}:a5").text
-    reply = re.search(r'<pre id="reply-text"[^>]*>(.*?)</pre>', detail, re.S)
+    reply = re.search(r'<pre id="reply-text"[^>]*>(.*?)</pre>', detail, re.DOTALL)
     assert reply
     text = unescape(reply.group(1))
     assert phone in text and cited(library, RULE) in text and "第五条" in text
@@ -315,8 +321,8 @@ def test_a_lapsed_notice_is_flagged_on_each_of_its_chunks(client: TestClient, li
             assert badge and badge.group(2) == "已过期"
             assert f"有效期已于{expires.year}年{expires.month}月{expires.day}日届满" in unescape(badge.group(1))
         detail = get(client, f"/lookup/{NOTICE}:part1").text
-        assert "已过期" in re.search(r"<h1>(.*?)</h1>", detail, re.S).group(1)  # type: ignore[union-attr]
-        assert "有效期已于" in text_of(re.search(r'<ul class="notes">(.*?)</ul>', detail, re.S).group(1))  # type: ignore[union-attr]
+        assert "已过期" in re.search(r"<h1>(.*?)</h1>", detail, re.DOTALL).group(1)  # type: ignore[union-attr]
+        assert "有效期已于" in text_of(re.search(r'<ul class="notes">(.*?)</ul>', detail, re.DOTALL).group(1))  # type: ignore[union-attr]
         # Other documents' chunks carry no such badge: the note is the notice's, not the library's.
         assert "badge-expired" not in cards(all_part(get(client, "/lookup", doc=RULE).text))[f"{RULE}:a5"]
     before = dt.datetime.combine(expires - dt.timedelta(days=1), dt.time(9), SHANGHAI)
@@ -330,5 +336,5 @@ def test_a_repealed_document_is_flagged_已废止(client: TestClient, library: A
     for body in cards(all_part(page)).values():
         badge = re.search(r'<span class="badge-expired" title="([^"]*)">([^<]+)</span>', body)
         assert badge and badge.group(2) == "已废止" and "废止" in unescape(badge.group(1))
-    heading = re.search(r'<h3 class="lk-doc"[^>]*>(.*?)</h3>', page, re.S)
+    heading = re.search(r'<h3 class="lk-doc"[^>]*>(.*?)</h3>', page, re.DOTALL)
     assert heading and "已废止" in heading.group(1)

@@ -152,7 +152,7 @@ def facet_counts(
     sections: Sequence[str],
     units: Sequence[str],
     groups: Sequence[str],
-) -> dict[str, object]:
+) -> dict[str, dict[str, int]]:
     """Facet counts over the current search results: each value counts the results that would show after choosing
     it with the other filters kept (exactly the link's filters), so a count is what a click gives."""
     f = scope.filters

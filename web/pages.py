@@ -11,6 +11,10 @@ reload and bookmarks work without a resubmission prompt and the URL holds only t
 search is shown its filters are buttons of a second POST form that carries the question along
 (and 303s again); filters alone stay plain, shareable links. The detail page opened from results
 gets `?r=<id>`, so its breadcrumb and Esc lead back to those results.
+
+Over a library (issue 20) a 文件 filter (`doc`) joins 分节 / 责任单位 / 服务对象; what each value means
+and how they combine lives in web/lookup_filters.py. An unknown document id (a link to a removed
+document) is dropped with a message, as a 404, never an error page.
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ from assistant.visible import visible_text
 
 from .deps import Bot, templates
 from .errors import error_json
-from .lookup_store import SavedSearch, store_of
 from .lookup_filters import Filters, Scope, browse_order, doc_entries, facet_counts, section_counts
+from .lookup_store import SavedSearch, store_of
 from .views import Row, document_status, expired_notes, rank_rows, tel_href, unit_counts
 
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -122,13 +126,12 @@ def _lookup_context(bot: Bot, q: str, filters: Filters, results: Sequence[Chunk]
     doc_facet = [(d, d.chunks) for d in docs]
     facet_all = None
     if results is not None:
-        counts = facet_counts(
-            results, scope, [d.id for d in docs], [s for s, _ in sections], [u for u, _ in units], [g for g, _ in groups]
-        )
-        doc_facet = _ranked([(d, counts["docs"][d.id]) for d in docs])  # type: ignore[index]
-        sections = _ranked([(s, counts["sections"][s]) for s, _ in sections])  # type: ignore[index]
-        units = _ranked([(u, counts["units"][u]) for u, _ in units])  # type: ignore[index]
-        groups = _ranked([(g, counts["groups"][g]) for g, _ in groups])  # type: ignore[index]
+        values = ([d.id for d in docs], [s for s, _ in sections], [u for u, _ in units], [g for g, _ in groups])
+        counts = facet_counts(results, scope, *values)
+        doc_facet = _ranked([(d, counts["docs"][d.id]) for d in docs])
+        sections = _ranked([(s, counts["sections"][s]) for s, _ in sections])
+        units = _ranked([(u, counts["units"][u]) for u, _ in units])
+        groups = _ranked([(g, counts["groups"][g]) for g, _ in groups])
         facet_all = counts["all"]
     return {
         "meta": corpus.primary_doc.meta,

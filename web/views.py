@@ -1,4 +1,4 @@
-"""Presentation helpers shared by the JSON API and the HTML pages: records → plain dicts, filters, groups.
+"""Presentation helpers shared by the JSON API and the HTML pages: records → plain dicts, filters, expiry badges.
 
 Nothing here decides *what* answers a question; that stays in the library. These functions only
 reshape the library's records for an edge, so the API and the pages show the same fields.
@@ -10,7 +10,6 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
@@ -221,17 +220,17 @@ __all__ = [
     "Lapse",
     "Reason",
     "Row",
-    "expired_notes",
-    "rank_rows",
-    "reasons",
     "chunk_dict",
     "document_status",
+    "expired_notes",
     "filter_chunks",
     "filter_query",
     "hit_dict",
     "lookup_url",
     "marked",
     "matches",
+    "rank_rows",
+    "reasons",
     "tel_href",
     "unit_counts",
     "why_kind",
