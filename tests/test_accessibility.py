@@ -15,6 +15,7 @@ Same skip rule as tests/test_browser.py: without /usr/bin/chromium these skip, e
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,34 @@ def test_lookup_filtered_list(desk: Page, axe_source: str) -> None:
     desk.locator(f'.lk-side a[data-unit="{VETERANS}"]').click()
     desk.wait_for_url(re.compile(r"unit="))
     assert_accessible(desk, axe_source, "热线查询(按责任单位浏览)")
+
+
+def test_lookup_over_a_library_of_documents(
+    browser: Browser, axe_source: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The 文件 facet, documents' headings above their sections, a lapsed notice's badges, a rule's detail page."""
+    from assistant import Assistant
+    from web.app import create_app
+    from web.localserver import running
+
+    repo = Path(__file__).resolve().parent.parent
+    root = tmp_path_factory.mktemp("a11y-library")
+    shutil.copytree(repo / "corpus", root / "corpus")
+    for p in (repo / "tests" / "fixtures" / "structures").glob("*.txt"):
+        shutil.copy(p, root / "corpus" / p.name)
+    with running(create_app(Assistant.load(root / "corpus", root / "index", "chars"))) as url:
+        desk = new_page(browser, url, viewport={"width": 1280, "height": 800})
+        desk.goto("/lookup")
+        assert_accessible(desk, axe_source, "热线查询(多个文件)")
+        desk.goto("/lookup?doc=chunfeng-tongzhi")
+        assert_accessible(desk, axe_source, "热线查询(按文件筛选,已过期的通知)")
+        lookup_search(desk, "公益性岗位补贴多少钱")
+        desk.locator('.lk-side button[data-doc="gongyi-banfa"]').click()
+        expect(desk.locator(".lk-active")).to_contain_text("文件:")
+        assert_accessible(desk, axe_source, "热线查询结果(按文件筛选)")
+        desk.goto("/lookup/gongyi-banfa:a5")
+        assert_accessible(desk, axe_source, "条目详情(相关细则)")
+        desk.context.close()
 
 
 def test_lookup_and_detail_on_a_narrow_screen(phone: Page, axe_source: str) -> None:

@@ -1,6 +1,7 @@
 """The hotline lookup in headless Chromium after issue 11: Back, forward, reload and Esc return to the
 same results (POST → 303 → GET /lookup/r/<id>, no resubmission prompt, no question in the URL), the
 chat's decline shown as a banner, and the expiry badge (已过期, or 部分已到期 when only one sentence has passed).
+Over a library (issue 20): the 文件 filter, a document's own sections, and the copied answer with its phone.
 
 Marked `browser`: without /usr/bin/chromium these skip, except on CI (tests/conftest.py).
 """
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -183,3 +186,69 @@ def test_a_search_this_tab_made_is_rerun_when_the_server_forgot_its_id(desk: tup
     other.goto(results_url)
     expect(other.locator(".lk-notice")).to_have_text("检索已过期,请重新检索")
     other.context.close()
+
+
+# ---- a library of documents: the 文件 filter ----------------------------------------------------
+
+RULE = "gongyi-banfa"  # tests/fixtures/structures: a 办法 with 章 and 条 and its own phone
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Assistant]]:
+    """The repo's corpus plus the structure fixtures, served on a loopback port."""
+    repo = Path(__file__).resolve().parent.parent
+    root = tmp_path_factory.mktemp("browser-library")
+    shutil.copytree(repo / "corpus", root / "corpus")
+    for p in (repo / "tests" / "fixtures" / "structures").glob("*.txt"):
+        shutil.copy(p, root / "corpus" / p.name)
+    bot = Assistant.load(root / "corpus", root / "index", "chars")
+    with running(create_app(bot)) as url:
+        yield url, bot
+
+
+def test_the_document_filter_narrows_searches_and_copies_the_documents_phone(
+    browser: Browser, library: tuple[str, Assistant]
+) -> None:
+    url, bot = library
+    rule = bot.corpus.document(RULE)
+    assert rule is not None
+    ctx = browser.new_context(
+        base_url=url, locale="zh-CN", viewport={"width": 1280, "height": 800}, permissions=["clipboard-read", "clipboard-write"]
+    )
+    page = ctx.new_page()
+    page.set_default_timeout(10_000)
+    watch = Watch(page)
+    page.goto("/lookup")
+    page.locator(f'.lk-side a[data-doc="{RULE}"]').click()
+    page.wait_for_url(re.compile(rf"/lookup\?doc={RULE}$"))  # a plain, shareable link
+    expect(page.locator(".lk-active")).to_contain_text(f"文件:《{rule.meta.title}》({rule.meta.number})")
+    listed = page.locator(".lk-all .lk-card").evaluate_all("els => els.map(e => e.dataset.id)")
+    assert listed == [c.id for c in rule.chunks]
+    # Its own 章 as sections.
+    chapter = rule.chunks[4].section  # 第五条's chapter
+    page.locator(".lk-side a", has_text=chapter).click()
+    page.wait_for_url(re.compile(rf"/lookup\?doc={RULE}&section="))
+    listed = page.locator(".lk-all .lk-card").evaluate_all("els => els.map(e => e.dataset.id)")
+    assert listed == [c.id for c in rule.chunks if c.section == chapter]
+    # A search keeps the filters (and the question stays out of the URL).
+    page.fill("#q", "公益性岗位补贴多少钱")
+    with page.expect_navigation():
+        page.press("#q", "Enter")
+    page.wait_for_url(RESULT_URL)
+    found = result_ids(page)
+    assert f"{RULE}:a5" in found and all(i.startswith(f"{RULE}:") for i in found)
+    card = page.locator(f'.lk-results .lk-card[data-id="{RULE}:a5"]')
+    expect(card.locator(".num")).to_have_text("第五条")
+    expect(card.locator(".doc")).to_have_text(f"《{rule.meta.title}》({rule.meta.number})")
+    card.locator("button.copy").click()
+    expect(card.locator("button.copy")).to_contain_text("已复制")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied == bot.answer_for(f"{RULE}:a5").answer and rule.meta.phone in copied
+    # Dropping the document drops its section too; the question is searched across the library again.
+    before = page.url
+    page.locator(".lk-active .lk-pill", has_text="文件").click()
+    page.wait_for_url(lambda u: u != before and bool(RESULT_URL.search(u)))
+    expect(page.locator(".lk-active")).to_have_count(0)
+    assert any(not i.startswith(f"{RULE}:") for i in result_ids(page))
+    assert watch.dialogs == [] and watch.errors == []
+    ctx.close()

@@ -99,10 +99,10 @@ def test_lookup_shows_which_document_a_chunk_is_from(library: Assistant) -> None
         detail = client.get("/lookup/gongyi-banfa:a5").text
         browse = client.get("/lookup").text
         primary = client.get("/lookup/m3").text
-    assert "《城阳区城乡公益性岗位管理办法（示例）》青城人社发〔2025〕7号" in detail
+    assert "《城阳区城乡公益性岗位管理办法（示例）》(青城人社发〔2025〕7号)" in detail
     assert 'href="tel:0532-87861234"' in detail
     assert '<span class="doc" title="所在文件">《灵活就业人员社会保险补贴政策问答（示例）》' in browse
-    assert "《城阳区稳定和扩大就业助推经济社会高质量发展工作实施意见》青城政办发〔2024〕13号" in primary
+    assert "《城阳区稳定和扩大就业助推经济社会高质量发展工作实施意见》(青城政办发〔2024〕13号)" in primary
     assert 'href="tel:0532-58659939"' in primary
 
 

@@ -52,6 +52,7 @@ class SavedSearch:
     section: str = ""
     group: str = ""
     error: str = ""
+    doc: str = ""  # the 文件 filter (issue 20); last, so entries stored before it still load
 
 
 class ResultStore:

@@ -1,4 +1,4 @@
-"""Presentation helpers shared by the JSON API and the HTML pages: records → plain dicts, filters, groups.
+"""Presentation helpers shared by the JSON API and the HTML pages: records → plain dicts, filters, expiry badges.
 
 Nothing here decides *what* answers a question; that stays in the library. These functions only
 reshape the library's records for an edge, so the API and the pages show the same fields.
@@ -10,7 +10,6 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
@@ -19,6 +18,8 @@ from assistant.clock import district_today
 from assistant.corpus import Chunk, Corpus
 from assistant.fusion import Hit
 from assistant.periods import lapsed
+
+from .lookup_filters import Filters
 
 
 def chunk_dict(c: Chunk) -> dict[str, Any]:
@@ -51,15 +52,14 @@ def tel_href(phone: str) -> str:
     return "tel:" + "".join(ch for ch in phone if ch.isdigit() or ch in "+-")
 
 
-def filter_query(unit: str = "", section: str = "", group: str = "") -> str:
-    """unit=…&section=…&group=… with only the filters that are set (never a question: see pages.py)."""
-    return urlencode({k: v for k, v in (("unit", unit), ("section", section), ("group", group)) if v})
+def filter_query(unit: str = "", section: str = "", group: str = "", doc: str = "") -> str:
+    """doc=…&unit=…&section=…&group=… with only the filters that are set (never a question: see pages.py)."""
+    return Filters(doc, section, unit, group).query
 
 
-def lookup_url(unit: str = "", section: str = "", group: str = "") -> str:
+def lookup_url(unit: str = "", section: str = "", group: str = "", doc: str = "") -> str:
     """/lookup with only the filters that are set, so links stay short and shareable."""
-    query = filter_query(unit, section, group)
-    return "/lookup" + ("?" + query if query else "")
+    return Filters(doc, section, unit, group).url
 
 
 def marked(text: str, sentences: Iterable[str]) -> Markup:
@@ -157,23 +157,39 @@ class Lapse:
 
     sentences: tuple[str, ...]
     notes: tuple[str, ...]
+    # 已过期 / 已废止 when the whole document has lapsed (its period passed, repealed or superseded):
+    # then every chunk of it carries the badge, whichever sentences it shows.
+    status: str = ""
 
     def covers(self, shown: Iterable[str]) -> bool:
         """Every sentence shown as the answer has passed: only then is the card "已过期"; a card
         whose other sentences state no end (第7条's subsidy for graduates) is not."""
+        if self.status:
+            return True
         shown = tuple(shown)
         return bool(shown) and all(s in self.sentences for s in shown)
 
 
 def expired_notes(corpus: Corpus, today: dt.date | None = None) -> dict[str, Lapse]:
-    """chunk id → its passed deadlines (the chat uses the same notes)."""
+    """chunk id → its passed deadlines, and its document's own lapse (the chat uses the same notes)."""
     day = today or district_today()
+    titles = {d.meta.doc_id: d.meta.title for d in corpus.documents}
     out: dict[str, Lapse] = {}
-    for c in corpus.chunks:
-        passed = lapsed(c, day)
-        if passed:
-            out[c.id] = Lapse(tuple(d.sentence for d in passed), tuple(lapsed_note(d) for d in passed))
+    for d in corpus.documents:
+        doc_note = d.meta.lifecycle_note(day, titles)
+        status = d.meta.status(day) if doc_note else ""
+        for c in d.chunks:
+            passed = lapsed(c, day)
+            if passed or doc_note:
+                notes = ((doc_note,) if doc_note else ()) + tuple(lapsed_note(dl) for dl in passed)
+                out[c.id] = Lapse(tuple(dl.sentence for dl in passed), notes, status)
     return out
+
+
+def document_status(corpus: Corpus, today: dt.date | None = None) -> dict[str, str]:
+    """doc id → 现行 / 已过期 / 已废止 on the district's day."""
+    day = today or district_today()
+    return {d.meta.doc_id: d.meta.status(day) for d in corpus.documents}
 
 
 def matches(c: Chunk, unit: str | None, section: str | None, members: Collection[str] | None = None) -> bool:
@@ -191,23 +207,6 @@ def filter_chunks(
     return [c for c in chunks if matches(c, unit, section, members)]
 
 
-@dataclass(frozen=True)
-class Group:
-    section: str
-    chunks: tuple[Chunk, ...]
-
-
-def group_by_section(chunks: Iterable[Chunk]) -> list[Group]:
-    """Numbered measures first, grouped under their sections in document order; the notice,
-    guiding thoughts and organisation paragraphs follow, so operators find them too."""
-    chunks = list(chunks)
-    ordered = [c for c in chunks if c.kind == "measure"] + [c for c in chunks if c.kind != "measure"]
-    groups: dict[str, list[Chunk]] = {}
-    for c in ordered:
-        groups.setdefault(c.section, []).append(c)
-    return [Group(section, tuple(cs)) for section, cs in groups.items()]
-
-
 def unit_counts(chunks: Iterable[Chunk]) -> list[tuple[str, int]]:
     """Every responsible unit with how many chunks name it, most-named first (ties: first seen)."""
     counts: dict[str, int] = {}
@@ -217,57 +216,21 @@ def unit_counts(chunks: Iterable[Chunk]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda kv: -kv[1])
 
 
-def section_counts(chunks: Iterable[Chunk]) -> list[tuple[str, int]]:
-    return [(g.section, len(g.chunks)) for g in group_by_section(chunks)]
-
-
-def result_facets(
-    results: Sequence[Chunk],
-    units: Sequence[tuple[str, int]],
-    sections: Sequence[tuple[str, int]],
-    groups: Sequence[tuple[str, Collection[str]]],
-    unit: str,
-    section: str,
-    members: Collection[str] | None,
-) -> dict[str, Any]:
-    """Facet counts over the current search results: each value counts the results that would show
-    after choosing it with the other filters kept, so a count is what a click gives. Values keep
-    their whole-document order, those with results first."""
-
-    def ranked(counted: list[tuple[str, int]]) -> list[tuple[str, int]]:
-        return sorted(counted, key=lambda kv: kv[1] == 0)
-
-    return {
-        "units": ranked([(u, len(filter_chunks(results, u, section, members))) for u, _ in units]),
-        "sections": ranked([(s, len(filter_chunks(results, unit, s, members))) for s, _ in sections]),
-        "target_groups": ranked([(g, len(filter_chunks(results, unit, section, ids))) for g, ids in groups]),
-        # the 全部… entry of each facet
-        "all": {
-            "unit": len(filter_chunks(results, "", section, members)),
-            "section": len(filter_chunks(results, unit, "", members)),
-            "group": len(filter_chunks(results, unit, section, None)),
-        },
-    }
-
-
 __all__ = [
-    "Group",
     "Lapse",
     "Reason",
     "Row",
-    "expired_notes",
-    "rank_rows",
-    "reasons",
-    "result_facets",
     "chunk_dict",
+    "document_status",
+    "expired_notes",
     "filter_chunks",
     "filter_query",
-    "group_by_section",
     "hit_dict",
     "lookup_url",
     "marked",
     "matches",
-    "section_counts",
+    "rank_rows",
+    "reasons",
     "tel_href",
     "unit_counts",
     "why_kind",
