@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import CorpusError
+from .phrasing import PhrasingModel, load_phrasing
 
 if TYPE_CHECKING:
     from .fusion import Evidence
@@ -45,14 +46,21 @@ FEATURES: Mapping[str, str] = {
     "neighbour_dense_gap": "cosine to the nearest neighbouring topic minus the best chunk's",
     "neighbour_named": "a neighbouring topic named outright, times the share left once its words are aside",
     "unit": "a department of the policy is named",
+    "phrasing": "log-odds of the question's wording model (assistant/phrasing.py), out-of-fold when fitted",
     "hand_rule": "1 when the hand thresholds of fusion.Weights (coverage, cosine, neighbours) would answer"
     " and some chunk covers the question's subject",
 }
 
 
-def features(ev: Evidence, top: int, names: tuple[str, ...] = tuple(FEATURES), hand: bool = False) -> np.ndarray:
+def features(
+    ev: Evidence,
+    top: int,
+    names: tuple[str, ...] = tuple(FEATURES),
+    hand: bool = False,
+    phrasing: PhrasingModel | None = None,
+) -> np.ndarray:
     """The feature vector (`names`, in that order) of one question's evidence for its best-ranked
-    chunk `top`."""
+    chunk `top`. Without a phrasing model the wording counts as no evidence (0)."""
     dense = ev.dense
     d_top = float(dense[top])
     subj = ev.subject
@@ -77,8 +85,15 @@ def features(ev: Evidence, top: int, names: tuple[str, ...] = tuple(FEATURES), h
         # The hand thresholds see the whole question, so 「老人高龄补贴找哪个部门」 clears them on 补贴 and
         # 部门 alone; a verdict that no chunk's words back for the subject (issue 19 §1) is not evidence.
         "hand_rule": float(hand and _subject_covered(subj)),
+        "phrasing": phrasing.score(phrasing_text(ev)) if phrasing is not None and "phrasing" in names else 0.0,
     }
     return np.array([values[k] for k in names], dtype=np.float64)
+
+
+def phrasing_text(ev: Evidence) -> str:
+    """What the wording model reads: the question as normalised (繁→简, width, spaces), before
+    homophone repair — how it was typed is part of how it was worded."""
+    return ev.expansion.normalized
 
 
 def _subject_covered(subj: SubjectCoverage | None) -> bool:
@@ -113,6 +128,10 @@ class DecisionModel:
     threshold: float  # answer when the probability is at least this
     near_band: float  # a decline within this much below the threshold names the nearest measure
     embedder: str = ""  # the embedder whose cosines it was fitted on ("" = any)
+    phrasing: PhrasingModel | None = None  # the wording model the "phrasing" feature reads
+
+    def features(self, ev: Evidence, top: int, hand: bool) -> np.ndarray:
+        return features(ev, top, self.names, hand, self.phrasing)
 
     def probability(self, x: np.ndarray) -> float:
         z = float(((x - self.mean) / self.scale) @ self.coef) + self.intercept
@@ -146,9 +165,10 @@ def load_decision(path: Path, embedder: str = "") -> DecisionModel | None:
             threshold=float(data["threshold"]),
             near_band=float(data.get("near_band", 0.0)),
             embedder=str(data.get("embedder", "")),
+            phrasing=load_phrasing(path.parent / str(data["phrasing"])) if data.get("phrasing") else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CorpusError(str(path), None, f"决策文件格式有误: {exc}") from exc
 
 
-__all__ = ["FEATURES", "DecisionModel", "features", "load_decision"]
+__all__ = ["FEATURES", "DecisionModel", "features", "load_decision", "phrasing_text"]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .corpus import Chunk
-from .decision import DecisionModel, features
+from .decision import DecisionModel
 from .subject import SubjectCoverage
 from .text import Expansion
 
@@ -207,7 +207,7 @@ def decide(
             neighbour = nb_dense_topic
         if model is not None and ev.lexical_on and has_dense:
             hand = evidence and neighbour is None
-            probability = model.probability(features(ev, top_i, model.names, hand))
+            probability = model.probability(model.features(ev, top_i, hand))
             # No word at all (「？？？」): nothing to be about, whatever the vectors say.
             evidence = probability >= model.threshold and bool(ev.q_tokens)
             near = model.near(probability)
