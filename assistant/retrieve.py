@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 import bm25s
 import numpy as np
 from cachetools import LRUCache
+from jieba import posseg
 
 from .clock import district_today
 from .corpus import Chunk, Corpus, cn_to_int
@@ -39,6 +40,7 @@ from .intent import IntentReader
 from .subject import SubjectReader
 from .text import Expansion, Lexicon, normalize
 
+_HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")
 _NUM = r"([0-9]{1,2}|[一二三四五六七八九十两]{1,3})"
 # "第七条", "第14项", "措施7", "7.", "十四条": forms in which callers cite a measure.
 _NUMBER_RES = (
@@ -48,11 +50,21 @@ _NUMBER_RES = (
     re.compile(rf"[(（]{_NUM}[)）]"),
     re.compile(rf"(?<![第0-9一二三四五六七八九十哪每这那几]){_NUM}\s*(?:条|项措施)(?!件)"),
 )
+def _counts_a_noun(rest: str) -> bool:
+    """「一条生产线」「第一套房」「两条路」: the numeral counts the noun after it (条 and 套 as measure
+    words), it does not cite a measure. A citation is followed by what is asked of it (是/讲/的/里) or
+    nothing. jieba's part-of-speech tags tell the two apart; 「7条里」 is cut as the noun 条里, so only a
+    noun that starts after the match counts."""
+    if not rest or not _HAN_RUN_RE.match(rest):
+        return False
+    first = next(iter(posseg.cut(rest[:8])), None)
+    return first is not None and first.flag.startswith("n") and first.word[0] not in "里中内"
+
+
 # Asking what a department is responsible for, rather than about a topic that mentions it.
 _DUTY_RE = re.compile(r"负责|管|职责|牵头|分工|哪些(?:措施|工作|事|任务|条)|干什么|做什么|干啥|做啥|涉及")
 
 
-_HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")
 _MAX_UNKNOWN_WORDS = 3
 # Within the related rules, a lapsed or repealed document's lexical and phrase evidence is weighed down so that a
 # current one is preferred (Retriever._document_prior); it stays findable. The primary is never weighed against the
@@ -238,6 +250,10 @@ class Retriever:
         found: list[Chunk] = []
         for rx in _NUMBER_RES:
             for m in rx.finditer(text):
+                # 「第7条措施」 cites whatever follows; 「第一套房」「一条生产线」 count.
+                cites = m[0].startswith("第") and m[0][-1] in "条项点款施"
+                if not cites and _counts_a_noun(text[m.end() :]):
+                    continue
                 n = cn_to_int(m[1])
                 if n is not None and n in table and table[n] not in found:
                     found.append(table[n])

@@ -18,6 +18,8 @@ from assistant.errors import EmbedderError
         ("7.是什么内容", "m7"),
         ("第十四项措施", "m14"),
         ("第二十条", "m20"),
+        ("第7条措施", "m7"),
+        ("7条里说的补贴是多少", "m7"),
         ("措施二是关于什么的", "m2"),
         ("组织保障第二点说了什么", "org2"),
         ("组织保障(三)", "org3"),
@@ -30,7 +32,18 @@ def test_measure_numbers_in_common_forms(chars_assistant: Assistant, question: s
     assert any(w.startswith("编号") for w in r.matched[0].why)
 
 
-@pytest.mark.parametrize("question", ["职业培训补贴政策在哪一条", "第一次来城阳", "2025年12月31日以后还有吗"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "职业培训补贴政策在哪一条",
+        "第一次来城阳",
+        "2025年12月31日以后还有吗",
+        # A numeral that counts the noun after it (条, 套 as measure words) cites nothing.
+        "厂里新上一条生产线缺人",
+        "刚需买第一套房 契税 减半吗",
+        "村里修两条路招人吗",
+    ],
+)
 def test_numbers_that_are_not_citations(chars_assistant: Assistant, question: str) -> None:
     assert chars_assistant.retriever.numbers_in(chars_assistant.lexicon.expand(question).repaired) == ()
 
