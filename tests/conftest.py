@@ -105,6 +105,16 @@ def chars_assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
 
 
 @pytest.fixture(scope="session")
+def e5_assistant() -> Assistant:
+    """The repo's corpus and index/ with the default embedder: what `Assistant.load()` without arguments
+    serves (GUIDE §3), and what `policy-assistant eval` measures. One per test process, shared by the
+    modules that need the real model: on a fresh clone the first of them builds index/ (a build is
+    most of a model test's CPU), the others load it instead of building their own copy in a temp
+    directory."""
+    return Assistant.load()
+
+
+@pytest.fixture(scope="session")
 def scan_pii() -> ModuleType:
     """scripts/scan_pii.py as a module (scripts/ is not a package)."""
     path = Path(__file__).resolve().parent.parent / "scripts" / "scan_pii.py"

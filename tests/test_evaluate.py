@@ -20,6 +20,7 @@ from assistant import Assistant
 from assistant.answer import Answer, MeasureAnswer
 from assistant.cli import main
 from assistant.cli_eval import format_table
+from assistant.embed import get_embedder
 from assistant.evaluation import (
     ANSWER_METRICS,
     EvalReport,
@@ -585,8 +586,11 @@ def test_ablation_runs_each_configuration(tiny: Path, index_dir: Path) -> None:
 
 
 @pytest.mark.model
-def test_faq_top1_floor_with_default_embedder(tmp_path_factory: pytest.TempPathFactory) -> None:
-    bot = Assistant.load(index_dir=tmp_path_factory.mktemp("index-e5"), embedder="e5")  # the default embedder
+def test_faq_top1_floor_with_default_embedder(e5_assistant: Assistant) -> None:
+    # The repo's index/ with the default embedder, as `policy-assistant eval` measures it (on a fresh
+    # clone built from corpus/ by the first test that loads it).
+    bot = e5_assistant
+    assert bot.manifest.embedder == get_embedder("e5").id
     report = evaluate(bot, load_faq(REPO / "eval" / "faq.jsonl", [c.id for c in bot.chunks]))
     summary = "\n".join(
         f"{r.item.where} {r.problem}: {r.item.q} → {','.join(r.got) or r.kind} (want {'/'.join(r.item.expect) or '-'})"

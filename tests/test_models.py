@@ -22,9 +22,10 @@ PHONE = "0532-58659939"
 
 
 @pytest.fixture(scope="module")
-def e5_bot() -> Assistant:
-    # No arguments: the repo's corpus/ and index/ with the default embedder, as GUIDE §3 promises.
-    return Assistant.load()
+def e5_bot(e5_assistant: Assistant) -> Assistant:
+    # No arguments: the repo's corpus/ and index/ with the default embedder, as GUIDE §3 promises
+    # (tests/conftest.py loads it once per test process).
+    return e5_assistant
 
 
 def test_default_is_e5_and_index_is_in_the_repo(e5_bot: Assistant) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
+from assistant.embed import get_embedder
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOGUE = REPO / "tests" / "fixtures" / "service_catalogue.tsv"
@@ -28,8 +29,9 @@ def catalogue() -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture(scope="module")
-def e5(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    return Assistant.load(index_dir=tmp_path_factory.mktemp("index-e5-subject"), embedder="e5")
+def e5(e5_assistant: Assistant) -> Assistant:
+    assert e5_assistant.manifest.embedder == get_embedder("e5").id  # the embedder decision.json was fitted with
+    return e5_assistant
 
 
 def test_generic_and_who_words_are_not_the_subject(chars_assistant: Assistant) -> None:
