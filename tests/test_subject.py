@@ -97,6 +97,8 @@ def test_a_close_decline_names_the_nearest_measure_as_a_question(e5: Assistant, 
     p = e5.retrieve(question).probability
     assert p is not None
     monkeypatch.setattr(e5.retriever, "model", replace(model, threshold=p + 0.01, near_band=0.05))
+    # The assistant is shared by the test process: answers under the moved threshold stay out of its cache.
+    monkeypatch.setattr(e5, "_answers", {})
     r = e5.retrieve(question)
     ans = e5.ask(question)
     assert not ans.matched and ans.measures == ()  # GUIDE §3: a decline lists no measure
