@@ -92,7 +92,9 @@ class Retriever(TierDecision):
         grouped = len(self._row_chunk) and bool(np.all(np.diff(self._row_chunk) >= 0)) and len(set(self._row_chunk)) == len(self.chunks)
         self._row_starts = np.searchsorted(self._row_chunk, np.arange(len(self.chunks))) if grouped else None
         self._chunk_texts = [lexical_text(c, topic_of(c, corpus)) for c in self.chunks]
-        token_lists = [lexicon.tokens(t) for t in self._chunk_texts]
+        # The index holds every chunk's tokens (index.TokenCache): loading a thousand documents does not re-run jieba.
+        stored = index.tokens if len(index.tokens) == len(self.chunks) else None
+        token_lists = [list(t) for t in stored] if stored is not None else [lexicon.tokens(t) for t in self._chunk_texts]
         self._chunk_tokens = [frozenset(t) for t in token_lists]
         primary_idx = np.flatnonzero(self._primary_mask)
         related_idx = np.flatnonzero(~self._primary_mask)
@@ -154,6 +156,11 @@ class Retriever(TierDecision):
         if not self.use_dense:
             return None  # switched off on purpose (an ablation), not degraded
         return getattr(self.embedder, "broken", None)
+
+    @property
+    def chunk_tokens(self) -> list[frozenset[str]]:
+        """Per chunk (corpus order): the jieba search-mode tokens of its lexical_text (title, section, topic, text)."""
+        return self._chunk_tokens
 
     @property
     def idf(self) -> dict[str, float]:
@@ -304,6 +311,10 @@ class Retriever(TierDecision):
         texts = self._chunk_texts
         phrase[where] = [min(1.0, sum(g in texts[i] for g in grams) / 3) for i in where]
         prior = self._document_prior(today)
+        # The subject over the chunks the decision reads: the primary's and the candidates `decide` picks, which it
+        # picks by the lexical evidence with the lapsed documents' prior applied (the phrases above are measured over
+        # the candidates before it, as they always were). Every other chunk's subject is never read.
+        subject_rows = where if self._related is None else np.union1d(where, self._candidates(lexical * prior, dense))
         return Evidence(
             question=question,
             expansion=expansion,
@@ -324,7 +335,7 @@ class Retriever(TierDecision):
             lexical_on=self.use_lexical,
             degraded=self.degraded,
             neighbour_rest=rest,
-            subject=self.subjects.coverage(expansion) if self.use_lexical else None,
+            subject=self.subjects.coverage(expansion, subject_rows) if self.use_lexical else None,
         )
 
     @property
