@@ -27,7 +27,7 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
@@ -306,10 +306,13 @@ def build_index(corpus: Corpus, lexicon: Lexicon, embedder: Embedder, index_dir:
         lex.index([list(t) for c, t in zip(chunks, tokens, strict=True) if c.doc == corpus.primary], show_progress=False)
         lex.save(str(tmp / "lexical"), show_progress=False)
 
-        (tmp / "rows.json").write_text(json.dumps([asdict(r) for r in rows], ensure_ascii=False), encoding="utf-8")
+        (tmp / "rows.json").write_text(json.dumps([{"chunk": r.chunk, "sentence": r.sentence} for r in rows], ensure_ascii=False), encoding="utf-8")
         with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
             for c in chunks:
-                fh.write(json.dumps({**asdict(c), "deadlines": [d.phrase for d in c.deadlines]}, ensure_ascii=False, default=str) + "\n")
+                # Field by field, not asdict: its deep copy of every chunk was seconds over a thousand documents.
+                record = {f.name: getattr(c, f.name) for f in fields(c)}
+                record["deadlines"] = [d.phrase for d in c.deadlines]
+                fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
 
         files = {p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         manifest = Manifest(

@@ -225,10 +225,10 @@ class Places:
         # So are the provinces and cities they lie in (甘肃, for the 劳务协作 with 陇南 and 定西).
         in_text = names_in(corpus_text, full_names)
         by_name = {d for d in divisions if d.name in in_text}
-        if chunks is None or any(w in stopwords for w in forms):
+        if chunks is None:
             corpus_tokens = set(self._cut(corpus_text))
         else:
-            corpus_tokens = self._standalone_tokens(chunks, forms, shorts, by_name)
+            corpus_tokens = self._standalone_tokens(chunks, forms, shorts, by_name, stopwords)
         standalone = {f.division for tok in corpus_tokens for f in forms.get(tok, ()) if f.text == shorts[f.division]}
         named = [d for d in divisions if d in by_name or d in standalone]
         self.mentioned = frozenset(d for d in divisions if any(n.within(d) for n in named))
@@ -244,21 +244,24 @@ class Places:
         forms: dict[str, list[_Form]],
         shorts: dict[Division, str],
         named: set[Division],
+        stopwords: Collection[str],
     ) -> set[str]:
         """The short names that the whole-text cut (`_cut`) would yield as tokens, found without cutting it all.
 
         A word `_cut` yields (jieba without the HMM, a word of its dictionary's route) is yielded by the search-mode
         cut as well (the HMM only regroups single characters; search mode adds pieces, never drops a word), so only a
         chunk whose search tokens hold a short name can hold it standalone: those chunks are cut to confirm it. A short
-        name whose divisions are named in full already (青岛 of 青岛市) adds nothing and is not looked for."""
+        name whose divisions are named in full already (青岛 of 青岛市) adds nothing and is not looked for; one that is a
+        stopword (dropped from the search tokens) is looked for in the chunks whose text holds it."""
         wanted = {
             t
             for t, fs in forms.items()
             if any(f.text == shorts[f.division] and f.division not in named for f in fs)
         }
+        unlisted = {t for t in wanted if t in stopwords}
         found: set[str] = set()
         for text, tokens in chunks:
-            maybe = (tokens & wanted) - found
+            maybe = ((tokens & wanted) | {t for t in unlisted if t in text}) - found
             if maybe:
                 found |= maybe & set(self._cut(text))
         return found
