@@ -19,6 +19,7 @@ import datetime as dt
 import re
 import threading
 from collections.abc import Sequence
+import faiss
 import numpy as np
 from cachetools import LRUCache
 
@@ -57,6 +58,16 @@ _MAX_UNKNOWN_WORDS = 3
 LAPSED_PRIOR = 0.6
 
 
+def _flat_vectors(dense: faiss.Index) -> np.ndarray | None:
+    """The vectors of a flat index, as a read-only view (no copy): a question's cosines against every row are one
+    matrix-vector product, where a search for all ntotal neighbours also sorts them (2–3× the time at 40k rows)."""
+    if not isinstance(dense, faiss.IndexFlat) or dense.ntotal == 0:
+        return None
+    view = faiss.rev_swig_ptr(dense.get_xb(), dense.ntotal * dense.d).reshape(dense.ntotal, dense.d)
+    view.setflags(write=False)
+    return view
+
+
 def _ngrams(text: str, n: int) -> list[str]:
     return [text[i : i + n] for i in range(len(text) - n + 1)]
 
@@ -92,6 +103,7 @@ class Retriever(TierDecision):
         grouped = len(self._row_chunk) and bool(np.all(np.diff(self._row_chunk) >= 0)) and len(set(self._row_chunk)) == len(self.chunks)
         self._row_starts = np.searchsorted(self._row_chunk, np.arange(len(self.chunks))) if grouped else None
         self._chunk_texts = [lexical_text(c, topic_of(c, corpus)) for c in self.chunks]
+        self._matrix = _flat_vectors(index.dense)
         # The index holds every chunk's tokens (index.TokenCache): loading a thousand documents does not re-run jieba.
         stored = index.tokens if len(index.tokens) == len(self.chunks) else None
         token_lists = [list(t) for t in stored] if stored is not None else [lexicon.tokens(t) for t in self._chunk_texts]
@@ -229,8 +241,11 @@ class Retriever(TierDecision):
             # Keep answering from lexical evidence; the embedder's circuit breaker has logged the
             # failure once and decides when the model is tried again (assistant/breaker.py).
             return best, None
-        scores, ids = self.index.dense.search(q, self.index.dense.ntotal)
-        row_scores[ids[0]] = scores[0]
+        if self._matrix is not None:  # every row's cosine in one product: no ranking of all rows needed
+            row_scores = self._matrix @ q[0]
+        else:
+            scores, ids = self.index.dense.search(q, self.index.dense.ntotal)
+            row_scores[ids[0]] = scores[0]
         if self._row_starts is not None:  # rows are grouped by chunk (index.build_index): one vectorised max
             best[:] = np.maximum.reduceat(row_scores, self._row_starts)
         else:
