@@ -102,7 +102,7 @@ def validity_notes(chunk: Chunk, corpus: Corpus, today: dt.date) -> tuple[str, .
     if chunk.kind == "notice" and not doc.meta.get("有效性") and doc.meta.doc_id == corpus.primary:
         notes.append("原文“有效性”一栏未填写,文件是否仍在有效期内请电话咨询。")
     # A lapsed or repealed related rule stays findable, but never without saying so.
-    if doc_note := doc.meta.lifecycle_note(today, {d.meta.doc_id: d.meta.title for d in corpus.documents}):
+    if doc_note := doc.meta.lifecycle_note(today, corpus.titles):
         notes.insert(0, doc_note)
     return tuple(notes)
 

@@ -7,6 +7,7 @@
     index/dense.faiss      faiss inner-product index over them
     index/lexical/         bm25s index over jieba tokens of the primary document's chunks
     index/background.npy   vectors of neighbouring topics the policy does not cover (contrast set)
+    index/tokens.json      every chunk's jieba tokens (of lexical_text), so that loading does not re-tokenise
 
 The manifest is written last and lists checksums, so a half-written or damaged index is detected
 on load instead of producing quiet nonsense.
@@ -26,7 +27,7 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
@@ -44,7 +45,7 @@ from .errors import EmbedderMismatch, IndexCorrupt, IndexMissing, IndexStale
 from .text import Lexicon
 
 # Bump when the meaning of the files changes; an index of another format is rebuilt.
-INDEX_FORMAT = 5
+INDEX_FORMAT = 6
 _BATCH = 16
 
 
@@ -76,6 +77,7 @@ class LoadedIndex:
     dense: faiss.Index
     lexical: bm25s.BM25
     background: np.ndarray  # vectors of the neighbouring topics (lexicon/neighbours.tsv)
+    tokens: tuple[tuple[str, ...], ...] = ()  # per chunk, Lexicon.tokens of its lexical_text (chunk order)
 
 
 def topic_of(chunk: Chunk, corpus: Corpus) -> str:
@@ -212,6 +214,57 @@ class EmbeddingCache:
         self.keys, self.vectors, self._new = keys, vectors, []
 
 
+class TokenCache:
+    """Chunks' jieba tokens kept by content (sha256 of the text), so a rebuild after adding one document tokenises only
+    that document's chunks — jieba over a thousand documents takes seconds. Lives in `<index>/cache/tokens-<key>.json`,
+    the key naming what tokens depend on (jieba's version, the lexicon's userdict.txt and stopwords.txt); like the
+    embedding cache it is not part of the manifest, and a damaged one is ignored and rewritten."""
+
+    def __init__(self, root: Path, lexicon: Lexicon) -> None:
+        h = hashlib.sha256(_versions().get("jieba", "").encode())
+        for name in ("userdict.txt", "stopwords.txt"):
+            path = lexicon.dir / name
+            h.update(b"\0" + (path.read_bytes() if path.exists() else b""))
+        self.path = Path(root) / f"tokens-{h.hexdigest()[:16]}.json"
+        self.lexicon = lexicon
+        self.hits = self.misses = 0
+        self._seen: dict[str, str] = {}
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            if isinstance(raw, dict) and all(isinstance(v, str) for v in raw.values()):
+                self._seen = raw
+        except (OSError, ValueError):
+            pass
+        self._changed = False
+
+    def tokens(self, texts: list[str]) -> list[tuple[str, ...]]:
+        out = []
+        for text in texts:
+            key = hashlib.sha256(text.encode()).hexdigest()
+            joined = self._seen.get(key)
+            if joined is None:
+                # Tokens never hold whitespace (jieba cuts it off and Lexicon strips it): a space joins them.
+                joined = self._seen[key] = " ".join(self.lexicon.tokens(text))
+                self._changed = True
+                self.misses += 1
+            else:
+                self.hits += 1
+            out.append(tuple(joined.split(" ")) if joined else ())
+        return out
+
+    def save(self) -> None:
+        if not self._changed:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self._seen, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError as exc:  # costs time on the next build, not this one
+            logging.getLogger("policy_assistant").warning("分词缓存无法写入 %s: %s", self.path, exc)
+        self._changed = False
+
+
 def build_index(corpus: Corpus, lexicon: Lexicon, embedder: Embedder, index_dir: Path, progress: bool = True) -> Manifest:
     index_dir = Path(index_dir)
     with _build_lock(index_dir):
@@ -241,16 +294,25 @@ def build_index(corpus: Corpus, lexicon: Lexicon, embedder: Embedder, index_dir:
         dense.add(vectors)
         faiss.write_index(dense, str(tmp / "dense.faiss"))
 
+        # Every chunk's tokens, as the retriever reads them (its BM25 tiers and coverage are built from these).
+        token_cache = TokenCache(index_dir / "cache", lexicon)
+        tokens = token_cache.tokens([lexical_text(c, topic_of(c, corpus)) for c in chunks])
+        token_cache.save()
+        (tmp / "tokens.json").write_text(json.dumps([" ".join(t) for t in tokens], ensure_ascii=False), encoding="utf-8")
+
         lex = bm25s.BM25()
-        # Over the primary document's chunks: its evidence is computed on its own statistics (retrieve._Tier); the
-        # related rules' BM25 is built when the retriever loads, from tokens it computes anyway.
-        lex.index([lexicon.tokens(lexical_text(c)) for c in chunks if c.doc == corpus.primary], show_progress=False)
+        # Over the primary document's chunks: its evidence is computed on its own statistics (tiers._Tier); the
+        # related rules' BM25 is built when the retriever loads, from the tokens above.
+        lex.index([list(t) for c, t in zip(chunks, tokens, strict=True) if c.doc == corpus.primary], show_progress=False)
         lex.save(str(tmp / "lexical"), show_progress=False)
 
-        (tmp / "rows.json").write_text(json.dumps([asdict(r) for r in rows], ensure_ascii=False), encoding="utf-8")
+        (tmp / "rows.json").write_text(json.dumps([{"chunk": r.chunk, "sentence": r.sentence} for r in rows], ensure_ascii=False), encoding="utf-8")
         with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
             for c in chunks:
-                fh.write(json.dumps({**asdict(c), "deadlines": [d.phrase for d in c.deadlines]}, ensure_ascii=False, default=str) + "\n")
+                # Field by field, not asdict: its deep copy of every chunk was seconds over a thousand documents.
+                record = {f.name: getattr(c, f.name) for f in fields(c)}
+                record["deadlines"] = [d.phrase for d in c.deadlines]
+                fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
 
         files = {p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         manifest = Manifest(
@@ -291,7 +353,7 @@ _MANIFEST_FIELDS: dict[str, type] = {
     "files": dict,
 }
 # What every index holds; a manifest that does not list them cannot vouch for them.
-_REQUIRED_FILES = ("vectors.npy", "dense.faiss", "rows.json", "background.npy", "chunks.jsonl")
+_REQUIRED_FILES = ("vectors.npy", "dense.faiss", "rows.json", "background.npy", "chunks.jsonl", "tokens.json")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
@@ -380,8 +442,12 @@ def load_index(index_dir: Path, corpus: Corpus, embedder_id: str) -> LoadedIndex
         dense = faiss.read_index(str(index_dir / "dense.faiss"))
         background = np.load(index_dir / "background.npy", allow_pickle=False)
         lexical = bm25s.BM25.load(str(index_dir / "lexical"), show_progress=False)
+        joined = json.loads((index_dir / "tokens.json").read_text(encoding="utf-8"))
+        if not isinstance(joined, list) or not all(isinstance(t, str) for t in joined):
+            raise ValueError("tokens.json 应为字符串列表")
+        tokens = tuple(tuple(t.split(" ")) if t else () for t in joined)
     except Exception as exc:  # faiss/bm25s raise assorted types on damaged files
         raise IndexCorrupt(f"索引文件无法读取: {exc}") from None
-    if dense.ntotal != len(rows) or tuple(manifest.chunk_ids) != tuple(c.id for c in corpus.chunks):
+    if dense.ntotal != len(rows) or tuple(manifest.chunk_ids) != tuple(c.id for c in corpus.chunks) or len(tokens) != len(corpus.chunks):
         raise IndexCorrupt("索引与语料的条目不一致")
-    return LoadedIndex(manifest=manifest, rows=rows, dense=dense, lexical=lexical, background=background)
+    return LoadedIndex(manifest=manifest, rows=rows, dense=dense, lexical=lexical, background=background, tokens=tokens)

@@ -13,9 +13,10 @@ several districts), so they count only when the data says they are safe: see `_F
 from __future__ import annotations
 
 import csv
+import functools
 import importlib.util
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +104,12 @@ def gazetteer_dir() -> Path:
 def read_divisions(folder: Path | None = None) -> tuple[tuple[Division, ...], tuple[str, ...]]:
     """Every province, prefecture and county of the gazetteer, and the 56 ethnic groups' names
     (autonomous regions are called by their name without them: 广西壮族自治区 → 广西)."""
-    folder = folder or gazetteer_dir()
+    return _read_divisions(folder or gazetteer_dir())
+
+
+@functools.lru_cache(maxsize=4)
+def _read_divisions(folder: Path) -> tuple[tuple[Division, ...], tuple[str, ...]]:
+    # Package data, read once per process: every reload of the library (a document added) used to parse it again.
     divisions: dict[tuple[str, str], Division] = {}
     with (folder / "adcodes.csv").open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
@@ -121,7 +127,7 @@ def read_divisions(folder: Path | None = None) -> tuple[tuple[Division, ...], tu
 def short_name(name: str, nations: Sequence[str]) -> str:
     """广州市 → 广州, 新疆维吾尔自治区 → 新疆, 恩施土家族苗族自治州 → 恩施, 内蒙古自治区 → 内蒙古."""
     stem = _SUFFIX_RE.sub("", name)
-    ethnic = sorted({w for n in nations for w in (n, n.removesuffix("族")) if len(w) >= 2}, key=len, reverse=True)
+    ethnic = _ethnic_words(tuple(nations))
     changed = True
     while changed:
         changed = False
@@ -130,6 +136,32 @@ def short_name(name: str, nations: Sequence[str]) -> str:
             if stem.endswith(word) and len(stem) - len(word) >= 2:
                 stem, changed = stem[: -len(word)], True
     return stem
+
+
+@functools.lru_cache(maxsize=4)
+def _ethnic_words(nations: tuple[str, ...]) -> tuple[str, ...]:
+    """The groups' names with and without 族, longest first (once, not once per division)."""
+    return tuple(sorted({w for n in nations for w in (n, n.removesuffix("族")) if len(w) >= 2}, key=len, reverse=True))
+
+
+def names_in(text: str, names: Collection[str]) -> set[str]:
+    """The `names` that occur in `text` (as `name in text` would say). Each occurrence ends at one of the names' last
+    characters, so only the spans ending there are looked up: one pass over the text instead of one per name, which
+    over a thousand documents and 3,000 divisions was seconds."""
+    if not names:
+        return set()
+    sizes = sorted({len(n) for n in names})
+    ends = re.compile("[" + re.escape("".join({n[-1] for n in names})) + "]")
+    found = set()
+    for m in ends.finditer(text):
+        end = m.end()
+        for size in sizes:
+            if size > end:
+                break
+            span = text[end - size : end]
+            if span in names:
+                found.add(span)
+    return found
 
 
 class Places:
@@ -144,7 +176,12 @@ class Places:
         corpus_text: str,
         words: PlaceWords,
         tokenizer: jieba.Tokenizer,
+        chunks: Sequence[tuple[str, frozenset[str]]] | None = None,
+        stopwords: Collection[str] = (),
     ) -> None:
+        """`chunks` (optional): per chunk of `corpus_text`, its text and its search-mode tokens from `tokenizer`
+        (Lexicon.tokens, which drops `stopwords`) — they tell which chunks can name a place standalone, so that only
+        those are cut again here; without them the whole text is cut."""
         self.tokenizer = tokenizer
         # jieba initialises lazily and is not safe on first concurrent use; afterwards cutting only reads.
         tokenizer.check_initialized()
@@ -186,15 +223,48 @@ class Places:
         # Places the document itself names (陇南市成县, 定西市渭源县: 劳务协作) are not "elsewhere":
         # a question about them is about this document.
         # So are the provinces and cities they lie in (甘肃, for the 劳务协作 with 陇南 and 定西).
-        corpus_tokens = set(self._cut(corpus_text))
+        in_text = names_in(corpus_text, full_names)
+        by_name = {d for d in divisions if d.name in in_text}
+        if chunks is None:
+            corpus_tokens = set(self._cut(corpus_text))
+        else:
+            corpus_tokens = self._standalone_tokens(chunks, forms, shorts, by_name, stopwords)
         standalone = {f.division for tok in corpus_tokens for f in forms.get(tok, ()) if f.text == shorts[f.division]}
-        named = [d for d in divisions if d.name in corpus_text or d in standalone]
+        named = [d for d in divisions if d in by_name or d in standalone]
         self.mentioned = frozenset(d for d in divisions if any(n.within(d) for n in named))
         self._forms = forms
         self._max_len = max(len(t) for t in forms)
         # Longest first, so that 城阳区 is taken before 城阳.
         chain_names = {f.text for fs in forms.values() for f in fs if f.division in self.chain}
         self._chain_names = tuple(sorted(chain_names | set(words.national), key=len, reverse=True))
+
+    def _standalone_tokens(
+        self,
+        chunks: Sequence[tuple[str, frozenset[str]]],
+        forms: dict[str, list[_Form]],
+        shorts: dict[Division, str],
+        named: set[Division],
+        stopwords: Collection[str],
+    ) -> set[str]:
+        """The short names that the whole-text cut (`_cut`) would yield as tokens, found without cutting it all.
+
+        A word `_cut` yields (jieba without the HMM, a word of its dictionary's route) is yielded by the search-mode
+        cut as well (the HMM only regroups single characters; search mode adds pieces, never drops a word), so only a
+        chunk whose search tokens hold a short name can hold it standalone: those chunks are cut to confirm it. A short
+        name whose divisions are named in full already (青岛 of 青岛市) adds nothing and is not looked for; one that is a
+        stopword (dropped from the search tokens) is looked for in the chunks whose text holds it."""
+        wanted = {
+            t
+            for t, fs in forms.items()
+            if any(f.text == shorts[f.division] and f.division not in named for f in fs)
+        }
+        unlisted = {t for t in wanted if t in stopwords}
+        found: set[str] = set()
+        for text, tokens in chunks:
+            maybe = ((tokens & wanted) | {t for t in unlisted if t in text}) - found
+            if maybe:
+                found |= maybe & set(self._cut(text))
+        return found
 
     @staticmethod
     def _chain(divisions: Sequence[Division], issuer: str) -> tuple[Division, ...]:
@@ -261,11 +331,22 @@ class Places:
         return PlaceVerdict(other=None, chain=chain)
 
 
-def load_places(corpus: Corpus, tokenizer: jieba.Tokenizer | None = None) -> Places:
-    """Places for a corpus: chain from the primary document's 发文机关, words from its lexicon."""
+def load_places(
+    corpus: Corpus,
+    tokenizer: jieba.Tokenizer | None = None,
+    chunk_tokens: Sequence[frozenset[str]] | None = None,
+    stopwords: Collection[str] = (),
+) -> Places:
+    """Places for a corpus: chain from the primary document's 发文机关, words from its lexicon.
+
+    `chunk_tokens`: per chunk of the corpus, search-mode tokens of a text that contains the chunk's own (the
+    retriever's, by Lexicon.tokens with `tokenizer` and `stopwords`); they spare cutting the whole library again."""
     divisions, nations = read_divisions()
     doc = corpus.primary_doc
     issuer = doc.meta.issuer or doc.meta.get("政策咨询部门")
     corpus_text = "\n".join(c.text for c in corpus.chunks)
     words = read_place_words(corpus.root / "lexicon" / "places.tsv")
-    return Places(divisions, nations, issuer, corpus_text, words, tokenizer or jieba.Tokenizer())
+    chunks = None
+    if tokenizer is not None and chunk_tokens is not None and len(chunk_tokens) == len(corpus.chunks):
+        chunks = [(c.text, t) for c, t in zip(corpus.chunks, chunk_tokens, strict=True)]
+    return Places(divisions, nations, issuer, corpus_text, words, tokenizer or jieba.Tokenizer(), chunks, stopwords)

@@ -62,7 +62,7 @@ class Planner:
         self.groups = groups
         self.intents = IntentReader(lexicon, groups.words())
         self.highlighter = Highlighter(lexicon, self.intents, retriever.idf)
-        self.places = load_places(corpus, lexicon.tokenizer)
+        self.places = load_places(corpus, lexicon.tokenizer, retriever.chunk_tokens, lexicon.stopwords)
         self.periods = Periods.load(lexicon.dir)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -163,8 +163,9 @@ class Planner:
         # A close decline whose nearest measure is the one just discussed is about it.
         if retrieval.near_miss and retrieval.hits and retrieval.hits[0].chunk in previous:
             return (retrieval.hits[0].chunk,)
-        coverage = self.retriever.subjects.coverage(retrieval.expansion)
         pos = {c.id: i for i, c in enumerate(self.retriever.chunks)}
+        # Measured over the previous answer's chunks only: the others are not read.
+        coverage = self.retriever.subjects.coverage(retrieval.expansion, [pos[c.id] for c in previous if c.id in pos])
         return tuple(c for c in previous if c.id in pos and coverage.share[pos[c.id]] >= 0.5)[:1]
 
     def _referral(self, retrieval: Retrieval) -> str:

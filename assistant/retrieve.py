@@ -16,13 +16,10 @@ relative score always has a "best" chunk, even for 火锅.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-
-import bm25s
+import faiss
 import numpy as np
 from cachetools import LRUCache
 from jieba import posseg
@@ -33,11 +30,12 @@ from .decision import DecisionModel, load_decision
 from .documents.fields import LeadRule
 from .embed import Embedder
 from .errors import EmbedderError
-from .fusion import Evidence, Hit, Retrieval, Weights, decide
+from .fusion import Evidence, Retrieval, Weights
 from .groups import read_groups
 from .index import LoadedIndex, lexical_text, topic_of
 from .intent import IntentReader
 from .subject import SubjectReader
+from .tiers import TierDecision, _Tier, _tier
 from .text import Expansion, Lexicon, normalize
 
 _HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")
@@ -68,68 +66,25 @@ _DUTY_RE = re.compile(r"负责|管|职责|牵头|分工|哪些(?:措施|工作|�
 _MAX_UNKNOWN_WORDS = 3
 # Within the related rules, a lapsed or repealed document's lexical and phrase evidence is weighed down so that a
 # current one is preferred (Retriever._document_prior); it stays findable. The primary is never weighed against the
-# related rules at all: each tier has its own statistics and its own decision (see _Tier, Retriever.decide).
+# related rules at all: each tier has its own statistics and its own decision (see tiers._Tier, TierDecision.decide).
 LAPSED_PRIOR = 0.6
-# How many related chunks (best by BM25, best by similarity) a question weighs: see Retriever._candidates.
-CANDIDATES = 48
 
 
-@dataclass(frozen=True)
-class _Tier:
-    """Chunks whose evidence is measured on their own statistics: the primary document, or the related rules.
-
-    BM25 (IDF, length normalisation) and coverage IDF are computed over the tier's chunks only, so adding a related
-    rule cannot move the primary's evidence or its answer/decline decision."""
-
-    idx: np.ndarray  # positions in corpus.chunks
-    bm25: bm25s.BM25
-    idf: dict[str, float]
-    idf_unknown: float
-    postings: dict[str, np.ndarray]  # token → positions within the tier of the chunks that use it
-
-    def covered(self, alts: frozenset[str]) -> np.ndarray:
-        """Per chunk of the tier: whether it uses any of `alts` (an inverted-index lookup, not a scan of chunks)."""
-        hit = np.zeros(len(self.idx), dtype=bool)
-        for t in alts:
-            rows = self.postings.get(t)
-            if rows is not None:
-                hit[rows] = True
-        return hit
-
-    def coverage(self, units: Sequence[tuple[float, frozenset[str]]], total: float) -> np.ndarray:
-        out = np.zeros(len(self.idx), dtype=np.float32)
-        for w, alts in units:
-            out += np.float32(w) * self.covered(alts)
-        return out / np.float32(total)
-
-
-def _document_frequencies(tokens: Sequence[Sequence[str]]) -> dict[str, list[int]]:
-    where: dict[str, list[int]] = {}
-    for j, toks in enumerate(tokens):
-        for t in set(toks):
-            where.setdefault(t, []).append(j)
-    return where
-
-
-def _tier(idx: np.ndarray, tokens: Sequence[list[str]], weigh_by: Sequence[Sequence[str]] | None = None) -> _Tier:
-    """A tier over `tokens` (its chunks); question words are weighed by their rarity in `weigh_by` (default: the
-    tier's own chunks)."""
-    bm25 = bm25s.BM25()
-    bm25.index([list(t) for t in tokens], show_progress=False)
-    where = _document_frequencies(tokens)
-    counted = where if weigh_by is None else _document_frequencies(weigh_by)
-    n = len(tokens) if weigh_by is None else len(weigh_by)
-    idf = {t: math.log((n + 1) / (len(rows) + 0.5)) for t, rows in counted.items()}
-    postings = {t: np.array(rows, dtype=np.int64) for t, rows in where.items()}
-    # Unknown words weigh like the rarest: "火锅" is strong evidence the question is elsewhere.
-    return _Tier(idx, bm25, idf, math.log((n + 1) / 0.5), postings)
+def _flat_vectors(dense: faiss.Index) -> np.ndarray | None:
+    """The vectors of a flat index, as a read-only view (no copy): a question's cosines against every row are one
+    matrix-vector product, where a search for all ntotal neighbours also sorts them (2–3× the time at 40k rows)."""
+    if not isinstance(dense, faiss.IndexFlat) or dense.ntotal == 0:
+        return None
+    view = faiss.rev_swig_ptr(dense.get_xb(), dense.ntotal * dense.d).reshape(dense.ntotal, dense.d)
+    view.setflags(write=False)
+    return view
 
 
 def _ngrams(text: str, n: int) -> list[str]:
     return [text[i : i + n] for i in range(len(text) - n + 1)]
 
 
-class Retriever:
+class Retriever(TierDecision):
     def __init__(
         self,
         corpus: Corpus,
@@ -160,7 +115,10 @@ class Retriever:
         grouped = len(self._row_chunk) and bool(np.all(np.diff(self._row_chunk) >= 0)) and len(set(self._row_chunk)) == len(self.chunks)
         self._row_starts = np.searchsorted(self._row_chunk, np.arange(len(self.chunks))) if grouped else None
         self._chunk_texts = [lexical_text(c, topic_of(c, corpus)) for c in self.chunks]
-        token_lists = [lexicon.tokens(t) for t in self._chunk_texts]
+        self._matrix = _flat_vectors(index.dense)
+        # The index holds every chunk's tokens (index.TokenCache): loading a thousand documents does not re-run jieba.
+        stored = index.tokens if len(index.tokens) == len(self.chunks) else None
+        token_lists = [list(t) for t in stored] if stored is not None else [lexicon.tokens(t) for t in self._chunk_texts]
         self._chunk_tokens = [frozenset(t) for t in token_lists]
         primary_idx = np.flatnonzero(self._primary_mask)
         related_idx = np.flatnonzero(~self._primary_mask)
@@ -222,6 +180,11 @@ class Retriever:
         if not self.use_dense:
             return None  # switched off on purpose (an ablation), not degraded
         return getattr(self.embedder, "broken", None)
+
+    @property
+    def chunk_tokens(self) -> list[frozenset[str]]:
+        """Per chunk (corpus order): the jieba search-mode tokens of its lexical_text (title, section, topic, text)."""
+        return self._chunk_tokens
 
     @property
     def idf(self) -> dict[str, float]:
@@ -294,8 +257,11 @@ class Retriever:
             # Keep answering from lexical evidence; the embedder's circuit breaker has logged the
             # failure once and decides when the model is tried again (assistant/breaker.py).
             return best, None
-        scores, ids = self.index.dense.search(q, self.index.dense.ntotal)
-        row_scores[ids[0]] = scores[0]
+        if self._matrix is not None:  # every row's cosine in one product: no ranking of all rows needed
+            row_scores = self._matrix @ q[0]
+        else:
+            scores, ids = self.index.dense.search(q, self.index.dense.ntotal)
+            row_scores[ids[0]] = scores[0]
         if self._row_starts is not None:  # rows are grouped by chunk (index.build_index): one vectorised max
             best[:] = np.maximum.reduceat(row_scores, self._row_starts)
         else:
@@ -376,6 +342,10 @@ class Retriever:
         texts = self._chunk_texts
         phrase[where] = [min(1.0, sum(g in texts[i] for g in grams) / 3) for i in where]
         prior = self._document_prior(today)
+        # The subject over the chunks the decision reads: the primary's and the candidates `decide` picks, which it
+        # picks by the lexical evidence with the lapsed documents' prior applied (the phrases above are measured over
+        # the candidates before it, as they always were). Every other chunk's subject is never read.
+        subject_rows = where if self._related is None else np.union1d(where, self._candidates(lexical * prior, dense))
         return Evidence(
             question=question,
             expansion=expansion,
@@ -396,7 +366,7 @@ class Retriever:
             lexical_on=self.use_lexical,
             degraded=self.degraded,
             neighbour_rest=rest,
-            subject=self.subjects.coverage(expansion) if self.use_lexical else None,
+            subject=self.subjects.coverage(expansion, subject_rows) if self.use_lexical else None,
         )
 
     @property
@@ -448,125 +418,3 @@ class Retriever:
 
     def retrieve(self, question: str, top_k: int = 3, today: dt.date | None = None) -> Retrieval:
         return self.decide(self.evidence(question, today), top_k)
-
-    def _candidates(self, lexical: np.ndarray, dense: np.ndarray) -> np.ndarray:
-        """The related rules' chunks worth weighing for a question: the best by BM25 and the best by similarity. The
-        fused ranking, phrases and the decision are then computed over these alone, so a question costs about the
-        same with a thousand related documents as with one."""
-        tier = self._related
-        assert tier is not None
-        picked = []
-        for scores in (lexical[tier.idx], dense[tier.idx]):
-            k = min(CANDIDATES, len(scores))
-            top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-            picked.append(top[scores[top] > 0])
-        return tier.idx[np.unique(np.concatenate(picked))]
-
-    def _restrict(self, ev: Evidence, tier: _Tier, idx: np.ndarray | None = None) -> Evidence:
-        """The evidence of one tier's chunks (or of `idx`, some of them) only, positions renumbered."""
-        idx = tier.idx if idx is None else idx
-        local = {int(g): j for j, g in enumerate(idx)}
-        rest = ev.neighbour_rest
-        if tier is not self._primary and ev.neighbour_named and self.use_lexical and ev.q_tokens:
-            named = self._named_neighbour(ev.expansion)
-            rest = self._rest_coverage(ev.expansion, named, tier) if named else 0.0
-        return replace(
-            ev,
-            lexical=ev.lexical[idx],
-            coverage=ev.coverage[idx],
-            phrase=ev.phrase[idx],
-            dense=ev.dense[idx],
-            cited=tuple(local[i] for i in ev.cited if i in local),
-            neighbour_rest=rest,
-            subject=None
-            if ev.subject is None
-            else replace(
-                ev.subject,
-                share=ev.subject.share[idx],
-                uncovered_max=ev.subject.uncovered_max[idx],
-                covered_max=ev.subject.covered_max[idx],
-            ),
-        )
-
-    def _about_as_much(self, expansion: Expansion, related: Hit, primary: Hit) -> bool:
-        """Whether a related chunk names every subject word of the question that the primary's chunk names: a guide's
-        办理流程 for 一次性创业补贴 does not answer 「创业贷款怎么申请」, which the loan measure names. (Scores of the two
-        tiers are measured on different statistics and are not compared.)"""
-        topic = [t for t in self._leads.intents.read(expansion.repaired).topic if len(t) > 1]
-        named = lambda h: {t for t in topic if t in self._chunk_texts[self._pos[h.chunk.id]]}  # noqa: E731
-        return named(related) >= named(primary)
-
-    def _field_first(self, related: Retrieval, question: str, w: Weights) -> Retrieval:
-        """Among the related rules' hits, the field that states what was asked first: 「多久能办下来」 is answered by
-        the guide's 办理时限, though its 申请对象 shares as many words — taken from the best hit's document, or from
-        another hit nearly as good."""
-        asked = self._leads.asked(question)
-        if not asked:
-            return related
-        top = related.matched[0]
-        for h in related.hits[:10]:
-            if h.chunk.doc != top.chunk.doc and h.score < w.keep_ratio * top.score:
-                continue
-            if self._leads.answers(h.chunk, question):
-                if h is top:
-                    return related
-                rest = tuple(m for m in related.matched if m.chunk.id != h.chunk.id)
-                return replace(related, matched=(h, *rest))
-        return related
-
-    def decide(
-        self,
-        ev: Evidence,
-        top_k: int = 3,
-        weights: Weights | None = None,
-        model: DecisionModel | None | bool = True,
-    ) -> Retrieval:
-        """Fuse the evidence into a ranking and decide whether the policy covers the question.
-        `model`: True = this retriever's fitted decision; None/False = the hand thresholds; or another.
-
-        Each tier is decided on its own evidence by the same rule (fusion.decide): the primary's answer is what it
-        would be without any related rule. A related chunk that clears the decision joins after the primary's hits,
-        and leads only when its field states what was asked and the primary's best hit does not (LeadRule)."""
-        w = weights or self.weights
-        chosen = self.model if model is True else (model or None)
-        if self._related is None:
-            return decide(ev, self.chunks, self._chunk_tokens, w, top_k, chosen)
-        tiers = []
-        for tier in self._tiers:
-            idx = tier.idx if tier is self._primary else self._candidates(ev.lexical, ev.dense)
-            if not len(idx):  # no related chunk shares a word or any similarity with the question
-                return tiers[0]
-            chunks = [self.chunks[i] for i in idx]
-            tokens = [self._chunk_tokens[i] for i in idx]
-            # The fitted decision was fitted on the primary's evidence; a related rule's chunks are decided by the
-            # hand thresholds (their statistics differ, and no labelled questions about them exist to fit on).
-            fitted = chosen if tier is self._primary else None
-            tiers.append(decide(self._restrict(ev, tier, idx), chunks, tokens, w, top_k, fitted))
-        primary, related = tiers
-        if primary.kind == "greeting":
-            return primary
-        # The lookup's list: the answer's chunks in its order, then the primary's other hits, then the related rules'
-        # (scores of the two tiers are measured on different statistics and are not interleaved).
-        pool = primary.hits + related.hits
-
-        def hits_after(matched: tuple[Hit, ...]) -> tuple[Hit, ...]:
-            ids = {h.chunk.id for h in matched}
-            return (*matched, *(h for h in pool if h.chunk.id not in ids))
-
-        hits = hits_after(())
-        if related.kind != "answer":
-            return replace(primary, hits=hits)
-        related = self._field_first(related, ev.question, w)
-        extra = related.matched[:1] if primary.kind == "answer" else related.matched
-        if primary.kind != "answer":
-            # Declined as a topic the service does not cover (医保, 落户), or carried by similarity alone: a short Q&A
-            # pair is close in meaning to many questions it does not answer (「社保关系怎么转」 vs 「外地户籍可以申请吗」).
-            if primary.neighbour is not None or related.matched[0].coverage < w.min_coverage:
-                return replace(primary, hits=hits)
-            return replace(related, hits=hits_after(related.matched), cited=primary.cited)
-        first, lead = extra[0], primary.matched[0]
-        # A related field leads only when it is about the question's subject at least as much as the measure is
-        # (「能贷款吗」 is not answered by a guide's 补贴标准 of another subsidy) and states what the measure does not.
-        if self._about_as_much(ev.expansion, first, lead) and self._leads.leads(first.chunk, lead.chunk, ev.question):
-            return replace(primary, hits=hits_after((first,)), matched=(first, *primary.matched))
-        return replace(primary, hits=hits, matched=(*primary.matched, first))

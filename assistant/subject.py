@@ -152,7 +152,10 @@ class SubjectReader:
         toks, text = self.chunk_tokens[i], self.chunk_texts[i]
         return bool(term.alts & toks) or any(len(a) >= 2 and a in text for a in term.alts)
 
-    def coverage(self, expansion: Expansion) -> SubjectCoverage:
+    def coverage(self, expansion: Expansion, rows: Iterable[int] | None = None) -> SubjectCoverage:
+        """Per chunk: the subject's coverage. Only the chunks at `rows` are measured (all by default); the others are
+        left at 0 — the retriever weighs the primary's chunks and the related rules' candidates alone, so a question
+        costs the same with a thousand related documents as with one."""
         terms = self.terms(expansion)
         n = len(self.chunk_tokens)
         if not terms:
@@ -162,7 +165,7 @@ class SubjectReader:
         share = np.zeros(n, dtype=np.float32)
         uncovered = np.zeros(n, dtype=np.float32)
         covered = np.zeros(n, dtype=np.float32)
-        for i in range(n):
+        for i in range(n) if rows is None else (int(r) for r in rows):
             hit = [self._covered(t, i) for t in terms]
             share[i] = sum(t.weight for t, h in zip(terms, hit, strict=True) if h) / total
             uncovered[i] = max((t.weight for t, h in zip(terms, hit, strict=True) if not h), default=0.0)

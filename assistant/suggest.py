@@ -47,7 +47,13 @@ def follow_ups(plan: Plan, corpus: Corpus, intents: IntentReader, groups: GroupI
     shown_ids = {s.hit.chunk.id for s in plan.shown}
     # Other measures for the same group first (who the citizen is), then the same section.
     related = [cid for g in groups.groups if first.id in g.measures and g.name not in plan.groups for cid in g.measures]
-    related += [c.id for c in corpus.chunks if c.kind == "measure" and c.section == first.section and c.doc == first.doc]
+    # Over the first chunk's own document, not the whole library: a question's cost must not grow with it.
+    own = corpus.document(first.doc)
+    related += [
+        c.id
+        for c in (own.chunks if own else ())
+        if c.kind == "measure" and c.section == first.section and c.doc == first.doc
+    ]
     for cid in dict.fromkeys(related):
         if len(out) >= MAX_SUGGESTIONS:
             break

@@ -195,10 +195,33 @@ def test_adding_a_document_embeds_only_its_chunks(corpus_copy: Path, tmp_path: P
 def test_a_damaged_cache_is_ignored_not_trusted(corpus_copy: Path, tmp_path: Path) -> None:
     idx = tmp_path / "idx"
     _build(corpus_copy, idx)
-    (cache,) = (idx / "cache").iterdir()
+    (cache,) = [p for p in (idx / "cache").iterdir() if (p / "keys.json").exists()]  # the embeddings' (not tokens')
     (cache / "keys.json").write_text("[1, 2", encoding="utf-8")
     counting = CountingEmbedder()
     corpus = load_corpus(corpus_copy)
     build_index(corpus, Lexicon(corpus_copy / "lexicon", [c.text for c in corpus.chunks]), counting, idx, progress=False)
     assert counting.embedded > len(corpus.chunks)  # everything embedded afresh
     load_index(idx, corpus, "chars")
+
+
+def test_adding_a_document_tokenises_only_its_chunks(corpus_copy: Path, tmp_path: Path) -> None:
+    """The index keeps every chunk's tokens; a rebuild after adding a document runs jieba on its chunks alone, and the
+    tokens are those a fresh tokenisation gives (what the retriever would compute itself)."""
+    from assistant.index import TokenCache, lexical_text, topic_of
+
+    idx = tmp_path / "idx"
+    _build(corpus_copy, idx)
+    shutil.copy(REPO / "tests" / "fixtures" / "structures" / "gongyi-banfa.txt", corpus_copy / "gongyi-banfa.txt")
+    corpus = load_corpus(corpus_copy)
+    lexicon = Lexicon(corpus_copy / "lexicon", [c.text for c in corpus.chunks])
+    texts = [lexical_text(c, topic_of(c, corpus)) for c in corpus.chunks]
+    cache = TokenCache(idx / "cache", lexicon)
+    cache.tokens(texts)
+    assert cache.misses == sum(c.doc == "gongyi-banfa" for c in corpus.chunks) and cache.hits > 0
+    build_index(corpus, lexicon, CharEmbedder(), idx, progress=False)
+    loaded = load_index(idx, corpus, "chars")
+    assert loaded.tokens == tuple(tuple(lexicon.tokens(t)) for t in texts)
+    # A damaged token cache is ignored and rewritten, never trusted.
+    cache.path.write_text('{"a": 1', encoding="utf-8")
+    again = TokenCache(idx / "cache", lexicon)
+    assert again.tokens(texts[:3]) == [tuple(lexicon.tokens(t)) for t in texts[:3]] and again.misses == 3

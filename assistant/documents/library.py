@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from cachetools import LRUCache
 
 from ..clock import district_today
 from ..errors import CorpusError
@@ -115,6 +118,32 @@ def read_settings(root: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
+# Documents parsed before in this process, by everything a parse depends on (the file's and its sidecar's bytes, its
+# path, id and the fallback phone): reloading a library after one document was added parses that document alone.
+_PARSED: LRUCache[tuple[str, ...], Document] = LRUCache(maxsize=8192)
+_PARSED_LOCK = threading.Lock()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+
+def _read_cached(path: Path, doc_id: str | None = None, prefix: str | None = None, fallback_phone: str = "") -> Document:
+    """read_document, remembered by content (a Document is frozen: sharing it is safe). Failures are not remembered."""
+    try:
+        key = (str(path), doc_id or "", "\0" if prefix is None else prefix, fallback_phone, _digest(path),
+               _digest(metadata.sidecar_path(path)))  # fmt: skip
+    except OSError:
+        return read_document(path, doc_id, prefix, fallback_phone=fallback_phone)
+    with _PARSED_LOCK:
+        doc = _PARSED.get(key)
+    if doc is None:
+        doc = read_document(path, doc_id, prefix, fallback_phone=fallback_phone)
+        with _PARSED_LOCK:
+            _PARSED[key] = doc
+    return doc
+
+
 def load_corpus(root: Path) -> Corpus:
     """All documents of `root`; the primary must load (CorpusError otherwise), any other file may fail and is
     recorded in `Corpus.failures` instead (Assistant.load logs them; /healthz lists them)."""
@@ -129,7 +158,7 @@ def load_corpus(root: Path) -> Corpus:
     primary_paths = [p for p in paths if p.stem == primary]
     if not primary_paths:
         raise CorpusError(str(root / "corpus.json"), None, f"主文件 {primary}.txt 不存在")
-    first = read_document(primary_paths[0], primary, "")
+    first = _read_cached(primary_paths[0], primary, "")
     docs = [first]
     failures: list[LoadFailure] = []
     seen = {primary: primary_paths[0]}
@@ -140,7 +169,7 @@ def load_corpus(root: Path) -> Corpus:
             failures.append(LoadFailure(str(p), None, f"与 {seen[p.stem].name} 同名(文件名去掉扩展名后即文件编号,必须唯一)"))
             continue
         try:
-            docs.append(read_document(p, fallback_phone=first.meta.phone))
+            docs.append(_read_cached(p, fallback_phone=first.meta.phone))
             seen[p.stem] = p
         except (CorpusError, DocumentReadError) as exc:
             failures.append(LoadFailure(exc.path, getattr(exc, "line", None), exc.reason))

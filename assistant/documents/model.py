@@ -198,6 +198,11 @@ class Corpus:
     def _docs(self) -> dict[str, Document]:
         return {d.meta.doc_id: d for d in self.documents}
 
+    @cached_property
+    def titles(self) -> dict[str, str]:
+        """Each document's title by its id (a repealed rule's note names the one that replaced it)."""
+        return {d.meta.doc_id: d.meta.title for d in self.documents}
+
     def chunk(self, chunk_id: str) -> Chunk | None:
         return self._by_id.get(chunk_id)
 

@@ -1,0 +1,214 @@
+"""The library's tiers and the per-tier decision: the primary document and the related rules, each decided on its
+own statistics, then merged into one Retrieval.
+
+`Retriever` (retrieve.py) measures a question's evidence over every chunk; `TierDecision`, which it inherits, turns
+that evidence into the answer: the primary's chunks decided alone (so a related rule cannot change the primary's answer
+or decline), the related rules' candidates decided by the hand thresholds, and a related field joined after the
+primary's hits — or leading them when it states what was asked (LeadRule).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import bm25s
+import numpy as np
+
+from .corpus import Chunk
+from .decision import DecisionModel
+from .documents.fields import LeadRule
+from .fusion import Evidence, Hit, Retrieval, Weights, decide
+from .text import Expansion
+
+# How many related chunks (best by BM25, best by similarity) a question weighs: see TierDecision._candidates.
+CANDIDATES = 48
+
+
+@dataclass(frozen=True)
+class _Tier:
+    """Chunks whose evidence is measured on their own statistics: the primary document, or the related rules.
+
+    BM25 (IDF, length normalisation) and coverage IDF are computed over the tier's chunks only, so adding a related
+    rule cannot move the primary's evidence or its answer/decline decision."""
+
+    idx: np.ndarray  # positions in corpus.chunks
+    bm25: bm25s.BM25
+    idf: dict[str, float]
+    idf_unknown: float
+    postings: dict[str, np.ndarray]  # token → positions within the tier of the chunks that use it
+
+    def covered(self, alts: frozenset[str]) -> np.ndarray:
+        """Per chunk of the tier: whether it uses any of `alts` (an inverted-index lookup, not a scan of chunks)."""
+        hit = np.zeros(len(self.idx), dtype=bool)
+        for t in alts:
+            rows = self.postings.get(t)
+            if rows is not None:
+                hit[rows] = True
+        return hit
+
+    def coverage(self, units: Sequence[tuple[float, frozenset[str]]], total: float) -> np.ndarray:
+        out = np.zeros(len(self.idx), dtype=np.float32)
+        for w, alts in units:
+            out += np.float32(w) * self.covered(alts)
+        return out / np.float32(total)
+
+
+def _document_frequencies(tokens: Sequence[Sequence[str]]) -> dict[str, list[int]]:
+    where: dict[str, list[int]] = {}
+    for j, toks in enumerate(tokens):
+        for t in set(toks):
+            where.setdefault(t, []).append(j)
+    return where
+
+
+def _tier(idx: np.ndarray, tokens: Sequence[list[str]], weigh_by: Sequence[Sequence[str]] | None = None) -> _Tier:
+    """A tier over `tokens` (its chunks); question words are weighed by their rarity in `weigh_by` (default: the
+    tier's own chunks)."""
+    bm25 = bm25s.BM25()
+    bm25.index([list(t) for t in tokens], show_progress=False)
+    where = _document_frequencies(tokens)
+    counted = where if weigh_by is None else _document_frequencies(weigh_by)
+    n = len(tokens) if weigh_by is None else len(weigh_by)
+    idf = {t: math.log((n + 1) / (len(rows) + 0.5)) for t, rows in counted.items()}
+    postings = {t: np.array(rows, dtype=np.int64) for t, rows in where.items()}
+    # Unknown words weigh like the rarest: "火锅" is strong evidence the question is elsewhere.
+    return _Tier(idx, bm25, idf, math.log((n + 1) / 0.5), postings)
+
+
+class TierDecision:
+    """The per-tier decision of `Retriever` (a mixin: it reads the retriever's tiers, chunks and lead rule)."""
+
+    chunks: Sequence[Chunk]
+    weights: Weights
+    model: DecisionModel | None
+    use_lexical: bool
+    _primary: _Tier
+    _related: _Tier | None
+    _pos: dict[str, int]
+    _chunk_texts: list[str]
+    _chunk_tokens: list[frozenset[str]]
+    _leads: LeadRule
+
+    def _candidates(self, lexical: np.ndarray, dense: np.ndarray) -> np.ndarray:
+        """The related rules' chunks worth weighing for a question: the best by BM25 and the best by similarity. The
+        fused ranking, phrases and the decision are then computed over these alone, so a question costs about the
+        same with a thousand related documents as with one."""
+        tier = self._related
+        assert tier is not None
+        picked = []
+        for scores in (lexical[tier.idx], dense[tier.idx]):
+            k = min(CANDIDATES, len(scores))
+            top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+            picked.append(top[scores[top] > 0])
+        return tier.idx[np.unique(np.concatenate(picked))]
+
+    def _restrict(self, ev: Evidence, tier: _Tier, idx: np.ndarray | None = None) -> Evidence:
+        """The evidence of one tier's chunks (or of `idx`, some of them) only, positions renumbered."""
+        idx = tier.idx if idx is None else idx
+        local = {int(g): j for j, g in enumerate(idx)}
+        rest = ev.neighbour_rest
+        if tier is not self._primary and ev.neighbour_named and self.use_lexical and ev.q_tokens:
+            named = self._named_neighbour(ev.expansion)
+            rest = self._rest_coverage(ev.expansion, named, tier) if named else 0.0
+        return replace(
+            ev,
+            lexical=ev.lexical[idx],
+            coverage=ev.coverage[idx],
+            phrase=ev.phrase[idx],
+            dense=ev.dense[idx],
+            cited=tuple(local[i] for i in ev.cited if i in local),
+            neighbour_rest=rest,
+            subject=None
+            if ev.subject is None
+            else replace(
+                ev.subject,
+                share=ev.subject.share[idx],
+                uncovered_max=ev.subject.uncovered_max[idx],
+                covered_max=ev.subject.covered_max[idx],
+            ),
+        )
+
+    def _about_as_much(self, expansion: Expansion, related: Hit, primary: Hit) -> bool:
+        """Whether a related chunk names every subject word of the question that the primary's chunk names: a guide's
+        办理流程 for 一次性创业补贴 does not answer 「创业贷款怎么申请」, which the loan measure names. (Scores of the two
+        tiers are measured on different statistics and are not compared.)"""
+        topic = [t for t in self._leads.intents.read(expansion.repaired).topic if len(t) > 1]
+        named = lambda h: {t for t in topic if t in self._chunk_texts[self._pos[h.chunk.id]]}  # noqa: E731
+        return named(related) >= named(primary)
+
+    def _field_first(self, related: Retrieval, question: str, w: Weights) -> Retrieval:
+        """Among the related rules' hits, the field that states what was asked first: 「多久能办下来」 is answered by
+        the guide's 办理时限, though its 申请对象 shares as many words — taken from the best hit's document, or from
+        another hit nearly as good."""
+        asked = self._leads.asked(question)
+        if not asked:
+            return related
+        top = related.matched[0]
+        for h in related.hits[:10]:
+            if h.chunk.doc != top.chunk.doc and h.score < w.keep_ratio * top.score:
+                continue
+            if self._leads.answers(h.chunk, question):
+                if h is top:
+                    return related
+                rest = tuple(m for m in related.matched if m.chunk.id != h.chunk.id)
+                return replace(related, matched=(h, *rest))
+        return related
+
+    def decide(
+        self,
+        ev: Evidence,
+        top_k: int = 3,
+        weights: Weights | None = None,
+        model: DecisionModel | None | bool = True,
+    ) -> Retrieval:
+        """Fuse the evidence into a ranking and decide whether the policy covers the question.
+        `model`: True = this retriever's fitted decision; None/False = the hand thresholds; or another.
+
+        Each tier is decided on its own evidence by the same rule (fusion.decide): the primary's answer is what it
+        would be without any related rule. A related chunk that clears the decision joins after the primary's hits,
+        and leads only when its field states what was asked and the primary's best hit does not (LeadRule)."""
+        w = weights or self.weights
+        chosen = self.model if model is True else (model or None)
+        if self._related is None:
+            return decide(ev, self.chunks, self._chunk_tokens, w, top_k, chosen)
+        tiers = []
+        for tier in self._tiers:
+            idx = tier.idx if tier is self._primary else self._candidates(ev.lexical, ev.dense)
+            if not len(idx):  # no related chunk shares a word or any similarity with the question
+                return tiers[0]
+            chunks = [self.chunks[i] for i in idx]
+            tokens = [self._chunk_tokens[i] for i in idx]
+            # The fitted decision was fitted on the primary's evidence; a related rule's chunks are decided by the
+            # hand thresholds (their statistics differ, and no labelled questions about them exist to fit on).
+            fitted = chosen if tier is self._primary else None
+            tiers.append(decide(self._restrict(ev, tier, idx), chunks, tokens, w, top_k, fitted))
+        primary, related = tiers
+        if primary.kind == "greeting":
+            return primary
+        # The lookup's list: the answer's chunks in its order, then the primary's other hits, then the related rules'
+        # (scores of the two tiers are measured on different statistics and are not interleaved).
+        pool = primary.hits + related.hits
+
+        def hits_after(matched: tuple[Hit, ...]) -> tuple[Hit, ...]:
+            ids = {h.chunk.id for h in matched}
+            return (*matched, *(h for h in pool if h.chunk.id not in ids))
+
+        hits = hits_after(())
+        if related.kind != "answer":
+            return replace(primary, hits=hits)
+        related = self._field_first(related, ev.question, w)
+        extra = related.matched[:1] if primary.kind == "answer" else related.matched
+        if primary.kind != "answer":
+            # Declined as a topic the service does not cover (医保, 落户), or carried by similarity alone: a short Q&A
+            # pair is close in meaning to many questions it does not answer (「社保关系怎么转」 vs 「外地户籍可以申请吗」).
+            if primary.neighbour is not None or related.matched[0].coverage < w.min_coverage:
+                return replace(primary, hits=hits)
+            return replace(related, hits=hits_after(related.matched), cited=primary.cited)
+        first, lead = extra[0], primary.matched[0]
+        # A related field leads only when it is about the question's subject at least as much as the measure is
+        # (「能贷款吗」 is not answered by a guide's 补贴标准 of another subsidy) and states what the measure does not.
+        if self._about_as_much(ev.expansion, first, lead) and self._leads.leads(first.chunk, lead.chunk, ev.question):
+            return replace(primary, hits=hits_after((first,)), matched=(first, *primary.matched))
+        return replace(primary, hits=hits, matched=(*primary.matched, first))
