@@ -10,7 +10,7 @@ primary's hits — or leading them when it states what was asked (LeadRule).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import bm25s
@@ -183,7 +183,9 @@ class TierDecision:
             # The fitted decision was fitted on the primary's evidence; a related rule's chunks are decided by the
             # hand thresholds (their statistics differ, and no labelled questions about them exist to fit on).
             fitted = chosen if tier is self._primary else None
-            tiers.append(decide(self._restrict(ev, tier, idx), chunks, tokens, w, top_k, fitted))
+            restricted = self._restrict(ev, tier, idx)
+            decided = decide(restricted, chunks, tokens, w, top_k, fitted)
+            tiers.append(decided if tier is self._primary else _about_the_subject(decided, restricted, chunks, self.corpus.titles))
         primary, related = tiers
         if primary.kind == "greeting":
             return primary
@@ -212,3 +214,23 @@ class TierDecision:
         if self._about_as_much(ev.expansion, first, lead) and self._leads.leads(first.chunk, lead.chunk, ev.question):
             return replace(primary, hits=hits_after((first,)), matched=(first, *primary.matched))
         return replace(primary, hits=hits, matched=(*primary.matched, first))
+
+
+def _about_the_subject(r: Retrieval, ev: Evidence, chunks: Sequence[Chunk], titles: Mapping[str, str]) -> Retrieval:
+    """Issue 19 §1 for the tiers the fitted decision does not decide (the related rules): a chunk answers only when
+    it covers some of what the question is about. 「大学生首次购房有补贴吗」 shares 大学生 and 补贴 with a start-up
+    guide, not 购房; the hand thresholds see the shared words only. A chunk is read inside its document: a guide's
+    办理时限 is about the subsidy its title names (「创业补贴办下来要几个工作日」)."""
+    subj = ev.subject
+    if r.kind != "answer" or subj is None or not subj.terms:
+        return r
+    at = {c.id: j for j, c in enumerate(chunks)}
+
+    def about(c: Chunk) -> bool:
+        if float(subj.share[at[c.id]]) > 0.0:
+            return True
+        around = f"{titles.get(c.doc, '')} {c.section} {c.title}"
+        return any(len(a) >= 2 and a in around for t in subj.terms for a in t.alts)
+
+    kept = tuple(h for h in r.matched if about(h.chunk))
+    return replace(r, matched=kept) if kept else replace(r, kind="no_match", matched=())

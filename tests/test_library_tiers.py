@@ -70,3 +70,11 @@ def test_the_day_asked_decides_which_related_rules_have_lapsed(library: Assistan
     notice = [i for i, c in enumerate(r.chunks) if c.doc == "chunfeng-tongzhi"]
     before, after = r._document_prior(dt.date(2025, 3, 1)), r._document_prior(dt.date(2025, 6, 1))
     assert before[notice].min() == 1.0 and after[notice].max() < 1.0
+
+
+@pytest.mark.parametrize("question", ["大学生首次购房有补贴吗", "低保户的孩子上学有补助吗", "农民种大棚有补贴吗"])
+def test_a_related_rule_does_not_answer_a_benefit_it_does_not_cover(library: Assistant, question: str) -> None:
+    """The related rules are decided by the hand thresholds, which see shared words (大学生, 补贴, 低保) only:
+    an answer from them needs the question's subject (购房, 上学, 大棚) in the chunk or its document's title."""
+    r = library.retrieve(question)
+    assert not any(":" in h.chunk.id for h in r.matched), [h.chunk.id for h in r.matched]
