@@ -58,9 +58,6 @@ def _set_node_id(item: pytest.Item, nodeid: str) -> None:
         item._id = coerce_node_id(nodeid)  # type: ignore[attr-defined]
 
 
-HEAVY = ("model", "browser", "integration")  # markers, heaviest kind first
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Browser tests (marked `browser`) need Debian's chromium. Without it they skip with the
     reason — except on CI, where a missing browser is a broken set-up, not a reason to pass."""
@@ -71,15 +68,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if ids[item.nodeid] > 1 and "::" in item.nodeid:
             _set_node_id(item, f"{item.nodeid.rsplit('::', 1)[0]}::{item.name}")
-    # Heavy files first: pytest-xdist (--dist loadfile) hands files to idle workers in this order, so a
-    # real-model, browser or server file collected last leaves the other workers idle at the end.
-    # Real models first (their single tests are the longest), then browsers and servers.
-    rank: dict[str, int] = {}
-    for item in items:
-        file = item.nodeid.split("::")[0]
-        mine = min((i for i, m in enumerate(HEAVY) if item.get_closest_marker(m)), default=len(HEAVY))
-        rank[file] = min(rank.get(file, len(HEAVY)), mine)
-    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])  # stable: file order kept within a rank
     browser_items = [item for item in items if item.get_closest_marker("browser")]
     if not browser_items or Path(CHROMIUM_PATH).exists():
         return
