@@ -244,6 +244,28 @@ class Retriever(TierDecision):
             self._vectors[text] = q
         return q
 
+    def warm(self, questions: Sequence[str], batch: int = 64) -> int:
+        """Embed many questions' query texts in batches ahead of asking them (an evaluation run, a warm-up
+        from the question log): one encoder call per batch instead of one per question. Returns how many
+        vectors were added to the cache. Answers do not change; only the time the first asking takes."""
+        texts = list(dict.fromkeys(self.lexicon.expand(q).repaired for q in questions))
+        with self._vectors_lock:
+            todo = [t for t in texts if self._vectors.get(t) is None]
+        if not todo or not self.use_dense or self.embedder is None:
+            return 0
+        # Past the circuit breaker (assistant/breaker.py): its per-call deadline is for one live question, and
+        # a batch is meant to take longer; an error here reaches the caller instead of opening the circuit.
+        encoder = getattr(self.embedder, "inner", self.embedder)
+        for i in range(0, len(todo), batch):
+            part = todo[i : i + batch]
+            vectors = encoder.queries(part)
+            with self._vectors_lock:
+                for t, v in zip(part, vectors, strict=True):
+                    row = np.array(v[None, :])
+                    row.setflags(write=False)
+                    self._vectors[t] = row
+        return len(todo)
+
     def _dense_scores(self, text: str, skip: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Per chunk: best cosine over the chunk and its sentences; and the query vector (None if off)."""
         n = len(self.chunks)

@@ -99,3 +99,14 @@ def test_dense_failure_degrades_to_lexical(tmp_path, caplog: pytest.LogCaptureFi
     assert bot.status()["status"] == "degraded" and "模型文件损坏" in bot.status()["reason"]
     bot.retrieve("创业担保贷款")
     assert sum("dense retrieval disabled" in rec.message for rec in caplog.records) == 1
+
+
+def test_warming_the_query_vectors_changes_no_answer(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Batch-embedding questions ahead (an evaluation run) is a cache fill: the same hits, in the same order."""
+    questions = ["送外卖的有没有保险补贴", "第十四条是什么", "城阳哪家火锅好吃", "以工代赈", "高校毕业生就业见习"]
+    cold = Assistant.load(index_dir=tmp_path_factory.mktemp("cold"), embedder="chars")
+    warm = Assistant.load(index_dir=tmp_path_factory.mktemp("warm"), embedder="chars")
+    assert warm.retriever.warm(questions) == len(questions) and warm.retriever.warm(questions) == 0
+    for q in questions:
+        a, b = cold.retrieve(q), warm.retrieve(q)
+        assert (a.kind, [(h.chunk.id, h.dense) for h in a.hits]) == (b.kind, [(h.chunk.id, h.dense) for h in b.hits]), q
