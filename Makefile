@@ -50,7 +50,8 @@ test: setup-test
 
 # scripts/test_robustness.sh runs the suite the way `make test` does.
 print-pytest-args:
-	@echo $(PYTEST_ARGS)
+	@# printf, not echo: echo would take the leading -n of "-n 3" as its own flag.
+	@printf '%s\n' '$(PYTEST_ARGS)'
 
 eval: setup
 	$(BIN)/policy-assistant eval --faq eval/faq.jsonl --faq eval/faq_holdout.jsonl --faq eval/faq_search_style.jsonl --ablation --report var/eval-report.html
