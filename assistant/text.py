@@ -27,6 +27,12 @@ _HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")
 _PUNCT_RE = re.compile(r"[\W_]+", re.UNICODE)
 _PLACEHOLDER_RE = re.compile(r"\[[\u4e00-\u9fff]{2,6}\]")
 _NUMERAL_RE = re.compile(r"[零〇一二两三四五六七八九十百千万]")
+# A glossary variant written "欠…工资" matches its parts in order with a few characters between, in
+# one clause: Chinese puts aspect, amounts and durations inside a verb–object phrase (欠了三个月工资,
+# 工资拖了俩月没发), so a fixed string misses most ways of saying it.
+GAP = "..."  # as the file writes "…" once normalised (NFKC)
+_GAP_MAX = 6
+_CLAUSE_CHAR = r"[^，。？！；、,.?!;\s]"
 _converter_lock = threading.Lock()
 _t2s: opencc.OpenCC | None = None
 
@@ -253,8 +259,10 @@ class Lexicon:
         hits = []
         for entry in self._glossary_candidates(repaired):
             # All variants present ("工钱…包工头…"): each is the same concept, and none of them
-            # may be left behind as an unknown word that dilutes the question.
-            found = [v for v in entry.variants if self._occurs(v, repaired, spans)]
+            # may be left behind as an unknown word that dilutes the question. A gap variant is
+            # reported as the words said (欠了三个月工资), so that none of them is read as a subject.
+            said = (self._said(v, repaired, spans) for v in entry.variants)
+            found = list(dict.fromkeys(w for w in said if w))
             if found:
                 hits.append(("、".join(found), entry.terms))
         return Expansion(question, normalized, corrections, tuple(hits))
@@ -264,8 +272,9 @@ class Lexicon:
         table: dict[str, list[tuple[int, str]]] = {}
         for i, entry in enumerate(self.glossary):
             for v in entry.variants:
-                if v:
-                    table.setdefault(v[0], []).append((i, v))
+                head = v.split(GAP)[0]  # a gap variant is looked for by its first part
+                if head:
+                    table.setdefault(head[0], []).append((i, head))
         return table
 
     def _glossary_candidates(self, text: str) -> list[GlossaryEntry]:
@@ -285,6 +294,15 @@ class Lexicon:
             spans.append((pos, pos + len(w)))
             pos += len(w)
         return spans
+
+    @staticmethod
+    def _said(variant: str, text: str, spans: list[tuple[int, int]]) -> str | None:
+        """The words of `text` that say `variant`, or None."""
+        if GAP not in variant:
+            return variant if Lexicon._occurs(variant, text, spans) else None
+        parts = [re.escape(p) for p in variant.split(GAP) if p]
+        m = re.search(f"{_CLAUSE_CHAR}{{0,{_GAP_MAX}}}?".join(parts), text)
+        return m.group(0) if m else None
 
     @staticmethod
     def _occurs(variant: str, text: str, spans: list[tuple[int, int]]) -> bool:

@@ -72,3 +72,17 @@ def test_malformed_glossary_names_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(CorpusError) as err:
         Lexicon(tmp_path)
     assert err.value.line == 4 and "glossary.tsv:4" in str(err.value)
+
+
+def test_a_gap_variant_matches_a_phrase_split_by_aspect_and_duration(tmp_path: Path) -> None:
+    """「欠了三个月工资」 and 「工资拖了俩月没发」 are how people say 欠工资: a glossary variant written
+    with … finds its parts in order inside one clause, and reports the words as said."""
+    (tmp_path / "glossary.tsv").write_text("欠…工资|工资…没发\t拖欠农民工工资\n", encoding="utf-8")
+    lex = Lexicon(tmp_path)
+    for said in ("欠了三个月工资", "工资拖了俩月没发"):
+        expansion = lex.expand(f"公司{said}，这个政策管不管")
+        assert expansion.glossary == ((said, ("拖欠农民工工资",)),)
+        assert "拖欠农民工工资" in expansion.text
+    # Not across a clause, nor with a whole sentence between the parts.
+    assert lex.expand("我欠了钱，工资卡被冻结了").glossary == ()
+    assert lex.expand("欠下的人情要还上，年底发了工资再说").glossary == ()
