@@ -129,6 +129,11 @@ class DecisionModel:
     near_band: float  # a decline within this much below the threshold names the nearest measure
     embedder: str = ""  # the embedder whose cosines it was fitted on ("" = any)
     phrasing: PhrasingModel | None = None  # the wording model the "phrasing" feature reads
+    # Log-odds added for the measure just discussed when a follow-up is weighed against it: in a
+    # conversation 「利息是多少」 after the loan measure is about that measure, though alone it would be
+    # declined. Fitted on the training files' questions asked with a context (eval/fit_decision.py);
+    # 0 = no prior.
+    context_prior: float = 0.0
 
     def features(self, ev: Evidence, top: int, hand: bool) -> np.ndarray:
         return features(ev, top, self.names, hand, self.phrasing)
@@ -139,6 +144,15 @@ class DecisionModel:
 
     def near(self, p: float) -> bool:
         return self.threshold - self.near_band <= p < self.threshold
+
+    def in_conversation(self, p: float) -> bool:
+        """Answer about the measure just discussed, at probability `p` for it alone, with the prior."""
+        return _logit(p) + self.context_prior >= _logit(self.threshold)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log(p / (1 - p))
 
 
 def load_decision(path: Path, embedder: str = "") -> DecisionModel | None:
@@ -164,6 +178,7 @@ def load_decision(path: Path, embedder: str = "") -> DecisionModel | None:
             intercept=float(data["intercept"]),
             threshold=float(data["threshold"]),
             near_band=float(data.get("near_band", 0.0)),
+            context_prior=float(data.get("context_prior", {}).get("log_odds", 0.0)),
             embedder=str(data.get("embedder", "")),
             phrasing=load_phrasing(path.parent / str(data["phrasing"])) if data.get("phrasing") else None,
         )

@@ -118,6 +118,17 @@ class Retrieval:
     subject: tuple[str, ...] = ()  # the subject words (generic and who-words set aside)
 
 
+def hand_evidence(ev: Evidence, i: int, w: Weights) -> bool:
+    """Whether the hand thresholds of `Weights` would answer with chunk `i` (neighbours aside)."""
+    # Rounded as a Hit shows them, so that the verdict is the one staff can recompute from the page.
+    coverage, dense = round(float(ev.coverage[i]), 4), round(float(ev.dense[i]), 4)
+    if not ev.lexical_on:
+        return dense >= w.min_dense
+    if ev.dense.max() > 0:
+        return coverage >= w.min_coverage or (dense >= w.min_dense and coverage >= w.min_coverage_with_dense)
+    return coverage >= w.min_coverage_with_dense
+
+
 def decide(
     ev: Evidence,
     chunks: Sequence[Chunk],
@@ -187,14 +198,7 @@ def decide(
         has_dense = dense.max() > 0
         # The hand thresholds first: they decide without a model, and their verdict is one of the
         # model's features (the fit weighs how far to trust them).
-        if not ev.lexical_on:
-            evidence = top.dense >= w.min_dense
-        else:
-            evidence = (
-                top.coverage >= w.min_coverage
-                or (has_dense and top.dense >= w.min_dense and top.coverage >= w.min_coverage_with_dense)
-                or (not has_dense and top.coverage >= w.min_coverage_with_dense)
-            )
+        evidence = hand_evidence(ev, top_i, w)
         # A question nearer to a topic the policy does not cover (医保, 落户…) is declined
         # even when it shares words with a measure.
         nb_cov, nb_cov_topic = ev.neighbour_coverage
@@ -243,4 +247,4 @@ def decide(
     )
 
 
-__all__ = ["Evidence", "Hit", "Retrieval", "Weights", "decide"]
+__all__ = ["Evidence", "Hit", "Retrieval", "Weights", "decide", "hand_evidence"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from .clock import district_today
 from .corpus import Chunk, Corpus
-from .followup import clean_context, resolve
+from .followup import MAX_CONTEXT, clean_context, resolve
 from .fusion import Hit, Retrieval
 from .groups import Group, GroupIndex
 from .highlight import Highlight, Highlighter
@@ -135,7 +135,7 @@ class Planner:
         if resolution.kind == "own" and retrieval.kind == "no_match" and not retrieval.neighbour:
             # 「房子有多少间？」 after the answer on 优徕青年社区: too little on its own, but what it is
             # about is in the previous answer's measure — a conversation, not a new question.
-            covering = self._covering(retrieval, previous)
+            covering = self._covering(retrieval, previous) or self._discussed(question, previous, today)
             if covering:
                 resolution = replace(resolution, kind="context", chunks=covering)
         if resolution.kind == "context":
@@ -167,6 +167,20 @@ class Planner:
         # Measured over the previous answer's chunks only: the others are not read.
         coverage = self.retriever.subjects.coverage(retrieval.expansion, [pos[c.id] for c in previous if c.id in pos])
         return tuple(c for c in previous if c.id in pos and coverage.share[pos[c.id]] >= 0.5)[:1]
+
+    def _discussed(self, question: str, previous: tuple[Chunk, ...], today: dt.date) -> tuple[Chunk, ...]:
+        """The measure just discussed, when the fitted decision answers about it once the conversation's prior is
+        added (「利息是多少」 after the loan measure; not 「那公积金能贷多少」, which no measure backs). The prior is
+        fitted on the training files' questions asked with a context; without it, nothing is added."""
+        model = self.retriever.model
+        if not previous or model is None or not model.context_prior:
+            return ()
+        ev = self.retriever.evidence(question, today)
+        scored = [(p, c) for c in previous[:MAX_CONTEXT] if (p := self.retriever.probability_of(ev, c.id)) is not None]
+        if not scored:
+            return ()
+        p, chunk = max(scored, key=lambda pc: pc[0])
+        return (chunk,) if model.in_conversation(p) else ()
 
     def _referral(self, retrieval: Retrieval) -> str:
         if retrieval.kind != "no_match" or not retrieval.neighbour:

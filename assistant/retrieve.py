@@ -30,7 +30,7 @@ from .decision import DecisionModel, load_decision
 from .documents.fields import LeadRule
 from .embed import Embedder
 from .errors import EmbedderError
-from .fusion import Evidence, Retrieval, Weights
+from .fusion import Evidence, Retrieval, Weights, hand_evidence
 from .groups import read_groups
 from .index import LoadedIndex, lexical_text, topic_of
 from .intent import IntentReader
@@ -437,6 +437,21 @@ class Retriever(TierDecision):
         if not kept:
             return 0.0
         return min(1.0, float(tier.coverage(kept, total).max(initial=0.0)))
+
+    def probability_of(self, ev: Evidence, chunk_id: str) -> float | None:
+        """The fitted decision's P(answer) were `chunk_id` the best hit: how a follow-up is weighed against the
+        measure just discussed. None without the model or the full evidence, and for a related rule's chunk (the
+        model was fitted on the primary's evidence; related chunks are decided by the hand thresholds)."""
+        model = self.model
+        if model is None or not ev.lexical_on or not ev.q_tokens or float(ev.dense.max()) <= 0:
+            return None
+        tier = self._primary
+        local = {int(g): j for j, g in enumerate(tier.idx)}
+        i = local.get(self._pos.get(chunk_id, -1))
+        if i is None:
+            return None
+        primary = self._restrict(ev, tier) if self._related is not None else ev
+        return model.probability(model.features(primary, i, hand_evidence(primary, i, self.weights)))
 
     def retrieve(self, question: str, top_k: int = 3, today: dt.date | None = None) -> Retrieval:
         return self.decide(self.evidence(question, today), top_k)

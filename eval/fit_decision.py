@@ -35,10 +35,11 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
+from fit_context import fit_context_prior
 from fit_phrasing import fit_phrasing, out_of_fold, stacked_column, write_phrasing
 
 from assistant import Assistant
-from assistant.decision import FEATURES, features, phrasing_text
+from assistant.decision import FEATURES, features, load_decision, phrasing_text
 from assistant.evaluation import FaqItem, load_faq
 
 FORBIDDEN = ("faq_holdout.jsonl", "faq_sealed.jsonl")
@@ -48,6 +49,7 @@ DEFAULT_FILES = (
     "eval/faq_scope.jsonl",
     "eval/faq_voices.jsonl",
     "eval/faq_voices2.jsonl",
+    "eval/faq_voices3.jsonl",
 )
 # Left out by default: fitted with them, their coefficients came out with signs no reviewer could defend
 # on questions nobody tuned for (more uncovered subject → more likely to answer; subject_share negative
@@ -270,6 +272,11 @@ def main() -> None:
             **held,
         },
     }
+    out.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    # The conversation prior is measured with the decision just fitted (and no prior), then added to it.
+    bot.retriever.model = load_decision(out, bot.manifest.embedder)
+    every = [it for f in files for it in load_faq(f)]
+    data["context_prior"] = fit_context_prior(bot, every, args.budget)
     out.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}")
     for f in data["features"]:

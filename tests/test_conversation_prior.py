@@ -1,0 +1,60 @@
+"""The conversation prior (issue 19): a follow-up that its own words cannot carry is answered about the measure
+just discussed; a turn to another benefit is declined all the same. The prior is fitted (eval/fit_context.py) and
+shipped in corpus/decision.json; these tests hold what it does, not its value."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant
+from assistant.embed import get_embedder
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def e5(e5_assistant: Assistant) -> Assistant:
+    assert e5_assistant.manifest.embedder == get_embedder("e5").id  # the embedder decision.json was fitted with
+    return e5_assistant
+
+
+def _measure_saying(bot: Assistant, *phrases: str) -> str:
+    """The id of the one measure whose text says all of `phrases` (parsed, not typed in)."""
+    ids = [c.id for c in bot.corpus.chunks if c.kind == "measure" and all(p in c.text for p in phrases)]
+    assert len(ids) == 1, ids
+    return ids[0]
+
+
+@pytest.mark.model
+def test_a_short_follow_up_is_answered_about_the_measure_just_discussed(e5: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    loan = _measure_saying(e5, "创业担保贷款", "贴息")
+    question = "一家最多贷多少"
+    model = e5.retriever.model
+    assert model is not None and model.context_prior > 0
+    monkeypatch.setattr(e5, "_answers", {})  # answers under a changed model stay out of the shared cache
+    with_prior = e5.ask(question, context=[loan])
+    assert with_prior.matched and with_prior.measures[0].id == loan
+    # The same words with no prior are declined: the conversation, not the words, carries them.
+    monkeypatch.setattr(e5.retriever, "model", replace(model, context_prior=0.0))
+    monkeypatch.setattr(e5, "_answers", {})
+    assert not e5.ask(question, context=[loan]).matched
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("question", ["那生二胎有补贴吗", "那买新能源车呢，有补贴吗", "那种地的化肥钱政府补不补"])
+def test_a_turn_to_another_benefit_is_declined_after_an_answer(e5: Assistant, question: str) -> None:
+    loan = _measure_saying(e5, "创业担保贷款", "贴息")
+    ans = e5.ask(question, context=[loan])
+    assert not ans.matched and ans.measures == ()
+    assert "0532-58659939" in ans.answer
+
+
+def test_the_shipped_prior_answered_no_out_of_scope_turn_it_was_fitted_on() -> None:
+    data = json.loads((REPO / "corpus" / "decision.json").read_text(encoding="utf-8"))
+    prior = data["context_prior"]
+    assert prior["cases"]["out_of_scope"] > 0 and prior["cases"]["out_of_scope_answered"] == 0
+    assert prior["log_odds"] >= 0
