@@ -31,7 +31,7 @@ def _measure_saying(bot: Assistant, *phrases: str) -> str:
 
 @pytest.mark.model
 def test_a_short_follow_up_is_answered_about_the_measure_just_discussed(e5: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
-    loan = _measure_saying(e5, "创业担保贷款", "贴息")
+    loan = _measure_saying(e5, "稳岗扩岗专项贷款", "单户授信额度")  # the employers' loan of 援企稳岗
     question = "一家最多贷多少"
     model = e5.retriever.model
     assert model is not None and model.context_prior > 0
