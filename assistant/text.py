@@ -145,6 +145,8 @@ class Lexicon:
         self.glossary = tuple(self._read_glossary(self.dir / "glossary.tsv"))
         self.stopwords = frozenset(w for ln in _data_lines(self.dir / "stopwords.txt") for w in ln.split())
         self.greetings = frozenset(bare(ln) for ln in _data_lines(self.dir / "greetings.txt"))
+        particles = {bare(w) for ln in _data_lines(self.dir / "greeting_particles.txt") for w in ln.split()}
+        self._greeting_particles = frozenset(particles - {""})
         self.neighbours = tuple(self._read_neighbours(self.dir / "neighbours.tsv"))
         self._corpus_texts = tuple(corpus_texts)
         # A private tokenizer: jieba's global one would leak our user words into other code.
@@ -320,9 +322,21 @@ class Lexicon:
 
     def is_greeting(self, question: str) -> bool:
         """True when the message is nothing but greetings/thanks ("您好，在吗？", "好的，谢谢")."""
-        rest = bare(question)
-        if not rest:
+        text = bare(question)
+        if not text:
             return False
-        for phrase in sorted(self.greetings, key=len, reverse=True):
-            rest = rest.replace(phrase, "")
-        return not rest or rest in {"你", "您", "啊", "呀", "哈", "了", "的"}
+        # Whether the message splits wholly into greeting phrases (greetings.txt) and the particles that surround them
+        # (greeting_particles.txt: 太感谢了, 好嘞, 谢谢你啊), with one greeting at least. Split, not replaced phrase by
+        # phrase: 「太感谢了」 holds both 感谢 and 谢了, and removing the wrong one first would leave 「太感」.
+        # reach[i] is None (position i not reachable), False (reached by particles only) or True (with a greeting).
+        reach: list[bool | None] = [None] * (len(text) + 1)
+        reach[0] = False
+        for i in range(len(text)):
+            if reach[i] is None:
+                continue
+            for words, greeting in ((self.greetings, True), (self._greeting_particles, False)):
+                for w in words:
+                    if w and text.startswith(w, i):
+                        j = i + len(w)
+                        reach[j] = bool(reach[j]) or reach[i] or greeting
+        return bool(reach[-1])

@@ -49,12 +49,16 @@ def test_glossary_maps_colloquial_words_to_policy_terms(lexicon: Lexicon) -> Non
             assert term in corpus_text or term.lower() in corpus_text.lower(), term
 
 
-@pytest.mark.parametrize("text", ["你好", "您好，在吗？", "谢谢你，辛苦了", "好的，明白了，谢谢", "Hello!"])
+@pytest.mark.parametrize(
+    "text", ["你好", "您好，在吗？", "谢谢你，辛苦了", "好的，明白了，谢谢", "Hello!", "太感谢了！", "好嘞", "收到，谢谢啦", "您好，我想咨询一下"]
+)
 def test_greetings(lexicon: Lexicon, text: str) -> None:
     assert lexicon.is_greeting(text)
 
 
-@pytest.mark.parametrize("text", ["你好，送外卖的有补贴吗", "谢谢，那创业贷款呢", "火锅", ""])
+@pytest.mark.parametrize(
+    "text", ["你好，送外卖的有补贴吗", "谢谢，那创业贷款呢", "火锅", "", "我想咨询一下灵活就业", "真的吗", "我们呢"]
+)
 def test_questions_are_not_greetings(lexicon: Lexicon, text: str) -> None:
     assert not lexicon.is_greeting(text)
 
