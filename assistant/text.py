@@ -220,6 +220,19 @@ class Lexicon:
     def _is_known_word(self, text: str) -> bool:
         return text in self.vocabulary or bool(self.tokenizer.FREQ.get(text))
 
+    def _changes_a_function_char(self, span: str, word: str) -> bool:
+        """A two-character span whose changed edge is a function character (是, 的, 了, 也…) is two words, not a
+        typo: 「订单班是」 is 订单班|是, not 订单|办事; 「找活的」 is not 获得. (Longer spans are typos of a longer word,
+        where such an edge is part of the word: 之播带岗 → 直播带岗.)"""
+        if len(span) != 2:
+            return False
+        chars = self._function_chars
+        return (span[0] != word[0] and span[0] in chars) or (span[-1] != word[-1] and span[-1] in chars)
+
+    @cached_property
+    def _function_chars(self) -> frozenset[str]:
+        return frozenset(w for w in self.stopwords if len(w) == 1)
+
     def corrections(self, text: str) -> tuple[tuple[str, str], ...]:
         """Same-pinyin repairs of spans that are not words themselves (longest spans first)."""
         self.tokenizer.check_initialized()
@@ -242,6 +255,7 @@ class Lexicon:
                     if (
                         word
                         and word != span
+                        and not self._changes_a_function_char(span, word)
                         and not self._is_known_word(span)
                         and not (i > 0 and self._is_known_word(run[i - 1 : i + 1]))
                         and not (i + size < len(run) and self._is_known_word(run[i + size - 1 : i + size + 1]))
