@@ -116,6 +116,10 @@ class Retrieval:
     probability: float | None = None  # the fitted model's P(answer) for the best hit; None: hand rule
     near_miss: bool = False  # declined, but close: the answer names the best hit as a question
     subject: tuple[str, ...] = ()  # the subject words (generic and who-words set aside)
+    # The first matched hit is a related rule's chunk that states what was asked (documents/fields.py LeadRule) and
+    # leads for that reason: a lapsed document's chunk keeps that place (with its note) over a current chunk that
+    # does not state it (documents/attribution.py order_by_document).
+    stated_first: bool = False
 
 
 def decide(

@@ -150,10 +150,8 @@ class TierDecision:
             if h.chunk.doc != top.chunk.doc and h.score < w.keep_ratio * top.score:
                 continue
             if self._leads.answers(h.chunk, question):
-                if h is top:
-                    return related
                 rest = tuple(m for m in related.matched if m.chunk.id != h.chunk.id)
-                return replace(related, matched=(h, *rest))
+                return replace(related, matched=(h, *rest), stated_first=True)
         return related
 
     def decide(
@@ -212,7 +210,7 @@ class TierDecision:
         # A related field leads only when it is about the question's subject at least as much as the measure is
         # (「能贷款吗」 is not answered by a guide's 补贴标准 of another subsidy) and states what the measure does not.
         if self._about_as_much(ev.expansion, first, lead) and self._leads.leads(first.chunk, lead.chunk, ev.question):
-            return replace(primary, hits=hits_after((first,)), matched=(first, *primary.matched))
+            return replace(primary, hits=hits_after((first,)), matched=(first, *primary.matched), stated_first=True)
         return replace(primary, hits=hits, matched=(*primary.matched, first))
 
 

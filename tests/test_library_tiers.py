@@ -78,3 +78,15 @@ def test_a_related_rule_does_not_answer_a_benefit_it_does_not_cover(library: Ass
     an answer from them needs the question's subject (购房, 上学, 大棚) in the chunk or its document's title."""
     r = library.retrieve(question)
     assert not any(":" in h.chunk.id for h in r.matched), [h.chunk.id for h in r.matched]
+
+
+def test_a_lapsed_notice_that_states_what_was_asked_leads_with_its_note(library: Assistant) -> None:
+    """A current document is preferred over a lapsed one — unless only the lapsed one states what was asked: the
+    campaign's hours are in the expired notice, not in the measure on recruitment fairs in general."""
+    a = library.ask("春风行动招聘会几点开始", today=DAY)
+    lead = a.measures[0]
+    assert lead.doc in {"chunfeng-tongzhi", "notice-spring-fair"}, [m.id for m in a.measures]
+    assert any(n.startswith("已过期") for n in lead.notes)
+    assert "m18" in [m.id for m in a.measures]  # the measure is still shown, after it
+    # The measure states how often its own fairs are held: it leads, the lapsed notices do not.
+    assert library.ask("每个月至少举办几次综合性招聘活动", today=DAY).measures[0].id == "m18"
