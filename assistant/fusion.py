@@ -22,6 +22,7 @@ Outside this module: other places (places.py), follow-ups and clarifying (follow
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -100,6 +101,7 @@ class Evidence:
     # words for who is asking: what is left of the question once its subject is the neighbour.
     neighbour_rest: float = 0.0
     subject: SubjectCoverage | None = None  # what the question is about, and which chunks cover it
+    today: dt.date | None = None  # the day asked: which related rules have lapsed (None: the district's today)
 
 
 @dataclass(frozen=True)

@@ -389,6 +389,7 @@ class Retriever(TierDecision):
             degraded=self.degraded,
             neighbour_rest=rest,
             subject=self.subjects.coverage(expansion, subject_rows) if self.use_lexical else None,
+            today=today,
         )
 
     @property

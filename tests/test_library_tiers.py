@@ -90,3 +90,27 @@ def test_a_lapsed_notice_that_states_what_was_asked_leads_with_its_note(library:
     assert "m18" in [m.id for m in a.measures]  # the measure is still shown, after it
     # The measure states how often its own fairs are held: it leads, the lapsed notices do not.
     assert library.ask("每个月至少举办几次综合性招聘活动", today=DAY).measures[0].id == "m18"
+
+
+def test_a_rule_about_more_of_the_subject_leads_a_measure_stating_it_of_something_else(library: Assistant) -> None:
+    """Both state an amount; the measure's 100元 is the 意外伤害保险's, the Q&A pair's 三分之二 the 社保补贴's asked for."""
+    a = library.ask("灵活就业社保补贴按什么标准补？", today=DAY)
+    assert a.measures[0].id == "lingong-wenda:q2" and "三分之二" in a.answer.split("\n")[0], a.answer
+    assert "m3" in [m.id for m in a.measures]
+    # Asked about the 意外伤害保险补贴 itself, the measure states it and leads.
+    assert library.ask("外卖骑手的意外伤害保险补贴一年多少钱", today=DAY).measures[0].id == "m3"
+
+
+def test_the_field_asked_for_is_not_the_subject(library: Assistant) -> None:
+    """「咨询电话」 says what is asked, not what it is about: the primary's cover notice has a 咨询电话 but is not about
+    一次性创业补贴; a guide's 咨询电话 field is."""
+    a = library.ask("一次性创业补贴的咨询电话是多少", today=DAY)
+    lead = a.measures[0]
+    assert lead.doc != library.corpus.primary and lead.label == "咨询电话", [m.id for m in a.measures]
+    assert lead.phone in a.answer
+
+
+def test_a_fact_asked_without_a_field_is_stated_by_a_sentence(library: Assistant) -> None:
+    """「每场提供多少个岗位」 asks a count, which no guide heading names: the notice item that states 300个 leads."""
+    a = library.ask("春风行动招聘会每场提供多少个岗位", today=DAY)
+    assert a.measures[0].id == "notice-spring-fair:s4-1" and "300个" in a.answer, [m.id for m in a.measures]
