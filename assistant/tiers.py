@@ -132,15 +132,21 @@ class TierDecision:
             ),
         )
 
-    def _about_as_much(self, ev: Evidence, related: Hit, primary: Hit) -> bool:
-        """Whether a related chunk, read inside its document, is about as much of the question's subject (subject.py:
-        weighted, glossary terms included) as the primary's chunk: a guide's 办理流程 for 一次性创业补贴 does not answer
-        「创业贷款怎么申请」, which the loan measure names. Weighted, not word for word: the notice's 活动地点 answers
-        「春风行动专场招聘会在哪里举办」 though the measure, not the notice, uses the verb 举办. (Scores of the two tiers
-        are measured on different statistics and are not compared.)"""
+    def _about_as_much(self, ev: Evidence, related: Hit, primary: Hit, lapsed: bool = False) -> bool:
+        """Whether a related chunk, read inside its document, is about as much of the question as the primary's chunk:
+        a guide's 办理流程 for 一次性创业补贴 does not answer 「创业贷款怎么申请」, which the loan measure names.
+
+        About more of the subject (subject.py: weighted, glossary terms included) is enough — the notice's 活动地点
+        answers 「春风行动专场招聘会在哪里举办」 though only the measure uses the verb 举办. About as much, it must also
+        name every topic word the measure names: 「单位招就业困难人员，社保补贴补多少」 is the employer's 社保补贴 of the
+        measure, not the 灵活就业人员's of a Q&A page that never says 单位. A lapsed document must be about more: a
+        current one is preferred (「城阳的招聘会多久一回」). (Scores of the two tiers are measured on different
+        statistics and are not compared.)"""
         if ev.subject is not None and ev.subject.terms:
-            share = ev.subject.share
-            return float(share[self._pos[related.chunk.id]]) >= float(share[self._pos[primary.chunk.id]])
+            theirs = float(ev.subject.share[self._pos[related.chunk.id]])
+            ours = float(ev.subject.share[self._pos[primary.chunk.id]])
+            if theirs != ours or lapsed:
+                return theirs > ours
         topic = [t for t in self._leads.intents.read(ev.expansion.repaired).topic if len(t) > 1]
         named = lambda h: {t for t in topic if t in self._chunk_texts[self._pos[h.chunk.id]]}  # noqa: E731
         return named(related) >= named(primary)
@@ -241,7 +247,7 @@ class TierDecision:
         lapsed = self._document_prior(ev.today)[self._pos[first.chunk.id]] < 1.0
         terms = ev.subject.terms if ev.subject is not None and not lapsed else None
         leads = self._leads.leads(first.chunk, lead.chunk, ev.question, self._context(first.chunk), terms)
-        if self._about_as_much(ev, first, lead) and leads:
+        if self._about_as_much(ev, first, lead, lapsed) and leads:
             return replace(primary, hits=hits_after((first,)), matched=(first, *primary.matched), stated_first=True)
         return replace(primary, hits=hits, matched=(*primary.matched, first))
 

@@ -79,3 +79,11 @@ def test_the_words_of_the_field_asked_are_not_the_subject(rule: LeadRule) -> Non
     assert [t.word for t in kept] == ["一次性"]
     assert rule.share(kept, "政策咨询电话:0532-58659939") == 0.0
     assert rule.share(kept, "一次性创业补贴申领办事指南 咨询电话 0532-87869876") == 1.0
+
+
+def test_a_count_is_not_a_number_of_working_days(rule: LeadRule) -> None:
+    title = "城乡公益性岗位管理办法"
+    seventh = chunk("article", "第七条", "申请人提出申请，街道办事处在10个工作日内完成审核。")
+    assert rule.strength(seventh, "今年一共开多少个公益性岗位", title) == NOT
+    item = chunk("item", "（一）现场招聘", "组织区内重点企业进场招聘，每场提供就业岗位不少于300个。")
+    assert rule.strength(item, "春风行动招聘会每场提供多少个岗位", "春风行动专场招聘活动的通知") == STATED

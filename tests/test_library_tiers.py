@@ -114,3 +114,9 @@ def test_a_fact_asked_without_a_field_is_stated_by_a_sentence(library: Assistant
     """「每场提供多少个岗位」 asks a count, which no guide heading names: the notice item that states 300个 leads."""
     a = library.ask("春风行动招聘会每场提供多少个岗位", today=DAY)
     assert a.measures[0].id == "notice-spring-fair:s4-1" and "300个" in a.answer, [m.id for m in a.measures]
+
+
+def test_a_related_rule_about_as_much_of_the_subject_must_name_what_the_measure_names(library: Assistant) -> None:
+    """The employer's 社保补贴 of m7, not the 灵活就业人员's of a Q&A page that never says 单位, though both name 社保补贴."""
+    a = library.ask("单位招就业困难人员，社保补贴补多少，个人交的那份补不补", today=DAY)
+    assert a.measures[0].id == "m7", [m.id for m in a.measures]

@@ -100,10 +100,12 @@ class LeadRule:
         patterns = [f.evidence for f in asked if f.evidence is not None]
         if not own_only:
             # Every fact the question asks for (an amount question read as a count too, 「开发多少个」, is stated by
-            # 「1500个以上」).
+            # 「1500个以上」) — by a field's own evidence where a field asked for it has one (a count is not
+            # 「10个工作日」), else by the intent's.
+            owned = {i for f in asked if f.evidence is not None for i in f.intents}
             for name in read.intents:
                 rule = self.intents.rule(name)
-                if name in _FACTS and rule is not None and rule.evidence is not None:
+                if name in _FACTS and name not in owned and rule is not None and rule.evidence is not None:
                     patterns.append(rule.evidence)
         if not patterns:
             return ()
