@@ -10,6 +10,7 @@ amount is the 意外伤害保险's). Fields, their headings and the question cue
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,18 +66,24 @@ class LeadRule:
     def __init__(self, lexicon: Lexicon) -> None:
         self.fields = read_fields(lexicon.dir / "fields.tsv")
         self.intents = IntentReader(lexicon)
+        # A question is read once per related chunk weighed (and a Q&A pair's question once per question): remembered.
+        self._read = functools.lru_cache(maxsize=4096)(self.intents.read)
+        self._asked_once = functools.lru_cache(maxsize=4096)(self._asked)
 
     def asked(self, text: str) -> frozenset[str]:
         """The fields a question (or a Q&A pair's question) asks for."""
+        return self._asked_once(text)
+
+    def _asked(self, text: str) -> frozenset[str]:
         norm = normalize(text)
-        read = set(self.intents.read(text).intents)
+        read = set(self._read(text).intents)
         return frozenset(
             f.name for f in self.fields if read.intersection(f.intents) or (f.cues is not None and f.cues.search(norm))
         )
 
     def facts(self, text: str) -> tuple[str, ...]:
         """The facts of intents.tsv a question asks for that a sentence can state (「每场提供多少个岗位」: a count)."""
-        return tuple(i for i in self.intents.read(text).intents if i in _FACTS)
+        return tuple(i for i in self._read(text).intents if i in _FACTS)
 
     def asks(self, text: str) -> bool:
         return bool(self.asked(text) or self.facts(text))
@@ -96,7 +103,7 @@ class LeadRule:
         measure whose sentence about some 市场 matches the place evidence but says nothing of 春风行动 or 招聘会.
         `own_only`: the fields' own evidence only (a phone number), not the facts' looser evidence (「6个月」)."""
         asked = [f for f in self.fields if f.name in self.asked(question)]
-        read = self.intents.read(question)
+        read = self._read(question)
         patterns = [f.evidence for f in asked if f.evidence is not None]
         if not own_only:
             # Every fact the question asks for (an amount question read as a count too, 「开发多少个」, is stated by
