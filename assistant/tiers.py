@@ -90,6 +90,7 @@ class TierDecision:
     _chunk_texts: list[str]
     _chunk_tokens: list[frozenset[str]]
     _leads: LeadRule
+    _primary_text: str
 
     def _document_prior(self, today: dt.date | None = None) -> np.ndarray: ...  # Retriever's
 
@@ -176,6 +177,26 @@ class TierDecision:
         rest = tuple(m for m in related.matched if m.chunk.id != best.chunk.id)
         return replace(related, matched=(best, *rest), stated_first=True)
 
+    def _names_the_unnamed(self, ev: Evidence, related: Hit, primary: Hit) -> bool:
+        """Whether a related chunk, read inside its document, names a subject word of the question that the primary
+        document never uses, and is about more of the question than the measure: 「春风行动送岗上门由谁来组织」 is about a
+        campaign no measure names, so the measure that shares 组织 is not its answer, the campaign notice's item is."""
+        subj = ev.subject
+        # A measure cited by number (「第十二条讲的是什么」) or a department named (「区税务局负责什么」) is a direct
+        # reference to the primary, answered by its hand rules: a guide's 设定依据 citing some 办法's 第十二条 is not it.
+        if subj is None or not subj.terms or ev.cited or ev.units or ev.duty:
+            return False
+        theirs = float(subj.share[self._pos[related.chunk.id]])
+        if theirs <= float(subj.share[self._pos[primary.chunk.id]]):
+            return False
+        text = f"{self._context(related.chunk)} {related.chunk.text}"
+        for t in subj.terms:
+            alts = [a for a in (t.word, *t.alts) if len(a) >= 2]
+            unnamed = not (t.alts & self._primary.idf.keys()) and not any(a in self._primary_text for a in alts)
+            if unnamed and any(a in text for a in alts):
+                return True
+        return False
+
     def _names_the_subject(self, ev: Evidence, hit: Hit) -> bool:
         """Whether a related chunk, read inside its document, names every subject word of the question."""
         if ev.subject is None:
@@ -248,6 +269,9 @@ class TierDecision:
         terms = ev.subject.terms if ev.subject is not None and not lapsed else None
         leads = self._leads.leads(first.chunk, lead.chunk, ev.question, self._context(first.chunk), terms)
         if self._about_as_much(ev, first, lead, lapsed) and leads:
+            return replace(primary, hits=hits_after((first,)), matched=(first, *primary.matched), stated_first=True)
+        # Whatever was asked, a measure that does not state it cannot be about what its document never names.
+        if not self._leads.states(lead.chunk, ev.question) and self._names_the_unnamed(ev, first, lead):
             return replace(primary, hits=hits_after((first,)), matched=(first, *primary.matched), stated_first=True)
         return replace(primary, hits=hits, matched=(*primary.matched, first))
 

@@ -120,3 +120,22 @@ def test_a_related_rule_about_as_much_of_the_subject_must_name_what_the_measure_
     """The employer's 社保补贴 of m7, not the 灵活就业人员's of a Q&A page that never says 单位, though both name 社保补贴."""
     a = library.ask("单位招就业困难人员，社保补贴补多少，个人交的那份补不补", today=DAY)
     assert a.measures[0].id == "m7", [m.id for m in a.measures]
+
+
+def test_a_measure_is_not_the_answer_about_what_its_document_never_names(library: Assistant) -> None:
+    """「春风行动」 is named by no measure: asked about the campaign's training sign-up, the campaign's notice leads
+    (flagged 已过期), the training measure follows."""
+    a = library.ask("春风行动招聘会现场能报名技能培训吗", today=DAY)
+    assert a.measures[0].id == "notice-spring-fair:s4-3", [m.id for m in a.measures]
+    assert any(n.startswith("已过期") for n in a.measures[0].notes)
+    # A measure cited by number, or a department named, stays a direct reference to the primary.
+    assert library.ask("第十二条讲的是什么", today=DAY).measures[0].id == "m12"
+    assert library.ask("城阳区税务局负责什么", today=DAY).measures[0].id in {"m7", "m8"}
+
+
+@pytest.mark.parametrize(
+    ("question", "label"),
+    [("一次性创业补贴的设定依据是什么", "设定依据"), ("城乡公益性岗位管理办法有效期多长", "第十条")],
+)
+def test_a_guide_basis_and_a_rule_validity_are_fields(library: Assistant, question: str, label: str) -> None:
+    assert library.ask(question, today=DAY).measures[0].label == label
