@@ -4,7 +4,8 @@ own statistics, then merged into one Retrieval.
 `Retriever` (retrieve.py) measures a question's evidence over every chunk; `TierDecision`, which it inherits, turns
 that evidence into the answer: the primary's chunks decided alone (so a related rule cannot change the primary's answer
 or decline), the related rules' candidates decided by the hand thresholds, and a related field joined after the
-primary's hits — or leading them when it states what was asked (LeadRule).
+primary's hits — or leading them when it states what was asked and the measure does not, or states it about less of
+the question (LeadRule), or when it is about something the primary never names and the measure states nothing asked.
 """
 
 from __future__ import annotations
@@ -216,7 +217,9 @@ class TierDecision:
 
         Each tier is decided on its own evidence by the same rule (fusion.decide): the primary's answer is what it
         would be without any related rule. A related chunk that clears the decision joins after the primary's hits,
-        and leads only when its field states what was asked and the primary's best hit does not (LeadRule)."""
+        and leads only when it states what was asked and the primary's best hit does not, or states it about less of
+        the question's subject (LeadRule) — or, the best hit stating nothing asked, when it names what the primary
+        never does (_names_the_unnamed)."""
         w = weights or self.weights
         chosen = self.model if model is True else (model or None)
         if self._related is None:
