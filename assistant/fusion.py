@@ -22,6 +22,7 @@ Outside this module: other places (places.py), follow-ups and clarifying (follow
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -100,6 +101,7 @@ class Evidence:
     # words for who is asking: what is left of the question once its subject is the neighbour.
     neighbour_rest: float = 0.0
     subject: SubjectCoverage | None = None  # what the question is about, and which chunks cover it
+    today: dt.date | None = None  # the day asked: which related rules have lapsed (None: the district's today)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,10 @@ class Retrieval:
     probability: float | None = None  # the fitted model's P(answer) for the best hit; None: hand rule
     near_miss: bool = False  # declined, but close: the answer names the best hit as a question
     subject: tuple[str, ...] = ()  # the subject words (generic and who-words set aside)
+    # The first matched hit is a related rule's chunk that states what was asked (documents/fields.py LeadRule) and
+    # leads for that reason: a lapsed document's chunk keeps that place (with its note) over a current chunk that
+    # does not state it (documents/attribution.py order_by_document).
+    stated_first: bool = False
 
 
 def hand_evidence(ev: Evidence, i: int, w: Weights) -> bool:

@@ -150,6 +150,7 @@ class Retriever(TierDecision):
         # The names a neighbour goes by: the "、"-separated phrases of its description, and its
         # topic, when the policy text never uses them ("医保报销", "公积金提取" — not "补贴").
         policy_text = "".join(lexical_text(self.chunks[i]) for i in primary_idx)
+        self._primary_text = policy_text  # what the primary names at all (tiers.TierDecision._names_the_unnamed)
         self._neighbour_names = [tuple(x for x in nb.names if x not in policy_text) for nb in lexicon.neighbours]
         # Who a question is about (高校毕业生, 残疾人, 灵活就业人员) says nothing about its subject:
         # 「高校毕业生落户」 asks about 落户. The words come from groups.tsv, as reviewed data.
@@ -389,6 +390,7 @@ class Retriever(TierDecision):
             degraded=self.degraded,
             neighbour_rest=rest,
             subject=self.subjects.coverage(expansion, subject_rows) if self.use_lexical else None,
+            today=today,
         )
 
     @property

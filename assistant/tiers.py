@@ -4,11 +4,13 @@ own statistics, then merged into one Retrieval.
 `Retriever` (retrieve.py) measures a question's evidence over every chunk; `TierDecision`, which it inherits, turns
 that evidence into the answer: the primary's chunks decided alone (so a related rule cannot change the primary's answer
 or decline), the related rules' candidates decided by the hand thresholds, and a related field joined after the
-primary's hits — or leading them when it states what was asked (LeadRule).
+primary's hits — or leading them when it states what was asked and the measure does not, or states it about less of
+the question (LeadRule), or when it is about something the primary never names and the measure states nothing asked.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -18,9 +20,8 @@ import numpy as np
 
 from .corpus import Chunk
 from .decision import DecisionModel
-from .documents.fields import LeadRule
+from .documents.fields import NOT, LeadRule
 from .fusion import Evidence, Hit, Retrieval, Weights, decide
-from .text import Expansion
 
 # How many related chunks (best by BM25, best by similarity) a question weighs: see TierDecision._candidates.
 CANDIDATES = 48
@@ -90,6 +91,9 @@ class TierDecision:
     _chunk_texts: list[str]
     _chunk_tokens: list[frozenset[str]]
     _leads: LeadRule
+    _primary_text: str
+
+    def _document_prior(self, today: dt.date | None = None) -> np.ndarray: ...  # Retriever's
 
     def _candidates(self, lexical: np.ndarray, dense: np.ndarray) -> np.ndarray:
         """The related rules' chunks worth weighing for a question: the best by BM25 and the best by similarity. The
@@ -130,31 +134,76 @@ class TierDecision:
             ),
         )
 
-    def _about_as_much(self, expansion: Expansion, related: Hit, primary: Hit) -> bool:
-        """Whether a related chunk names every subject word of the question that the primary's chunk names: a guide's
-        办理流程 for 一次性创业补贴 does not answer 「创业贷款怎么申请」, which the loan measure names. (Scores of the two
-        tiers are measured on different statistics and are not compared.)"""
-        topic = [t for t in self._leads.intents.read(expansion.repaired).topic if len(t) > 1]
+    def _about_as_much(self, ev: Evidence, related: Hit, primary: Hit, lapsed: bool = False) -> bool:
+        """Whether a related chunk, read inside its document, is about as much of the question as the primary's chunk:
+        a guide's 办理流程 for 一次性创业补贴 does not answer 「创业贷款怎么申请」, which the loan measure names.
+
+        About more of the subject (subject.py: weighted, glossary terms included) is enough — the notice's 活动地点
+        answers 「春风行动专场招聘会在哪里举办」 though only the measure uses the verb 举办. About as much, it must also
+        name every topic word the measure names: 「单位招就业困难人员，社保补贴补多少」 is the employer's 社保补贴 of the
+        measure, not the 灵活就业人员's of a Q&A page that never says 单位. A lapsed document must be about more: a
+        current one is preferred (「城阳的招聘会多久一回」). (Scores of the two tiers are measured on different
+        statistics and are not compared.)"""
+        if ev.subject is not None and ev.subject.terms:
+            theirs = float(ev.subject.share[self._pos[related.chunk.id]])
+            ours = float(ev.subject.share[self._pos[primary.chunk.id]])
+            if theirs != ours or lapsed:
+                return theirs > ours
+        topic = [t for t in self._leads.intents.read(ev.expansion.repaired).topic if len(t) > 1]
         named = lambda h: {t for t in topic if t in self._chunk_texts[self._pos[h.chunk.id]]}  # noqa: E731
         return named(related) >= named(primary)
 
+    def _context(self, chunk: Chunk) -> str:
+        """What a related chunk is read inside: its document's title, its section and heading (a guide's 办理时限 is
+        the 办理时限 of the subsidy its title names)."""
+        return f"{self.corpus.titles.get(chunk.doc, '')} {chunk.section} {chunk.title}"
+
     def _field_first(self, related: Retrieval, question: str, w: Weights) -> Retrieval:
-        """Among the related rules' hits, the field that states what was asked first: 「多久能办下来」 is answered by
-        the guide's 办理时限, though its 申请对象 shares as many words — taken from the best hit's document, or from
-        another hit nearly as good."""
-        asked = self._leads.asked(question)
-        if not asked:
+        """Among the related rules' hits, the one that states what was asked first — a field headed by it before a
+        chunk whose sentence states it (「在哪里举办」: the notice's 活动地点 before an item that mentions a 市场), then
+        by rank: 「多久能办下来」 is answered by the guide's 办理时限, though its 申请对象 shares as many words — taken
+        from the best hit's document, or from another hit nearly as good."""
+        if not self._leads.asks(question):
             return related
         top = related.matched[0]
+        best, strength = None, NOT
         for h in related.hits[:10]:
             if h.chunk.doc != top.chunk.doc and h.score < w.keep_ratio * top.score:
                 continue
-            if self._leads.answers(h.chunk, question):
-                if h is top:
-                    return related
-                rest = tuple(m for m in related.matched if m.chunk.id != h.chunk.id)
-                return replace(related, matched=(h, *rest))
-        return related
+            s = self._leads.strength(h.chunk, question, self._context(h.chunk))
+            if s > strength:
+                best, strength = h, s
+        if best is None:
+            return related
+        rest = tuple(m for m in related.matched if m.chunk.id != best.chunk.id)
+        return replace(related, matched=(best, *rest), stated_first=True)
+
+    def _names_the_unnamed(self, ev: Evidence, related: Hit, primary: Hit) -> bool:
+        """Whether a related chunk, read inside its document, names a subject word of the question that the primary
+        document never uses, and is about more of the question than the measure: 「春风行动送岗上门由谁来组织」 is about a
+        campaign no measure names, so the measure that shares 组织 is not its answer, the campaign notice's item is."""
+        subj = ev.subject
+        # A measure cited by number (「第十二条讲的是什么」) or a department named (「区税务局负责什么」) is a direct
+        # reference to the primary, answered by its hand rules: a guide's 设定依据 citing some 办法's 第十二条 is not it.
+        if subj is None or not subj.terms or ev.cited or ev.units or ev.duty:
+            return False
+        theirs = float(subj.share[self._pos[related.chunk.id]])
+        if theirs <= float(subj.share[self._pos[primary.chunk.id]]):
+            return False
+        text = f"{self._context(related.chunk)} {related.chunk.text}"
+        for t in subj.terms:
+            alts = [a for a in (t.word, *t.alts) if len(a) >= 2]
+            unnamed = not (t.alts & self._primary.idf.keys()) and not any(a in self._primary_text for a in alts)
+            if unnamed and any(a in text for a in alts):
+                return True
+        return False
+
+    def _names_the_subject(self, ev: Evidence, hit: Hit) -> bool:
+        """Whether a related chunk, read inside its document, names every subject word of the question."""
+        if ev.subject is None:
+            return False
+        terms = self._leads.subject(ev.subject.terms, ev.question)
+        return bool(terms) and self._leads.share(terms, f"{self._context(hit.chunk)} {hit.chunk.text}") == 1.0
 
     def decide(
         self,
@@ -168,7 +217,9 @@ class TierDecision:
 
         Each tier is decided on its own evidence by the same rule (fusion.decide): the primary's answer is what it
         would be without any related rule. A related chunk that clears the decision joins after the primary's hits,
-        and leads only when its field states what was asked and the primary's best hit does not (LeadRule)."""
+        and leads only when it states what was asked and the primary's best hit does not, or states it about less of
+        the question's subject (LeadRule) — or, the best hit stating nothing asked, when it names what the primary
+        never does (_names_the_unnamed)."""
         w = weights or self.weights
         chosen = self.model if model is True else (model or None)
         if self._related is None:
@@ -205,14 +256,26 @@ class TierDecision:
         if primary.kind != "answer":
             # Declined as a topic the service does not cover (医保, 落户), or carried by similarity alone: a short Q&A
             # pair is close in meaning to many questions it does not answer (「社保关系怎么转」 vs 「外地户籍可以申请吗」).
-            if primary.neighbour is not None or related.matched[0].coverage < w.min_coverage:
+            # A chunk that states what was asked and names the whole subject answers though the question's other
+            # words are not the library's (「春风行动什么时候结束」: 结束 is in no document).
+            stated = related.stated_first and self._names_the_subject(ev, related.matched[0])
+            if primary.neighbour is not None or (related.matched[0].coverage < w.min_coverage and not stated):
                 return replace(primary, hits=hits)
             return replace(related, hits=hits_after(related.matched), cited=primary.cited)
         first, lead = extra[0], primary.matched[0]
         # A related field leads only when it is about the question's subject at least as much as the measure is
         # (「能贷款吗」 is not answered by a guide's 补贴标准 of another subsidy) and states what the measure does not.
-        if self._about_as_much(ev.expansion, first, lead) and self._leads.leads(first.chunk, lead.chunk, ev.question):
-            return replace(primary, hits=hits_after((first,)), matched=(first, *primary.matched))
+        # The share of the subject decides between two chunks that both state it only for a current document: a
+        # lapsed one leads only where the measure does not state what was asked at all (a current document is
+        # preferred; 「专场招聘会一周有几场」 keeps the measure's 每周至少…1次 ahead of an expired notice's 每周三).
+        lapsed = self._document_prior(ev.today)[self._pos[first.chunk.id]] < 1.0
+        terms = ev.subject.terms if ev.subject is not None and not lapsed else None
+        leads = self._leads.leads(first.chunk, lead.chunk, ev.question, self._context(first.chunk), terms)
+        if self._about_as_much(ev, first, lead, lapsed) and leads:
+            return replace(primary, hits=hits_after((first,)), matched=(first, *primary.matched), stated_first=True)
+        # Whatever was asked, a measure that does not state it cannot be about what its document never names.
+        if not self._leads.states(lead.chunk, ev.question) and self._names_the_unnamed(ev, first, lead):
+            return replace(primary, hits=hits_after((first,)), matched=(first, *primary.matched), stated_first=True)
         return replace(primary, hits=hits, matched=(*primary.matched, first))
 
 

@@ -83,3 +83,34 @@ def test_names_in_finds_what_substring_search_finds() -> None:
     text = "青岛市城阳区人民政府办公室；陇南市成县、定西市渭源县劳务协作；广西壮族自治区；市区县；区"
     assert names_in(text, names) == {n for n in names if n in text}
     assert names_in("", names) == set() and names_in(text, set()) == set()
+
+
+def test_latency_is_measured_alternately_across_the_libraries() -> None:
+    """Each question is asked of every library in turn, the first one rotating, so that a busy moment of a shared
+    machine falls on every size alike; each library answers each question once (its answer cache stays cold)."""
+    from assistant.documents.bench import interleaved_p50_ms
+
+    calls: list[tuple[str, str]] = []
+
+    class Bot:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def ask(self, q: str) -> None:
+            calls.append((self.name, q))
+
+    p50 = interleaved_p50_ms([Bot("a"), Bot("b")], ["q1", "q2", "q3"])  # type: ignore[list-item]
+    timed = calls[2:]  # one untimed warm-up question each
+    assert [name for name, _ in calls[:2]] == ["a", "b"]
+    assert timed == [("a", "q1"), ("b", "q1"), ("b", "q2"), ("a", "q2"), ("a", "q3"), ("b", "q3")]
+    assert len(p50) == 2 and all(ms >= 0 for ms in p50)
+
+
+def test_the_bench_compares_every_size_with_one_document() -> None:
+    from assistant.documents.bench import REFERENCE, run, table
+
+    steps = run([3], ["灵活就业有什么补贴", "公益性岗位每月补贴多少钱"], "chars")
+    assert [s.documents for s in steps] == [REFERENCE, 3]  # the reference library is built though not asked for
+    assert steps[0].ratio == 1.0 and steps[1].ratio == round(steps[1].p50_ms / steps[0].p50_ms, 2)
+    assert steps[1].chunks > steps[0].chunks and all(s.p50_ms > 0 for s in steps)
+    assert "p50 与 1 个文件之比" in table(steps)

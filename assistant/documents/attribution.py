@@ -36,11 +36,15 @@ def heading_states(chunk: Chunk, question: str) -> bool:
 
 
 def order_by_document(plan: Plan, corpus: Corpus, today: dt.date) -> Plan:
-    """When an answer quotes more than one document: a current document before a lapsed one. Which of the primary's
-    measure and a related rule's field states what was asked (and so leads) is the retriever's decision
-    (documents/fields.py), made on evidence the primary's answer does not depend on; it is not revisited here."""
+    """When an answer quotes more than one document: a current document before a lapsed one — except the chunk the
+    retriever put first because it states what was asked and the chunks after it do not (Retrieval.stated_first):
+    「春风行动招聘会几点开始」 is answered by the lapsed notice's 活动时间, flagged 已过期, not by a current measure
+    that says nothing of it. Which chunk states what was asked is the retriever's decision (documents/fields.py),
+    made on evidence the primary's answer does not depend on; it is not revisited here."""
     if len({s.hit.chunk.doc for s in plan.shown}) < 2:
         return plan
+    r = plan.retrieval
+    kept = 1 if r.stated_first and r.matched and plan.shown[0].hit.chunk.id == r.matched[0].chunk.id else 0
 
     def key(i: int) -> tuple[bool, int]:
         s = plan.shown[i]
@@ -48,7 +52,7 @@ def order_by_document(plan: Plan, corpus: Corpus, today: dt.date) -> Plan:
         lapsed = doc is not None and doc.meta.status(today) != "现行"
         return (lapsed, i)
 
-    order = sorted(range(len(plan.shown)), key=key)
+    order = [*range(kept), *sorted(range(kept, len(plan.shown)), key=key)]
     return replace(plan, shown=tuple(plan.shown[i] for i in order))
 
 
