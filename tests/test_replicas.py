@@ -224,7 +224,6 @@ def client(source: str, url: str) -> httpx.Client:
     return httpx.Client(base_url=url, transport=transport, timeout=20)
 
 
-@pytest.mark.integration
 def start_replicas(work: Path, env: dict[str, str], n: int = 2) -> list[serveproc.ServeProcess]:
     """`n` replicas started at once: a start is mostly the child's imports and index load, so two side by side take
     about one's wall time. If one fails, the others are stopped before its error is raised."""
@@ -234,7 +233,7 @@ def start_replicas(work: Path, env: dict[str, str], n: int = 2) -> list[servepro
     for future in futures:
         try:
             started.append(future.result())
-        except Exception as exc:  # noqa: BLE001 - re-raised below, once the others are stopped
+        except Exception as exc:  # re-raised below, once the others are stopped
             errors.append(exc)
     if errors:
         for r in started:
@@ -243,6 +242,7 @@ def start_replicas(work: Path, env: dict[str, str], n: int = 2) -> list[servepro
     return started
 
 
+@pytest.mark.integration
 def test_two_replicas_behind_nginx_share_one_postgresql_log(pg: PgCluster) -> None:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="policy-assistant-replicas-"))
