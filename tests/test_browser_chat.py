@@ -50,6 +50,11 @@ def ask(page: Page, question: str) -> None:
     answered = page.locator(".msg.bot:not(.pending)").count()
     page.fill("#q", question)
     page.press("#q", "Enter")
+    # Waited for on every animation frame: expect()'s polls (100, 250, 500, 1000 ms) land up to half a second
+    # after the answer (shown once the typing dots have stayed 450 ms). The expect then passes at once.
+    page.wait_for_function(
+        "([sel, n]) => document.querySelectorAll(sel).length >= n", arg=[".msg.bot:not(.pending)", answered + 1]
+    )
     expect(page.locator(".msg.bot:not(.pending)")).to_have_count(answered + 1)
 
 

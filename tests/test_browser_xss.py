@@ -87,6 +87,10 @@ def page(browser: Browser, base_url: str) -> Iterator[tuple[Page, list[str]]]:
     ctx.close()
 
 
+# The chat's answers (the welcome message and the typing dots are not).
+ANSWERED = ".msg.bot:not(.pending):not(#welcome)"
+
+
 def assert_nothing_injected(page: Page) -> None:
     assert page.locator(INJECTED).count() == 0
     assert page.evaluate("() => window.__pwned") is None
@@ -99,7 +103,11 @@ def test_payloads_in_the_chat_are_shown_as_text(page: tuple[Page, list[str]]) ->
     for i, payload in enumerate(PAYLOADS):
         p.fill("#q", payload)
         p.press("#q", "Enter")
-        expect(p.locator(".msg.bot:not(.pending):not(#welcome)")).to_have_count(i + 1)
+        # Waited for on every animation frame (wait_for_function's default): expect() polls at 100, 250, 500,
+        # 1000 ms, and an answer that lands just after a poll (the typing dots stay 450 ms) costs most of a
+        # second, 26 times. The expect below then checks the count at once.
+        p.wait_for_function("([sel, n]) => document.querySelectorAll(sel).length >= n", arg=[ANSWERED, i + 1])
+        expect(p.locator(ANSWERED)).to_have_count(i + 1)
         bubble = p.locator(".msg.user .bubble").last
         expect(bubble).to_have_text(payload)
         assert bubble.evaluate("b => b.childElementCount") == 0  # one text node, no markup

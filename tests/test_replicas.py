@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +224,24 @@ def client(source: str, url: str) -> httpx.Client:
     return httpx.Client(base_url=url, transport=transport, timeout=20)
 
 
+def start_replicas(work: Path, env: dict[str, str], n: int = 2) -> list[serveproc.ServeProcess]:
+    """`n` replicas started at once: a start is mostly the child's imports and index load, so two side by side take
+    about one's wall time. If one fails, the others are stopped before its error is raised."""
+    with ThreadPoolExecutor(n) as pool:
+        futures = [pool.submit(serveproc.start, work / f"r{i}", 1, env=env) for i in range(n)]
+    started, errors = [], []
+    for future in futures:
+        try:
+            started.append(future.result())
+        except Exception as exc:  # re-raised below, once the others are stopped
+            errors.append(exc)
+    if errors:
+        for r in started:
+            serveproc.stop(r)
+        raise errors[0]
+    return started
+
+
 @pytest.mark.integration
 def test_two_replicas_behind_nginx_share_one_postgresql_log(pg: PgCluster) -> None:
     started = time.monotonic()
@@ -249,16 +268,7 @@ def _run(pg: PgCluster, work: Path) -> None:
         "POLICY_ASSISTANT_TRUSTED_PROXIES": "127.0.0.1",
         "POLICY_ASSISTANT_RATE_LIMIT": "0",  # any 429 below is the proxy's
     }
-    replicas: list[serveproc.ServeProcess] = []
-    starting = [
-        threading.Thread(target=lambda i=i: replicas.append(serveproc.start(work / f"r{i}", 1, env=env)))
-        for i in range(2)
-    ]
-    for t in starting:
-        t.start()
-    for t in starting:
-        t.join(120)
-    assert len(replicas) == 2, "a replica did not start"
+    replicas = start_replicas(work, env)
     try:
         ports = [int(r.url.rsplit(":", 1)[1]) for r in replicas]
         listen, https = free_port(), free_port()
@@ -446,7 +456,7 @@ def test_tls_admin_sessions_and_wechat_state_are_shared_by_two_replicas(pg: PgCl
             "POLICY_ASSISTANT_WECHAT_AES_KEY": AES_KEY,
             "POLICY_ASSISTANT_WECHAT_APPID": APPID,
         }
-        replicas = [serveproc.start(work / f"r{i}", 1, env=env) for i in range(2)]
+        replicas = start_replicas(work, env)
         try:
             ports = [int(r.url.rsplit(":", 1)[1]) for r in replicas]
             listen, https = free_port(), free_port()
@@ -591,7 +601,7 @@ def test_a_document_published_through_one_replica_is_quoted_by_the_other(pg: PgC
             "POLICY_ASSISTANT_RATE_LIMIT": "0",
             "POLICY_ASSISTANT_ADMIN_TOKEN": ADMIN_TOKEN,
         }
-        replicas = [serveproc.start(work / f"r{i}", 1, env=env) for i in range(2)]
+        replicas = start_replicas(work, env)
         try:
             listen, https = free_port(), free_port()
             url = f"https://127.0.0.1:{https}"  # the shipped proxy serves the app over HTTPS only
