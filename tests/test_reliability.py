@@ -239,11 +239,10 @@ def test_rate_limit_429_with_retry_after(make_client: Any, fake_time: FakeTime) 
     assert c.get("/healthz").status_code == 200 and c.get("/api/measures").status_code == 200
     fake_time.now += 30
     assert assert_error(c.post("/api/ask", json={"question": "灵活就业"}), 429)["error"] == "too_many_requests"
-    # A third into the next window the last window's 3 weigh less than 2: questions are allowed
-    # again, but not a whole new burst.
-    fake_time.now += 50
-    statuses = [c.post("/api/ask", json={"question": "灵活就业"}).status_code for _ in range(3)]
-    assert statuses[0] == 200 and statuses[-1] == 429
+    # A moving window: once the burst is 60 s old, three more fit — and no fourth.
+    fake_time.now += 30.01
+    statuses = [c.post("/api/ask", json={"question": "灵活就业"}).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
 
 
 def test_rate_limit_is_per_client(make_client: Any) -> None:
@@ -258,15 +257,28 @@ def test_rate_limiter_arithmetic(fake_time: FakeTime) -> None:
     limiter = RateLimiter(Rate(30, 60))
     limiter.clock = fake_time
     assert [limiter.hit("a") for _ in range(30)] == [0.0] * 30  # a burst of 30
-    assert limiter.hit("a") == pytest.approx(59.5)  # then nothing for the rest of the window
+    assert limiter.hit("a") == pytest.approx(60.0)  # then nothing until the burst is 60 s old
     assert limiter.hit("b") == 0.0
     fake_time.now += 20
-    assert limiter.hit("a") == pytest.approx(39.5)  # refused requests do not count
-    fake_time.now += 41.5  # 2 s into the next window the burst weighs 29: one more fits
-    assert limiter.hit("a") == 0.0 and limiter.hit("a") > 0
-    fake_time.now += 120  # two windows on, the burst is forgotten
+    assert limiter.hit("a") == pytest.approx(40.0)  # refused requests do not count
+    fake_time.now += 40.01  # the burst has left the window: a whole new one fits, and no more
     assert [limiter.hit("a") for _ in range(30)] == [0.0] * 30
     assert limiter.hit("a") > 0
+
+
+@pytest.mark.parametrize("into_window", [0.5, 59.9])
+def test_a_client_at_its_limit_stays_limited_across_a_window_boundary(fake_time: FakeTime, into_window: float) -> None:
+    """However the clock falls against limits' epoch-aligned windows: with 1 question a minute, the second a
+    fraction of a second after the first is refused (the sliding-window counter let it through whenever a new
+    minute began between the two, which made a test of this fail now and then under load)."""
+    fake_time.now = 60_000_000 + into_window
+    limiter = RateLimiter(Rate(1, 60))
+    limiter.clock = fake_time
+    assert limiter.hit("a") == 0.0
+    fake_time.now += 0.2
+    assert limiter.hit("a") == pytest.approx(59.8)
+    fake_time.now += 59.81  # just after the first has left the window
+    assert limiter.hit("a") == 0.0
 
 
 def test_two_limiters_on_one_storage_count_separately() -> None:

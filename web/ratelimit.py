@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable
 
 from limits import RateLimitItemPerSecond
 from limits.storage import storage_from_string
-from limits.strategies import SlidingWindowCounterRateLimiter
+from limits.storage.base import MovingWindowSupport
+from limits.strategies import MovingWindowRateLimiter, RateLimiter as _Strategy, SlidingWindowCounterRateLimiter
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
@@ -37,7 +38,14 @@ class RateLimiter:
         # One namespace per limiter, so two limiters over one shared storage count separately.
         self.item = RateLimitItemPerSecond(rate.requests, int(rate.period), namespace=namespace)
         self.storage = storage_from_string(storage)
-        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+        # The moving window is exact: never more than N in any `period` seconds. The sliding-window counter (for a
+        # storage without moving-window support, such as memcached) estimates the previous fixed window's share and
+        # rounds it down, so right after each window boundary a client at its limit is let through once more — with
+        # 1/60 s, a second question a second after the first was allowed whenever a minute began between them.
+        strategy: type[_Strategy] = (
+            MovingWindowRateLimiter if isinstance(self.storage, MovingWindowSupport) else SlidingWindowCounterRateLimiter
+        )
+        self.limiter = strategy(self.storage)
         # The storages stamp entries with time.time(); Retry-After is computed against the same clock.
         self.clock: Callable[[], float] = time.time
 
