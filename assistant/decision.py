@@ -145,9 +145,12 @@ class DecisionModel:
     def near(self, p: float) -> bool:
         return self.threshold - self.near_band <= p < self.threshold
 
-    def in_conversation(self, p: float) -> bool:
-        """Answer about the measure just discussed, at probability `p` for it alone, with the prior."""
-        return _logit(p) + self.context_prior >= _logit(self.threshold)
+    def in_conversation(self, p: float, other: float | None = None) -> bool:
+        """Answer about the measure just discussed, at probability `p` for it alone, with the prior: rather than
+        decline, or — given `other`, the probability of the measure the question alone would be answered with —
+        rather than switch to that one."""
+        bar = _logit(self.threshold) if other is None else max(_logit(self.threshold), _logit(other))
+        return _logit(p) + self.context_prior >= bar
 
 
 def _logit(p: float) -> float:

@@ -138,6 +138,14 @@ class Planner:
             covering = self._covering(retrieval, previous) or self._discussed(question, previous, today)
             if covering:
                 resolution = replace(resolution, kind="context", chunks=covering)
+        elif resolution.kind == "own" and not cited and retrieval.matched and retrieval.probability is not None:
+            # 「残疾的能参加不」 after the skills-training measure: alone it reads as the disability measure; in the
+            # conversation it asks about the one just discussed — unless that is much less likely than the other
+            # (「那退役军人呢」 after the gig-work measure turns to the veterans' measure).
+            if retrieval.matched[0].chunk not in previous:
+                covering = self._discussed(question, previous, today, other=retrieval.probability)
+                if covering:
+                    resolution = replace(resolution, kind="context", chunks=covering)
         if resolution.kind == "context":
             shown = tuple(
                 self._show(self._direct_hit(c, "上一轮答复"), retrieval, intent, "context") for c in resolution.chunks
@@ -168,7 +176,9 @@ class Planner:
         coverage = self.retriever.subjects.coverage(retrieval.expansion, [pos[c.id] for c in previous if c.id in pos])
         return tuple(c for c in previous if c.id in pos and coverage.share[pos[c.id]] >= 0.5)[:1]
 
-    def _discussed(self, question: str, previous: tuple[Chunk, ...], today: dt.date) -> tuple[Chunk, ...]:
+    def _discussed(
+        self, question: str, previous: tuple[Chunk, ...], today: dt.date, other: float | None = None
+    ) -> tuple[Chunk, ...]:
         """The measure just discussed, when the fitted decision answers about it once the conversation's prior is
         added (「利息是多少」 after the loan measure; not 「那公积金能贷多少」, which no measure backs). The prior is
         fitted on the training files' questions asked with a context; without it, nothing is added."""
@@ -180,7 +190,7 @@ class Planner:
         if not scored:
             return ()
         p, chunk = max(scored, key=lambda pc: pc[0])
-        return (chunk,) if model.in_conversation(p) else ()
+        return (chunk,) if model.in_conversation(p, other) else ()
 
     def _referral(self, retrieval: Retrieval) -> str:
         if retrieval.kind != "no_match" or not retrieval.neighbour:

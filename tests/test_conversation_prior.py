@@ -58,3 +58,19 @@ def test_the_shipped_prior_answered_no_out_of_scope_turn_it_was_fitted_on() -> N
     prior = data["context_prior"]
     assert prior["cases"]["out_of_scope"] > 0 and prior["cases"]["out_of_scope_answered"] == 0
     assert prior["log_odds"] >= 0
+
+
+@pytest.mark.model
+def test_a_follow_up_stays_on_the_measure_just_discussed_though_alone_it_reads_as_another(e5: Assistant) -> None:
+    """「一共开多少个岗」 alone reads like another measure; after the public-welfare-jobs measure it asks about that
+    one. 「那退役军人呢」 after the gig-work measure still turns to the veterans' measure: the prior weighs the
+    measure just discussed, it does not pin the conversation to it."""
+    jobs = _measure_saying(e5, "公益性岗位", "就业困难人员")
+    gig = _measure_saying(e5, "新业态平台", "意外伤害保险")
+    veterans = _measure_saying(e5, "退役军人就业创业实训基地")
+    alone = e5.ask("一共开多少个岗")
+    followed = e5.ask("一共开多少个岗", context=[jobs])
+    assert followed.matched and followed.measures[0].id == jobs
+    assert not alone.matched or alone.measures[0].id != jobs  # what the conversation changed
+    turned = e5.ask("那退役军人呢", context=[gig])
+    assert turned.matched and turned.measures[0].id == veterans
