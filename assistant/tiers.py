@@ -113,11 +113,18 @@ class TierDecision:
         idx = tier.idx if idx is None else idx
         local = {int(g): j for j, g in enumerate(idx)}
         rest = ev.neighbour_rest
+        neighbours = {}
         if tier is not self._primary and ev.neighbour_named and self.use_lexical and ev.q_tokens:
             named = self._named_neighbour(ev.expansion)
-            rest = self._rest_coverage(ev.expansion, named, tier) if named else 0.0
+            if named and self._library_covers(named[0], idx):
+                # The primary does not cover 就业见习, but the library holds a document about it: for the related
+                # rules the named topic is theirs, not a neighbour to refer elsewhere.
+                neighbours = {"neighbour_named": None, "neighbour_coverage": (0.0, None), "neighbour_dense": (0.0, None)}
+            else:
+                rest = self._rest_coverage(ev.expansion, named, tier) if named else 0.0
         return replace(
             ev,
+            **neighbours,  # type: ignore[arg-type]
             lexical=ev.lexical[idx],
             coverage=ev.coverage[idx],
             phrase=ev.phrase[idx],
@@ -133,6 +140,18 @@ class TierDecision:
                 covered_max=ev.subject.covered_max[idx],
             ),
         )
+
+    def _library_covers(self, topic: str, idx: np.ndarray) -> bool:
+        """Whether a related document among those of `idx` is about a neighbouring topic: its title or a chunk's
+        section names one of the topic's names (a 「就业见习补贴申领服务指南」 for 就业见习). A chunk that only mentions
+        one (公益性岗位's 「户口簿（或居住证）」) does not make the 办法 a document about 居住证."""
+        names = [n for nb, ns in zip(self.lexicon.neighbours, self._neighbour_names, strict=True) if nb.topic == topic for n in ns]
+        for i in idx:
+            chunk = self.chunks[int(i)]
+            about = f"{self.corpus.titles.get(chunk.doc, '')} {chunk.section}"
+            if any(n in about for n in names):
+                return True
+        return False
 
     def _about_as_much(self, ev: Evidence, related: Hit, primary: Hit, lapsed: bool = False) -> bool:
         """Whether a related chunk, read inside its document, is about as much of the question as the primary's chunk:
@@ -199,11 +218,19 @@ class TierDecision:
         return False
 
     def _names_the_subject(self, ev: Evidence, hit: Hit) -> bool:
-        """Whether a related chunk, read inside its document, names every subject word of the question."""
+        """Whether a related chunk, read inside its document, names every subject word of the question — or, when
+        every subject word is a word of what is asked (「求职创业补贴几月份申请」: the subject reader sets 求职 and 创业
+        aside as who and what anyone wants), every topic word outside it (LeadRule.topic)."""
         if ev.subject is None:
             return False
+        text = f"{self._context(hit.chunk)} {hit.chunk.text}"
         terms = self._leads.subject(ev.subject.terms, ev.question)
-        return bool(terms) and self._leads.share(terms, f"{self._context(hit.chunk)} {hit.chunk.text}") == 1.0
+        if terms:
+            return self._leads.share(terms, text) == 1.0
+        if len(terms) == len(ev.subject.terms):
+            return False  # no subject at all: nothing says the chunk is about the question
+        topic = self._leads.topic(ev.question)
+        return bool(topic) and all(t in text for t in topic)
 
     def decide(
         self,
@@ -225,6 +252,7 @@ class TierDecision:
         if self._related is None:
             return decide(ev, self.chunks, self._chunk_tokens, w, top_k, chosen)
         tiers = []
+        covers_neighbour = False
         for tier in self._tiers:
             idx = tier.idx if tier is self._primary else self._candidates(ev.lexical, ev.dense)
             if not len(idx):  # no related chunk shares a word or any similarity with the question
@@ -235,8 +263,12 @@ class TierDecision:
             # hand thresholds (their statistics differ, and no labelled questions about them exist to fit on).
             fitted = chosen if tier is self._primary else None
             restricted = self._restrict(ev, tier, idx)
+            if tier is not self._primary:
+                covers_neighbour = ev.neighbour_named is not None and restricted.neighbour_named is None
             decided = decide(restricted, chunks, tokens, w, top_k, fitted)
-            tiers.append(decided if tier is self._primary else _about_the_subject(decided, restricted, chunks, self.corpus.titles))
+            if tier is not self._primary:
+                decided = _about_the_subject(decided, restricted, chunks, self.corpus.titles, self._leads)
+            tiers.append(decided)
         primary, related = tiers
         if primary.kind == "greeting":
             return primary
@@ -251,7 +283,7 @@ class TierDecision:
         hits = hits_after(())
         if related.kind != "answer":
             return replace(primary, hits=hits)
-        related = self._field_first(related, ev.question, w)
+        ranked, related = related, self._field_first(related, ev.question, w)
         extra = related.matched[:1] if primary.kind == "answer" else related.matched
         if primary.kind != "answer":
             # Declined as a topic the service does not cover (医保, 落户), or carried by similarity alone: a short Q&A
@@ -259,9 +291,18 @@ class TierDecision:
             # A chunk that states what was asked and names the whole subject answers though the question's other
             # words are not the library's (「春风行动什么时候结束」: 结束 is in no document).
             stated = related.stated_first and self._names_the_subject(ev, related.matched[0])
-            if primary.neighbour is not None or (related.matched[0].coverage < w.min_coverage and not stated):
+            # A neighbouring topic the primary refers elsewhere is answered by a related rule about it (a 就业见习
+            # guide in the library), not by one that merely shares the question's other words.
+            referred = primary.neighbour is not None and not covers_neighbour
+            if referred:
                 return replace(primary, hits=hits)
-            return replace(related, hits=hits_after(related.matched), cited=primary.cited)
+            if related.matched[0].coverage >= w.min_coverage or stated:
+                return replace(related, hits=hits_after(related.matched), cited=primary.cited)
+            # A field headed by what was asked but about less of the question (the 办结时限 of a guide, for
+            # 「见习期最长能有多久」) does not displace the best hit, which covers the question: that one answers.
+            if ranked.matched[0].coverage >= w.min_coverage:
+                return replace(ranked, hits=hits_after(ranked.matched), cited=primary.cited)
+            return replace(primary, hits=hits)
         first, lead = extra[0], primary.matched[0]
         # A related field leads only when it is about the question's subject at least as much as the measure is
         # (「能贷款吗」 is not answered by a guide's 补贴标准 of another subsidy) and states what the measure does not.
@@ -279,21 +320,27 @@ class TierDecision:
         return replace(primary, hits=hits, matched=(*primary.matched, first))
 
 
-def _about_the_subject(r: Retrieval, ev: Evidence, chunks: Sequence[Chunk], titles: Mapping[str, str]) -> Retrieval:
+def _about_the_subject(
+    r: Retrieval, ev: Evidence, chunks: Sequence[Chunk], titles: Mapping[str, str], leads: LeadRule
+) -> Retrieval:
     """Issue 19 §1 for the tiers the fitted decision does not decide (the related rules): a chunk answers only when
     it covers some of what the question is about. 「大学生首次购房有补贴吗」 shares 大学生 and 补贴 with a start-up
     guide, not 购房; the hand thresholds see the shared words only. A chunk is read inside its document: a guide's
-    办理时限 is about the subsidy its title names (「创业补贴办下来要几个工作日」)."""
+    办理时限 is about the subsidy its title names (「创业补贴办下来要几个工作日」). The words of what is asked are not
+    the subject (LeadRule.subject): 「求职创业补贴几月份申请」 is about 求职创业补贴, not 几月份."""
     subj = ev.subject
     if r.kind != "answer" or subj is None or not subj.terms:
+        return r
+    terms = leads.subject(subj.terms, ev.question)
+    if not terms:
         return r
     at = {c.id: j for j, c in enumerate(chunks)}
 
     def about(c: Chunk) -> bool:
-        if float(subj.share[at[c.id]]) > 0.0:
+        if len(terms) == len(subj.terms) and float(subj.share[at[c.id]]) > 0.0:
             return True
-        around = f"{titles.get(c.doc, '')} {c.section} {c.title}"
-        return any(len(a) >= 2 and a in around for t in subj.terms for a in t.alts)
+        around = f"{titles.get(c.doc, '')} {c.section} {c.title} {c.text}"
+        return any(len(a) >= 2 and a in around for t in terms for a in (t.word, *t.alts))
 
     kept = tuple(h for h in r.matched if about(h.chunk))
     return replace(r, matched=kept) if kept else replace(r, kind="no_match", matched=())

@@ -141,9 +141,25 @@ class LeadRule:
 
     def subject(self, terms: Sequence[SubjectTerm], question: str) -> tuple[SubjectTerm, ...]:
         """The question's subject words (subject.py) less the words of what it asks for: 「咨询电话」 names the field,
-        not what the phone is for."""
+        not what the phone is for; 「要准备什么材料」's 准备 and 「几月份申请」's 几月份 are inside the cue that asks for
+        the field, whatever word the subject reader cut them into."""
         cues = [f.cues for f in self.fields if f.name in self.asked(question) and f.cues is not None]
-        return tuple(t for t in terms if not any(c.search(t.word) for c in cues))
+        spans = self._asked_spans(question)
+        return tuple(
+            t for t in terms if not any(c.search(t.word) for c in cues) and not any(t.word in s for s in spans)
+        )
+
+    def _asked_spans(self, question: str) -> tuple[str, ...]:
+        """The stretches of a question that ask for a field (its cues' matches)."""
+        cues = [f.cues for f in self.fields if f.name in self.asked(question) and f.cues is not None]
+        norm = normalize(question)
+        return tuple(m.group() for c in cues for m in c.finditer(norm) if m.group())
+
+    def topic(self, question: str) -> tuple[str, ...]:
+        """The question's topic words (intent.py: what is left once the intents' cues are read) of two or more
+        characters, less those inside what it asks for: 「求职创业补贴几月份申请」 → 求职, 创业."""
+        spans = self._asked_spans(question)
+        return tuple(t for t in self._read(question).topic if len(t) > 1 and not any(t in s for s in spans))
 
     @staticmethod
     def share(terms: Sequence[SubjectTerm], text: str) -> float:
