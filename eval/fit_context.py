@@ -64,8 +64,8 @@ def context_cases(bot: Assistant, items: list[FaqItem]) -> list[ContextCase]:
         ps = [p for cid in it.context[:3] if (p := bot.retriever.probability_of(ev, cid)) is not None]
         if not ps:
             continue
-        # Right to stay: the expected measure is the context's. Wrong: out of scope, or a new topic.
-        in_scope = bool(it.expect) and it.expect[0] in it.context
+        # Right to stay: an expected measure is the context's. Wrong: out of scope, or a new topic.
+        in_scope = any(e in it.context for e in it.expect)  # as the eval scores it: any expected id first
         cases.append(ContextCase(Path(it.source).name, it.q, in_scope, bar - _logit(max(ps))))
     return cases
 

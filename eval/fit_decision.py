@@ -50,6 +50,7 @@ DEFAULT_FILES = (
     "eval/faq_voices.jsonl",
     "eval/faq_voices2.jsonl",
     "eval/faq_voices3.jsonl",
+    "eval/faq_voices4.jsonl",
 )
 # Left out by default: fitted with them, their coefficients came out with signs no reviewer could defend
 # on questions nobody tuned for (more uncovered subject → more likely to answer; subject_share negative
