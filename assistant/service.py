@@ -105,7 +105,9 @@ class Assistant:
                 raise
             # One INFO line, not a warning telling the user to do what is being done already.
             reason = re.sub(r"[(（]请运行 policy-assistant build[)）]", "", str(problem))
-            log.info("正在建立索引 %s(%s),约需十几秒……", idx_dir, reason)
+            # How much there is to do, not a time: the primary alone takes seconds, a library of 1,000 documents
+            # minutes (chunks already embedded once come from the cache).
+            log.info("正在建立索引 %s(%s):%d 个文件,%d 个条目……", idx_dir, reason, len(corpus.titles), len(corpus.chunks))
             try:
                 build_index(corpus, lexicon, emb, idx_dir, progress=progress)
             except OSError as exc:  # unwritable folder, a file where the folder should be, disk full

@@ -225,3 +225,50 @@ def test_adding_a_document_tokenises_only_its_chunks(corpus_copy: Path, tmp_path
     cache.path.write_text('{"a": 1', encoding="utf-8")
     again = TokenCache(idx / "cache", lexicon)
     assert again.tokens(texts[:3]) == [tuple(lexicon.tokens(t)) for t in texts[:3]] and again.misses == 3
+
+
+class _ConcurrentChars(CharEmbedder):
+    """Character vectors from an embedder that says its calls may overlap; it records how many run at once and holds
+    the first two calls until both are inside, which only a build that hands batches to two threads gets past."""
+
+    concurrent_calls = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.lock = threading.Lock()
+        self.inside = self.most = self.calls = 0
+        self.both = threading.Barrier(2, timeout=30)
+
+    def passages(self, texts):  # type: ignore[override]
+        with self.lock:
+            self.inside += 1
+            self.calls += 1
+            first_two = self.calls <= 2
+            self.most = max(self.most, self.inside)
+        try:
+            if first_two:
+                self.both.wait()
+            return super().passages(texts)
+        finally:
+            with self.lock:
+                self.inside -= 1
+
+
+def test_an_encoder_that_may_run_concurrently_embeds_a_build_on_every_core(
+    corpus_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two cores, as on the reference machine: batches of the build go to two threads at once (e5's C encoder runs
+    # one thread per call), and the index is the same as one built batch after batch.
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    corpus = load_corpus(corpus_copy)
+    lexicon = Lexicon(corpus_copy / "lexicon", [c.text for c in corpus.chunks])
+    embedder = _ConcurrentChars()
+    build_index(corpus, lexicon, embedder, tmp_path / "a", progress=False)
+    assert embedder.most == 2 and embedder.calls > 2
+    build_index(corpus, lexicon, CharEmbedder(), tmp_path / "b", progress=False)
+    a, b = load_index(tmp_path / "a", corpus, "chars"), load_index(tmp_path / "b", corpus, "chars")
+    assert a.rows == b.rows
+    n = a.dense.ntotal
+    assert n == len(a.rows) and (a.dense.reconstruct_n(0, n) == b.dense.reconstruct_n(0, n)).all()
