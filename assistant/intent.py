@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CorpusError
+from .subject import read_words
 from .text import Lexicon, normalize
 
 # Intents whose answer is a fact stated in a sentence (as opposed to "which department", answered
@@ -107,8 +108,16 @@ class IntentReader:
         lines = [ln for _, ln in _lines(lexicon.dir / "followup.txt")]
         self.deictic_words = tuple(sorted({w for w in (lines[0].split() if lines else ())}, key=len, reverse=True))
         self.generic = frozenset(w for ln in lines[1:2] for w in ln.split())
-        # Words that say nothing more about a group question than the group itself.
-        self.group_neutral = self.generic | frozenset(w for ln in lines[2:3] for w in ln.split())
+        # Words that say nothing more about a group question than the group itself: those of followup.txt's third
+        # line, and the words that never carry the subject of any question (generic.txt: 文件里, 说法, 有关) —
+        # 「文件里跟残疾人有关的都有哪些」 is still about the group.
+        generic = read_words(lexicon.dir / "generic.txt")
+        self.group_neutral = (
+            self.generic
+            | frozenset(w for ln in lines[2:3] for w in ln.split())
+            | generic
+            | frozenset(t for w in generic for t in lexicon.tokens(w))
+        )
         # Group words ("大学生", "退役军人") are a topic of their own: 「我是大学生呢」 is a new question.
         self.group_words = group_words
 

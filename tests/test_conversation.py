@@ -187,6 +187,10 @@ def test_colloquial_group_words_find_the_group(chars_assistant: Assistant) -> No
         ("我们小微企业能得到哪些支持", "小微企业"),  # 能得到哪些
         ("给妇女的政策都有啥", "妇女"),  # the noun first, then 都有啥
         ("退役军人有没有什么扶持", "退役军人"),
+        # Where the answer is written and what it relates to are the frame, not a topic (generic.txt):
+        ("文件里跟残疾人有关的都有哪些", "残疾人"),
+        ("文件里给妇女的政策有哪几条", "妇女"),  # 哪几条: which articles, i.e. all of them
+        ("跟退役军人相关的是哪几条", "退役军人"),
     ],
 )
 def test_group_questions_in_everyday_phrasings_list_the_whole_group(
