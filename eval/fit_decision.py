@@ -27,19 +27,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
+from fit_context import fit_context_prior
+from fit_phrasing import fit_phrasing, out_of_fold, stacked_column, write_phrasing
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
-from fit_context import fit_context_prior
-from fit_phrasing import fit_phrasing, out_of_fold, stacked_column, write_phrasing
-
 from assistant import Assistant
 from assistant.decision import FEATURES, features, load_decision, phrasing_text
+from assistant.embed import EMBED_TIMEOUT_ENV
 from assistant.evaluation import FaqItem, load_faq
 
 FORBIDDEN = ("faq_holdout.jsonl", "faq_sealed.jsonl")
@@ -191,6 +192,8 @@ def main() -> None:
     if any(f.name in FORBIDDEN for f in files):
         raise SystemExit("held-out and sealed files are never used for fitting")
 
+    # Evidence of the answers, not of the machine's load: no 2-second embedding limit (see cli_eval).
+    os.environ.setdefault(EMBED_TIMEOUT_ENV, "120")
     bot = Assistant.load()
     items = [it for f in files for it in load_faq(f) if usable(it)]
     names = tuple(n for n in FEATURES if n not in args.drop)
