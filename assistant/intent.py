@@ -20,7 +20,7 @@ from .text import Lexicon, normalize
 # Intents whose answer is a fact stated in a sentence (as opposed to "which department", answered
 # by the unit clause, or "what is there for me", answered by a list).
 # Question words: a clause with one of these asks something of its own.
-_QUESTION_RE = re.compile(r"吗|呢|什么|哪|怎么|怎样|如何|多少|几|是否|能否|能不能|可不可以|有没有|是不是|啥")
+_QUESTION_RE = re.compile(r"吗|呢|什么|哪|怎么|怎样|如何|多少|几|是否|能否|能不能|可不可以|有没有|是不是|啥|干嘛")
 
 FACT_INTENTS = (
     "amount", "rate", "count", "timing", "period", "within", "deadline", "duration", "frequency", "place", "how",

@@ -20,11 +20,13 @@ from .text import normalize
 # mark a second question; "还有没有…" asks about one thing.
 # "各" marks "each" only right before what is asked of each (「A、B各找哪个部门」), not in 各街道/各类.
 _EACH_VERB = r"各(?=找|是|在|有|要|能|需|多少|怎么|归|由|补|给|领)"
-_EACH_RE = re.compile(rf"分别|各自|两个|两项|两种|这两|(?:和|与|跟|及|、)[^，,。？?]{{1,12}}(?:都|{_EACH_VERB})")
+# 「A和B，各是干啥的」: the comma before 各/都 still joins them.
+_EACH_RE = re.compile(rf"分别|各自|两个|两项|两种|这两|这俩|(?:和|与|跟|及|、)[^，,。？?]{{1,12}}[，,]?(?:都|{_EACH_VERB})")
 _ADDITIVE_RE = re.compile(r"以及|还有(?!没有|吗|啥|什么)|另外|此外")
 _JOIN_RE = re.compile(r"以及|还有(?!没有|吗|啥|什么)|另外|此外|和|与|跟|及|、|，|,|；|;|？|\?|。|！|!")
 _EACH_WORD_RE = re.compile(rf"分别|各自|都|{_EACH_VERB}")
 _CLAUSE_RE = re.compile(r"、|，|,|；|;|？|\?|。|！|!")
+_SHARED_RE = re.compile(r"分别|各自|各|都|这两|这俩|两者|二者|它们|这些")
 MIN_PART_CHARS = 2
 MAX_PARTS = 4
 
@@ -38,7 +40,13 @@ def split_parts(question: str, asks: Callable[[str], bool] = lambda _: False) ->
     """
     text = normalize(question).rstrip("？?。.!！ ")
     if _EACH_RE.search(text) or _ADDITIVE_RE.search(text):
-        pieces = [_EACH_WORD_RE.sub("", _ADDITIVE_RE.sub("", p)).strip() for p in _JOIN_RE.split(text)]
+        # A clause that opens with "each" or "these two" (「…，分别是文件哪一条说的」, 「…，这两样俺们村的人都能报吗」) is
+        # the question asked of every part, not a part: the planner reads it from the whole question.
+        pieces = [
+            _EACH_WORD_RE.sub("", _ADDITIVE_RE.sub("", p)).strip()
+            for p in _JOIN_RE.split(text)
+            if not _SHARED_RE.match(p.strip())
+        ]
         parts = tuple(p for p in pieces if len(p) >= MIN_PART_CHARS)
     else:
         pieces = [p.strip() for p in _CLAUSE_RE.split(text)]

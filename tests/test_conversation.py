@@ -264,6 +264,23 @@ def test_each_is_a_split_only_right_before_what_is_asked() -> None:
     assert split_parts("区人社局、各街道办事处负责什么") == ("区人社局、各街道办事处负责什么",)
 
 
+def test_the_question_asked_of_both_parts_after_a_comma_is_not_a_part_of_its_own() -> None:
+    # 「，分别…」「，这两样…」「，各是…」 ask the same of every part named before them; as a part of their own they were
+    # looked up (「是文件哪一条说的」 → the issuing notice) and the whole split was dropped.
+    assert split_parts("现代学徒制和订单班，分别是文件哪一条说的") == ("现代学徒制", "订单班")
+    assert split_parts("以工代赈和城乡公益性岗位，这两样俺们村的人都能报吗") == ("以工代赈", "城乡公益性岗位")
+    assert split_parts("工匠学院和技能大师工作室，各是干啥的") == ("工匠学院", "技能大师工作室")
+
+
+def test_two_questions_of_what_something_is_are_answered_each(chars_assistant: Assistant) -> None:
+    a = chars_assistant.ask("工匠学院和技能大师工作室，各是干啥的")
+    assert [m.id for m in a.measures][:2] == ["m15", "m16"]
+    assert split_parts("城驿家驿站是干嘛的？一刻钟便民生活圈又是啥？", chars_assistant.planner.intents.asks_something) == (
+        "城驿家驿站是干嘛的",
+        "一刻钟便民生活圈又是啥",
+    )
+
+
 def test_and_inside_one_topic_is_not_split(chars_assistant: Assistant) -> None:
     a = chars_assistant.ask("助力退役军人和妇女就业创业")
     assert first(a).id == "m10"
