@@ -63,24 +63,27 @@ if [ "$MODE" = all ] || [ "$MODE" = load ]; then
     hog=$!
     hog_name="stress-ng --cpu $cores"
   else
+    # Each loop also ends when its parent is gone: killed by a signal, the parent never reaps its daemon children,
+    # and loops left spinning slowed every later run on the machine (found still running an hour later).
     "$PYTHON" -c "
-import multiprocessing as mp
-def spin():
-    while True:
+import multiprocessing as mp, os
+def spin(parent):
+    while os.getppid() == parent:
         pass
-ps = [mp.Process(target=spin, daemon=True) for _ in range($cores)]
+ps = [mp.Process(target=spin, args=(os.getpid(),), daemon=True) for _ in range($cores)]
 [p.start() for p in ps]
 [p.join() for p in ps]" &
     hog=$!
     hog_name="$cores busy loops"
   fi
   # Always stopped, whatever happens to the runs (only the processes started here).
-  trap 'kill -- "$hog" 2>/dev/null; pkill -P "$hog" 2>/dev/null; wait "$hog" 2>/dev/null' EXIT
+  # Children first: once the parent is gone they belong to init and pkill -P finds none.
+  trap 'pkill -P "$hog" 2>/dev/null; kill -- "$hog" 2>/dev/null; wait "$hog" 2>/dev/null' EXIT
   for i in 1 2 3; do
     run "load $i/3 ($hog_name)"
   done
-  kill -- "$hog" 2>/dev/null
   pkill -P "$hog" 2>/dev/null
+  kill -- "$hog" 2>/dev/null
   wait "$hog" 2>/dev/null
   trap - EXIT
 fi
