@@ -39,6 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from assistant import Assistant
+from assistant.cli_eval import EVAL_EMBED_TIMEOUT
 from assistant.decision import FEATURES, features, load_decision, phrasing_text
 from assistant.embed import EMBED_TIMEOUT_ENV
 from assistant.evaluation import FaqItem, load_faq
@@ -193,7 +194,7 @@ def main() -> None:
         raise SystemExit("held-out and sealed files are never used for fitting")
 
     # Evidence of the answers, not of the machine's load: no 2-second embedding limit (see cli_eval).
-    os.environ.setdefault(EMBED_TIMEOUT_ENV, "120")
+    os.environ.setdefault(EMBED_TIMEOUT_ENV, str(EVAL_EMBED_TIMEOUT))
     bot = Assistant.load()
     items = [it for f in files for it in load_faq(f) if usable(it)]
     names = tuple(n for n in FEATURES if n not in args.drop)

@@ -143,16 +143,21 @@ class LeadRule:
         """The question's subject words (subject.py) less the words of what it asks for: 「咨询电话」 names the field,
         not what the phone is for; 「要准备什么材料」's 准备 and 「几月份申请」's 几月份 are inside the cue that asks for
         the field, whatever word the subject reader cut them into."""
-        cues = [f.cues for f in self.fields if f.name in self.asked(question) and f.cues is not None]
-        spans = self._asked_spans(question)
+        cues = self._asked_cues(question)
+        spans = self._asked_spans(question, cues)
         return tuple(
             t for t in terms if not any(c.search(t.word) for c in cues) and not any(t.word in s for s in spans)
         )
 
-    def _asked_spans(self, question: str) -> tuple[str, ...]:
+    def _asked_cues(self, question: str) -> list[re.Pattern[str]]:
+        """The cues of the fields the question asks for."""
+        asked = self.asked(question)
+        return [f.cues for f in self.fields if f.name in asked and f.cues is not None]
+
+    def _asked_spans(self, question: str, cues: list[re.Pattern[str]] | None = None) -> tuple[str, ...]:
         """The stretches of a question that ask for a field (its cues' matches)."""
-        cues = [f.cues for f in self.fields if f.name in self.asked(question) and f.cues is not None]
         norm = normalize(question)
+        cues = self._asked_cues(question) if cues is None else cues
         return tuple(m.group() for c in cues for m in c.finditer(norm) if m.group())
 
     def topic(self, question: str) -> tuple[str, ...]:
