@@ -32,7 +32,7 @@ from .documents.fields import LeadRule
 from .embed import Embedder
 from .errors import EmbedderError
 from .fusion import Evidence, Retrieval, Weights, hand_evidence
-from .groups import read_groups
+from .groups import employer_addressed, read_employer_verbs, read_groups
 from .index import LoadedIndex, lexical_text, topic_of
 from .intent import IntentReader
 from .subject import SubjectReader
@@ -138,7 +138,12 @@ class Retriever(TierDecision):
         self._neighbour_tokens = [
             frozenset(t for t in toks if nb_df[t] == 1 and t not in self._idf) for toks in nb_tokens
         ]
-        group_variants = [v for g in read_groups(lexicon.dir / "groups.tsv", corpus) for v in g.variants]
+        groups = read_groups(lexicon.dir / "groups.tsv", corpus)
+        group_variants = [v for g in groups for v in g.variants]
+        # Groups some measure pays an employer for hiring (Group.employer_side), and the words people use for hiring
+        # someone (lexicon/hiring.txt): 「饭馆雇了个下岗的大姐」 asks about the employer's measure.
+        self._hire_groups = tuple(g for g in groups if g.employer_side)
+        self._hiring = read_employer_verbs(lexicon.dir / "hiring.txt")
         asked = IntentReader(lexicon)
         self.subjects = SubjectReader(
             lexicon, self._idf, self._idf_unknown, self._chunk_tokens, self._chunk_texts, group_variants, asked.strip
@@ -261,6 +266,41 @@ class Retriever(TierDecision):
         total += unknown_w * min(len(unknown), _MAX_UNKNOWN_WORDS)
         return units, total or 1.0
 
+    def _bm25(self, tier: _Tier, expansion: Expansion, q_tokens: tuple[str, ...]) -> np.ndarray:
+        """BM25 of the expanded question over a tier's chunks, a glossary expansion's words weighed down together.
+
+        A glossary word stands for one concept, but its policy terms are many tokens (村里 → 农村劳动力 农民工 返乡
+        乡村, split further by search-mode jieba): at full weight they outvote the literal, rarer words of the
+        question (以工代赈, 桃源河). Each token an expansion adds weighs 1 / n**Weights.glossary_exponent for its n tokens
+        (0: every token counts fully, as before; 1: the expansion counts about as much as one word). The exponent is
+        chosen by eval/tune.py on the labelled questions. Tokens the question itself uses keep their full weight."""
+        exponent = self.weights.glossary_exponent
+        if not exponent:
+            return tier.bm25.get_scores(list(q_tokens))
+        plain = set(self.lexicon.tokens(expansion.repaired))
+        weight: dict[str, float] = {}
+        for _variant, terms in expansion.glossary:
+            added = [t for t in dict.fromkeys(self.lexicon.tokens(" ".join(terms))) if t not in plain]
+            for t in added:
+                weight[t] = max(weight.get(t, 0.0), 1.0 / len(added) ** exponent)
+        by_weight: dict[float, list[str]] = {}
+        for t in q_tokens:
+            by_weight.setdefault(weight.get(t, 1.0), []).append(t)
+        # BM25 is a sum over query tokens: one pass per distinct weight gives the weighted sum.
+        total = np.zeros(len(tier.idx), dtype=np.float32)
+        for w, toks in by_weight.items():
+            total += np.float32(w) * tier.bm25.get_scores(toks)
+        return total
+
+    def hired(self, text: str) -> tuple[int, ...]:
+        """Positions of the measures paid to whoever hires a group the question speaks of hiring (「单位招用
+        就业困难人员」, 「雇了个下岗多年的大姐」), in the question's own voice: the group after a hiring verb."""
+        found: list[int] = []
+        for g in self._hire_groups:
+            if any(v in text for v in g.variants) and employer_addressed(text, g.variants, self._hiring):
+                found += [self._pos[c] for c in g.employer_side if c in self._pos]
+        return tuple(dict.fromkeys(found))
+
     def evidence(self, question: str, today: dt.date | None = None) -> Evidence:
         """Everything retrieval knows about a question, before any weight or threshold is applied.
 
@@ -274,7 +314,7 @@ class Retriever(TierDecision):
         nb_cov, nb_cov_topic = 0.0, None
         if self.use_lexical and q_tokens:
             for tier in self._tiers:
-                raw = tier.bm25.get_scores(list(q_tokens))
+                raw = self._bm25(tier, expansion, q_tokens)
                 best = float(raw.max()) if len(raw) else 0.0
                 if best > 0:
                     lexical[tier.idx] = raw / best
@@ -330,6 +370,7 @@ class Retriever(TierDecision):
             lexical_on=self.use_lexical,
             degraded=self.degraded,
             neighbour_rest=rest,
+            hired=self.hired(expansion.repaired),
             subject=self.subjects.coverage(expansion, subject_rows) if self.use_lexical else None,
             today=today,
         )
