@@ -337,3 +337,34 @@ def test_the_chat_loads_as_es_modules_under_the_csp_and_never_mixes_releases(bro
         assert errors == []
     finally:
         ctx.close()
+
+
+# --- chat-feedback.js -------------------------------------------------------------------------------
+
+
+def test_a_comment_sent_before_the_vote_returned_keeps_its_thanks(browser: Browser, base_url: str) -> None:
+    """On a slow line the 没帮助 vote can come back after the comment typed behind it: the comment's 「感谢」 must
+    stay, not be replaced by the vote's prompt for a comment, with the comment box shown again."""
+    page = open_chat(browser, base_url, {"width": 390, "height": 844})
+    # The first feedback reply (the vote) is held until the comment's has landed.
+    page.evaluate(
+        """() => {
+          const real = window.fetch; let n = 0; let release; const gate = new Promise((r) => { release = r; });
+          window.fetch = async (url, opts) => {
+            const res = await real(url, opts);
+            if (!String(url).includes('/api/feedback')) return res;
+            if (n++ === 0) { await gate; document.body.dataset.voteLanded = "1"; } else { setTimeout(release, 0); }
+            return res;
+          };
+        }"""
+    )
+    page.fill("#q", "灵活就业人员意外伤害保险补贴")
+    page.press("#q", "Enter")
+    answer = page.locator(".msg.bot:not(.pending)").last
+    answer.locator(".fb-no").click()
+    answer.locator(".fb-text").fill("没说骑手去哪里申请")
+    answer.locator(".fb-submit").click()
+    page.wait_for_selector("body[data-vote-landed]", state="attached")
+    expect(answer.locator(".fb-status")).to_contain_text("感谢")
+    expect(answer.locator(".fb-comment")).to_be_hidden()
+    page.context.close()

@@ -22,7 +22,11 @@ export function feedbackRow(answer, onVote) {
   submit.type = "submit";
   form.append(box, submit);
 
+  // Only the latest request speaks: a comment submitted while the 没帮助 vote is still on its way may be answered
+  // first, and the vote's later reply must not put the comment prompt back over 「感谢…」.
+  let latest = 0;
   async function send(helpful, comment) {
+    const mine = ++latest;
     const body = { answer_id: answer.answer_id, helpful };
     if (comment) body.comment = comment;
     try {
@@ -37,10 +41,10 @@ export function feedbackRow(answer, onVote) {
       if (!res.ok) throw new Error((data && data.message) || "提交失败");
       answer.vote = helpful;
       onVote();
-      status.textContent = data.message;
-      return true;
+      if (mine === latest) status.textContent = data.message;
+      return mine === latest;
     } catch (err) {
-      status.textContent = `评价没有提交成功:${err.message || "请稍后再试"}`;
+      if (mine === latest) status.textContent = `评价没有提交成功:${err.message || "请稍后再试"}`;
       return false;
     }
   }
