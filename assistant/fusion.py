@@ -45,13 +45,13 @@ class Weights:
     the decision (eval/fit_decision.py). The thresholds below decide only where the fitted model does not.
     """
 
-    lexical: float = 0.4
+    lexical: float = 0.5
     dense: float = 0.3
     coverage: float = 0.1
     phrase: float = 0.4
     # How much a glossary expansion's added tokens weigh in BM25: each 1 / n**exponent for its n tokens (retrieve.py
     # Retriever._bm25); 0 counts each fully. Evidence, not fusion, reads it: tune.py recomputes evidence per value.
-    glossary_exponent: float = 0.75
+    glossary_exponent: float = 0.5
     # A question that hires a group (「饭馆雇了个下岗的大姐」) favours the measures paid to employers for hiring it.
     hire: float = 0.15
     # Direct references outrank any amount of topical evidence.

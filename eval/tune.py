@@ -11,6 +11,7 @@ Usage:
 Reports, beside the current weights' accuracy on the same questions:
   * k-fold: the whole search re-run on k−1 folds of every file, scored on the fold left out;
   * leave one file out: searched on the other files, scored on the one left out (a new voice's figure);
+A setting is only chosen among those that rank no file's questions worse than the current weights do.
 and prints the setting chosen on all the questions as a `Weights(...)` literal to paste into assistant/fusion.py.
 Since issue 19 whether to answer at all is the fitted decision of eval/fit_decision.py (the thresholds of `Weights`
 decide only where that model does not apply): re-run it after changing the weights.
@@ -112,7 +113,15 @@ def main() -> None:
     right = np.stack([outcomes(bot, evidence[w.glossary_exponent], faq, w) for w in tqdm(settings, desc="search")])
 
     def pick(mask: np.ndarray) -> int:
-        return int(np.argmax(objective(right[:, mask], decline[mask])))
+        """The best setting on the questions in `mask` among those that rank no file's questions worse than the
+        current weights: each file is another author's voice, and a gain on some must not be paid for by another
+        (the faq.jsonl author's style is also the held-out file's)."""
+        score = objective(right[:, mask], decline[mask])
+        keeps = np.ones(len(settings), dtype=bool)
+        for name in dict.fromkeys(files[mask]):
+            own = mask & (files == name)
+            keeps &= right[:, own].mean(axis=1) >= right[0, own].mean()
+        return int(np.argmax(np.where(keeps, score, -np.inf)))
 
     order = np.random.default_rng(args.seed).permutation(len(faq))
     fold = np.empty(len(faq), dtype=int)

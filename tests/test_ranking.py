@@ -57,6 +57,8 @@ def test_an_employer_hiring_a_group_is_answered_with_the_employers_measure(e5_as
         assert r.kind == "answer"
         assert r.matched[0].chunk.id in paid, (q, [h.chunk.id for h in r.matched])
         assert any(w.startswith("招用") for w in r.matched[0].why)
+        # Asked in the chat, it is not turned into the group's own list with the employer's measure last.
+        assert e5_assistant.ask(q).measures[0].id in paid
     # The same group in its own voice is not sent to the employer's measure first.
     r = e5_assistant.retrieve("我下岗好些年了，一直找不着活干，政府有啥帮扶")
     assert r.kind == "answer" and r.matched[0].chunk.id not in paid
