@@ -130,6 +130,7 @@ class TierDecision:
             phrase=ev.phrase[idx],
             dense=ev.dense[idx],
             cited=tuple(local[i] for i in ev.cited if i in local),
+            hired=tuple(local[i] for i in ev.hired if i in local),
             neighbour_rest=rest,
             subject=None
             if ev.subject is None

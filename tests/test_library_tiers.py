@@ -139,3 +139,12 @@ def test_a_measure_is_not_the_answer_about_what_its_document_never_names(library
 )
 def test_a_guide_basis_and_a_rule_validity_are_fields(library: Assistant, question: str, label: str) -> None:
     assert library.ask(question, today=DAY).measures[0].label == label
+
+
+def test_an_employer_hiring_a_group_favours_only_the_measure_paying_for_it(library: Assistant) -> None:
+    """The hiring evidence names chunks by position: a related rule's chunk at the same place in its tier must not get
+    the employer's measure's boost."""
+    paid = {c for g in library.groups.groups for c in g.employer_side}
+    r = library.retriever.retrieve("饭馆雇了个下岗多年的大姐，能申请啥补贴", today=DAY)
+    tagged = [h.chunk.id for h in r.hits if any(w.startswith("招用") for w in h.why)]
+    assert tagged and set(tagged) <= paid, tagged
