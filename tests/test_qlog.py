@@ -11,7 +11,6 @@ import os
 import sqlite3
 import stat
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -182,8 +181,10 @@ def test_a_session_id_that_is_not_an_opaque_token_is_dropped(qlog: QuestionLog, 
         assert session_id.encode() not in raw
 
 
+# A fixed UUID, not uuid.uuid4(): about 2 % of random ones carry a run that reads as a mobile number
+# (58b17930-3087-44ae… → 179 3030 874) and are rightly dropped, which failed this test now and then.
 @pytest.mark.parametrize(
-    "session_id", ["0123456789abcdef0123456789abcdef", "x" * 64, "Sess_01-ABcd-efgh", pytest.param(str(uuid.uuid4()), id="uuid4")]
+    "session_id", ["0123456789abcdef0123456789abcdef", "x" * 64, "Sess_01-ABcd-efgh", pytest.param("3f2a9c1e-7b4d-4e8a-9c2f-5d6e7a8b9c0d", id="uuid")]
 )
 def test_a_session_id_is_stored_as_a_keyed_hash_never_as_sent(qlog: QuestionLog, session_id: str) -> None:
     qlog.record(entry(session_id=session_id))
