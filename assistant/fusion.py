@@ -130,6 +130,9 @@ class Retrieval:
     # leads for that reason: a lapsed document's chunk keeps that place (with its note) over a current chunk that
     # does not state it (documents/attribution.py order_by_document).
     stated_first: bool = False
+    # The question hires a group some measure pays employers for (Evidence.hired): the planner answers it by this
+    # ranking, not by the group's own list.
+    hired: bool = False
 
 
 def hand_evidence(ev: Evidence, i: int, w: Weights) -> bool:
@@ -261,6 +264,7 @@ def decide(
         probability,
         near and not matched,
         subject,
+        hired=bool(ev.hired),
     )
 
 

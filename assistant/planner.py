@@ -215,7 +215,7 @@ class Planner:
             return None
         # An employer hiring the group (「饭馆雇了个下岗的大哥，能拿到啥补贴」) asks what the employer gets, not what the
         # group gets: the ranking, which puts the measure paying employers for that hire first, answers it.
-        if self.retriever.hired(retrieval.expansion.repaired):
+        if retrieval.hired:
             return None
         # Anything the question says beyond the group ("大学生创业贷款有哪些政策") is a topic of its
         # own; then retrieval, not the group list, answers it.

@@ -266,17 +266,18 @@ class Retriever(TierDecision):
         total += unknown_w * min(len(unknown), _MAX_UNKNOWN_WORDS)
         return units, total or 1.0
 
-    def _bm25(self, tier: _Tier, expansion: Expansion, q_tokens: tuple[str, ...]) -> np.ndarray:
-        """BM25 of the expanded question over a tier's chunks, a glossary expansion's words weighed down together.
+    def _bm25_query(self, expansion: Expansion, q_tokens: tuple[str, ...]) -> dict[float, list[str]]:
+        """The expanded question's tokens grouped by their BM25 weight, a glossary expansion's words weighed down together.
 
         A glossary word stands for one concept, but its policy terms are many tokens (村里 → 农村劳动力 农民工 返乡
         乡村, split further by search-mode jieba): at full weight they outvote the literal, rarer words of the
         question (以工代赈, 桃源河). Each token an expansion adds weighs 1 / n**Weights.glossary_exponent for its n tokens
         (0: every token counts fully, as before; 1: the expansion counts about as much as one word). The exponent is
-        chosen by eval/tune.py on the labelled questions. Tokens the question itself uses keep their full weight."""
+        chosen by eval/tune.py on the labelled questions. Tokens the question itself uses keep their full weight.
+        Computed once per question; every tier's BM25 reads it."""
         exponent = self.weights.glossary_exponent
         if not exponent:
-            return tier.bm25.get_scores(list(q_tokens))
+            return {1.0: list(q_tokens)}
         plain = set(self.lexicon.tokens(expansion.repaired))
         weight: dict[str, float] = {}
         for _variant, terms in expansion.glossary:
@@ -286,9 +287,15 @@ class Retriever(TierDecision):
         by_weight: dict[float, list[str]] = {}
         for t in q_tokens:
             by_weight.setdefault(weight.get(t, 1.0), []).append(t)
-        # BM25 is a sum over query tokens: one pass per distinct weight gives the weighted sum.
+        return by_weight
+
+    @staticmethod
+    def _bm25(tier: _Tier, query: dict[float, list[str]]) -> np.ndarray:
+        """BM25 is a sum over query tokens: one pass per distinct weight gives the weighted sum."""
+        if len(query) == 1 and 1.0 in query:
+            return tier.bm25.get_scores(query[1.0])
         total = np.zeros(len(tier.idx), dtype=np.float32)
-        for w, toks in by_weight.items():
+        for w, toks in query.items():
             total += np.float32(w) * tier.bm25.get_scores(toks)
         return total
 
@@ -313,8 +320,9 @@ class Retriever(TierDecision):
         coverage = np.zeros(n, dtype=np.float32)
         nb_cov, nb_cov_topic = 0.0, None
         if self.use_lexical and q_tokens:
+            query = self._bm25_query(expansion, q_tokens)
             for tier in self._tiers:
-                raw = self._bm25(tier, expansion, q_tokens)
+                raw = self._bm25(tier, query)
                 best = float(raw.max()) if len(raw) else 0.0
                 if best > 0:
                     lexical[tier.idx] = raw / best
