@@ -130,8 +130,8 @@ class DecisionModel:
     embedder: str = ""  # the embedder whose cosines it was fitted on ("" = any)
     phrasing: PhrasingModel | None = None  # the wording model the "phrasing" feature reads
     # Log-odds added for the measure just discussed when a follow-up is weighed against it: in a
-    # conversation 「利息是多少」 after the loan measure is about that measure, though alone it would be
-    # declined. Fitted on the training files' questions asked with a context (eval/fit_decision.py);
+    # conversation 「一年能建几个」 after the 就享家 measure is about that measure, though alone it would be
+    # answered with another. Fitted on the training files' questions asked with a context (eval/fit_decision.py);
     # 0 = no prior.
     context_prior: float = 0.0
 

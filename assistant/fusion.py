@@ -1,7 +1,8 @@
 """Fusion: one question's per-chunk evidence → a ranking, and whether the policy covers the question.
 
 The second stage of retrieval. `retrieve.Retriever.evidence` measures (lexical, coverage, phrase,
-dense, numbers, departments, neighbouring topics, subject coverage); `decide` ranks by the weighted
+dense, numbers, departments, neighbouring topics, subject coverage, and the topic model's reading of the
+wording, assistant/topics.py); `decide` ranks by the weighted
 sum of `Weights` and decides answer/decline with the fitted model of `decision.py`
 (corpus/decision.json, from eval/fit_decision.py), cheaply enough that the fit re-decides the same
 evidence many times.
@@ -38,22 +39,24 @@ from .text import Expansion
 class Weights:
     """Fusion weights and match thresholds.
 
-    The ranking weights (lexical, dense, coverage, phrase, glossary_exponent, hire) are chosen by
+    The ranking weights (lexical, dense, coverage, phrase, glossary_exponent, hire, wording) are chosen by
     `python eval/tune.py`: random search over every training FAQ file (out-of-scope questions counted
     twice), reported by k-fold and leave-one-file-out; the held-out and sealed files are never read.
-    Re-run it after changing the corpus, the lexicon or the embedder, paste its result here, then re-fit
-    the decision (eval/fit_decision.py). The thresholds below decide only where the fitted model does not.
+    Re-run it after changing the corpus, the lexicon, the embedder or the labelled questions (refit the topic
+    model first, eval/fit_topics.py), paste its result here, then re-fit the decision (eval/fit_decision.py). The thresholds below decide only where the fitted model does not.
     """
 
-    lexical: float = 0.5
-    dense: float = 0.3
+    lexical: float = 0.2
+    dense: float = 0.2
     coverage: float = 0.1
-    phrase: float = 0.4
+    phrase: float = 0.3
     # How much a glossary expansion's added tokens weigh in BM25: each 1 / n**exponent for its n tokens (retrieve.py
     # Retriever._bm25); 0 counts each fully. Evidence, not fusion, reads it: tune.py recomputes evidence per value.
-    glossary_exponent: float = 0.5
+    glossary_exponent: float = 0.75
     # A question that hires a group (「饭馆雇了个下岗的大姐」) favours the measures paid to employers for hiring it.
-    hire: float = 0.15
+    hire: float = 0.3
+    # How far the topic model (assistant/topics.py: which measure questions worded like this were about) moves the ranking.
+    wording: float = 1.2
     # Direct references outrank any amount of topical evidence.
     number: float = 2.0
     unit_duty: float = 1.0
@@ -110,6 +113,7 @@ class Evidence:
     subject: SubjectCoverage | None = None  # what the question is about, and which chunks cover it
     today: dt.date | None = None  # the day asked: which related rules have lapsed (None: the district's today)
     hired: tuple[int, ...] = ()  # chunk positions paid to an employer for hiring a group the question hires
+    wording: np.ndarray | None = None  # per chunk: P(this measure | the wording), assistant/topics.py (0 for the rest)
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,10 @@ def decide(
         direct[i] = True
         c = chunks[i]
         why[i].append(f"编号:{c.label.split(' ')[0] if c.kind == 'measure' else c.title}")
+    if ev.wording is not None and w.wording:
+        score = score + w.wording * ev.wording
+        for i in np.flatnonzero(ev.wording >= 0.3):
+            why[i].append(f"问法:{float(ev.wording[i]):.0%}")  # labelled questions worded like this were about it
     for i in ev.hired:
         score[i] += w.hire
         why[i].append("招用:用人单位")

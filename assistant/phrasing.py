@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -27,9 +28,16 @@ from .errors import CorpusError
 NGRAMS = (1, 2, 3)  # single characters carry 娃/钱/活; three keep 幼儿园, 消费券 whole
 
 
+# Whitespace between two Chinese characters: voice input and keyword searches space words apart (「技能 提升 补贴」).
+_HAN_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+
+
 def grams(text: str) -> Counter[str]:
-    """Character n-grams of the normalised question (spaces and punctuation are characters too: a
-    search-box fragment is worded differently from a sentence)."""
+    """Character n-grams of the normalised question. Punctuation and other spaces are characters too (a search-box
+    fragment is worded differently from a sentence), but a space between two Chinese characters is not: a voice
+    transcript that spaces every word (「俺 是 老 党员」) must not read as a keyword search, nor lose the n-grams that
+    span its words."""
+    text = _HAN_GAP.sub("", text)
     out: Counter[str] = Counter()
     for n in NGRAMS:
         out.update(text[i : i + n] for i in range(len(text) - n + 1))

@@ -180,7 +180,7 @@ class Planner:
         self, question: str, previous: tuple[Chunk, ...], today: dt.date, other: float | None = None
     ) -> tuple[Chunk, ...]:
         """The measure just discussed, when the fitted decision answers about it once the conversation's prior is
-        added (「利息是多少」 after the loan measure; not 「那公积金能贷多少」, which no measure backs). The prior is
+        added (「一年能建几个」 after the 就享家 measure; not 「那公积金能贷多少」, which no measure backs). The prior is
         fitted on the training files' questions asked with a context; without it, nothing is added."""
         model = self.retriever.model
         if not previous or model is None or not model.context_prior:

@@ -38,6 +38,7 @@ from .intent import IntentReader
 from .subject import SubjectReader
 from .text import Expansion, Lexicon, normalize
 from .tiers import TierDecision, _Tier, _tier
+from .topics import load_topics
 
 _HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")
 # Asking what a department is responsible for, rather than about a topic that mentions it.
@@ -150,6 +151,8 @@ class Retriever(TierDecision):
         )
         fitted = load_decision(corpus.root / "decision.json", index.manifest.embedder) if model is True else model
         self.model = fitted or None
+        # Which measure questions worded like this were about (fitted on labelled questions; the primary's chunks only).
+        self.topics = load_topics(corpus.root / "topics.json", [self.chunks[i] for i in primary_idx])
         self._vectors: LRUCache[str, np.ndarray] = LRUCache(maxsize=4096)
         self.skip_dense_when_cited = True
         self._vectors_lock = threading.Lock()
@@ -379,6 +382,7 @@ class Retriever(TierDecision):
             degraded=self.degraded,
             neighbour_rest=rest,
             hired=self.hired(expansion.repaired),
+            wording=self.topics.per_chunk(expansion.normalized, self._pos, n) if self.topics and self.weights.wording else None,
             subject=self.subjects.coverage(expansion, subject_rows) if self.use_lexical else None,
             today=today,
         )

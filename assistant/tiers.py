@@ -131,6 +131,7 @@ class TierDecision:
             dense=ev.dense[idx],
             cited=tuple(local[i] for i in ev.cited if i in local),
             hired=tuple(local[i] for i in ev.hired if i in local),
+            wording=None if ev.wording is None else ev.wording[idx],
             neighbour_rest=rest,
             subject=None
             if ev.subject is None

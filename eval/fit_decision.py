@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from fit_context import fit_context_prior
 from fit_phrasing import fit_phrasing, out_of_fold, stacked_column, write_phrasing
+from fit_topics import training_files, with_out_of_fold_wording
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.preprocessing import StandardScaler
@@ -45,15 +46,6 @@ from assistant.embed import EMBED_TIMEOUT_ENV
 from assistant.evaluation import FaqItem, load_faq
 
 FORBIDDEN = ("faq_holdout.jsonl", "faq_sealed.jsonl")
-DEFAULT_FILES = (
-    "eval/faq.jsonl",
-    "eval/faq_search_style.jsonl",
-    "eval/faq_scope.jsonl",
-    "eval/faq_voices.jsonl",
-    "eval/faq_voices2.jsonl",
-    "eval/faq_voices3.jsonl",
-    "eval/faq_voices4.jsonl",
-)
 # Left out by default: fitted with them, their coefficients came out with signs no reviewer could defend
 # on questions nobody tuned for (more uncovered subject → more likely to answer; subject_share negative
 # beside subject_best) — artefacts of their correlation with subject_best and subject_hit, which carry
@@ -73,8 +65,8 @@ def dataset(
     the items kept, the hand rule's verdicts and the text the wording model reads."""
     r = bot.retriever
     xs, ys, kept, hand, texts = [], [], [], [], []
-    for it in tqdm(items, desc="evidence"):
-        ev = r.evidence(it.q)
+    every = with_out_of_fold_wording(bot, items, [r.evidence(it.q) for it in tqdm(items, desc="evidence")])
+    for it, ev in zip(items, every, strict=True):
         if ev.greeting or ev.cited or (ev.duty and ev.units):
             continue  # decided by a hand rule (see fusion's docstring)
         ranked = r.decide(ev, 3, model=None)
@@ -189,7 +181,7 @@ def main() -> None:
         "--drop", nargs="*", default=list(DEFAULT_DROP), help="features to leave out (see decision.FEATURES)"
     )
     args = ap.parse_args()
-    files = args.faq or [Path(f) for f in DEFAULT_FILES if Path(f).exists()]
+    files = args.faq or training_files()  # every training file, as eval/tune.py and eval/fit_topics.py read
     if any(f.name in FORBIDDEN for f in files):
         raise SystemExit("held-out and sealed files are never used for fitting")
 

@@ -11,6 +11,8 @@ Usage:
 Reports, beside the current weights' accuracy on the same questions:
   * k-fold: the whole search re-run on k−1 folds of every file, scored on the fold left out;
   * leave one file out: searched on the other files, scored on the one left out (a new voice's figure);
+The topic model's probabilities (assistant/topics.py, `Weights.wording`) are always out of fold: k-fold ones in the
+search, and for a file's leave-one-out row a model fitted on the other files.
 A setting is only chosen among those that rank no file's questions worse than the current weights do.
 and prints the setting chosen on all the questions as a `Weights(...)` literal to paste into assistant/fusion.py.
 Since issue 19 whether to answer at all is the fitted decision of eval/fit_decision.py (the thresholds of `Weights`
@@ -30,6 +32,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+from fit_topics import NOT_TRAINING, labelled, out_of_fold, training_files
 from tqdm import tqdm
 
 from assistant import Assistant
@@ -46,15 +49,8 @@ SPACE = {
     "coverage": [0.1, 0.15, 0.2, 0.25, 0.35],
     "phrase": [0.2, 0.3, 0.4, 0.5],
     "hire": [0.0, 0.1, 0.15, 0.3],
+    "wording": [0.0, 0.5, 0.8, 1.2, 2.0],
 }
-# Never searched on: the held-out and sealed sets are scored, not tuned; the library files need the fixture corpus.
-NOT_TRAINING = ("faq_holdout", "faq_sealed", "faq_library")
-
-
-def training_files(eval_dir: Path = Path("eval")) -> list[Path]:
-    return sorted(p for p in eval_dir.glob("faq*.jsonl") if not p.stem.startswith(NOT_TRAINING))
-
-
 def load(path: Path) -> list[FaqItem]:
     """The questions of an FAQ file (validated as the eval does) that the retriever alone decides."""
     return [it for it in load_faq(path) if not it.context and it.target != "clarify"]
@@ -68,9 +64,17 @@ def correct(item: FaqItem, retrieval: Retrieval) -> bool:
     return bool(retrieval.matched) and retrieval.matched[0].chunk.id in item.expect
 
 
-def outcomes(bot: Assistant, evidence: list, items: list[FaqItem], weights: Weights) -> np.ndarray:
+def outcomes(bot: Assistant, evidence: list, items: list[FaqItem], weights: Weights, wording: np.ndarray) -> np.ndarray:
+    """Whether each question is answered right under `weights`, its topic-model probabilities taken from `wording`
+    (out of fold: the topic model fitted on corpus/topics.json has seen these questions)."""
     decide = bot.retriever.decide
-    return np.array([correct(it, decide(ev, 3, weights)) for it, ev in zip(items, evidence, strict=True)], dtype=bool)
+    return np.array(
+        [
+            correct(it, decide(dataclasses.replace(ev, wording=wording[i]), 3, weights))
+            for i, (it, ev) in enumerate(zip(items, evidence, strict=True))
+        ],
+        dtype=bool,
+    )
 
 
 def objective(right: np.ndarray, decline: np.ndarray) -> np.ndarray:
@@ -110,7 +114,19 @@ def main() -> None:
     rng = random.Random(args.seed)
     settings = [current] + [dataclasses.replace(current, **{k: rng.choice(v) for k, v in SPACE.items()}) for _ in range(args.trials)]
     evidence = {e: evidence_for(bot, faq, e) for e in sorted({w.glossary_exponent for w in settings})}
-    right = np.stack([outcomes(bot, evidence[w.glossary_exponent], faq, w) for w in tqdm(settings, desc="search")])
+    order = np.random.default_rng(args.seed).permutation(len(faq))
+    fold = np.empty(len(faq), dtype=int)
+    for name in dict.fromkeys(files):  # every file spread over the folds
+        own = order[files[order] == name]
+        fold[own] = np.arange(len(own)) % args.folds
+    # The topic model's probabilities, out of fold (k-fold for the search, a whole file left out for that file's row).
+    texts = [ev.expansion.normalized for ev in next(iter(evidence.values()))]
+    labels = [labelled(it) for it in faq]
+    positions = {c.id: i for i, c in enumerate(bot.retriever.chunks)}
+    n = len(bot.retriever.chunks)
+    wording = out_of_fold(texts, labels, fold, positions, n)
+    wording_files = out_of_fold(texts, labels, files, positions, n)
+    right = np.stack([outcomes(bot, evidence[w.glossary_exponent], faq, w, wording) for w in tqdm(settings, desc="search")])
 
     def pick(mask: np.ndarray) -> int:
         """The best setting on the questions in `mask` among those that rank no file's questions worse than the
@@ -123,11 +139,6 @@ def main() -> None:
             keeps &= right[:, own].mean(axis=1) >= right[0, own].mean()
         return int(np.argmax(np.where(keeps, score, -np.inf)))
 
-    order = np.random.default_rng(args.seed).permutation(len(faq))
-    fold = np.empty(len(faq), dtype=int)
-    for name in dict.fromkeys(files):  # every file spread over the folds
-        own = order[files[order] == name]
-        fold[own] = np.arange(len(own)) % args.folds
     cv = np.zeros(len(faq), dtype=bool)
     for k in range(args.folds):
         cv[fold == k] = right[pick(fold != k), fold == k]
@@ -137,7 +148,14 @@ def main() -> None:
     print(f"{'left out':24s} {'n':>5s} {'current':>8s} {'searched on the rest':>21s}")
     for name in dict.fromkeys(files):
         out = files == name
-        print(f"{name:24s} {out.sum():5d} {right[0, out].mean():8.4f} {right[pick(~out), out].mean():21.4f}")
+        items_out = [it for it, o in zip(faq, out, strict=True) if o]
+
+        def on_file(w: Weights, out: np.ndarray = out, items_out: list[FaqItem] = items_out) -> float:
+            """The file's top-1 under `w`, its topic-model probabilities from a model fitted on the other files."""
+            ev_w = [e for e, o in zip(evidence[w.glossary_exponent], out, strict=True) if o]
+            return float(outcomes(bot, ev_w, items_out, w, wording_files[out]).mean())
+
+        print(f"{name:24s} {out.sum():5d} {on_file(current):8.4f} {on_file(settings[pick(~out)]):21.4f}")
     best = settings[pick(np.ones(len(faq), dtype=bool))]
     print(f"chosen on all: top-1 {right[settings.index(best)].mean():.4f}")
     print(best)

@@ -31,8 +31,8 @@ def _measure_saying(bot: Assistant, *phrases: str) -> str:
 
 @pytest.mark.model
 def test_a_short_follow_up_is_answered_about_the_measure_just_discussed(e5: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
-    posts = _measure_saying(e5, "城乡公益性岗位", "1500个")  # the public-welfare posts of 帮扶就业困难人员
-    question = "一共开多少个岗"
+    posts = _measure_saying(e5, "就享家")  # the community job stations of 社区微业
+    question = "一年能建几个"
     model = e5.retriever.model
     assert model is not None and model.context_prior > 0
     monkeypatch.setattr(e5, "_answers", {})  # answers under a changed model stay out of the shared cache
@@ -63,14 +63,14 @@ def test_the_shipped_prior_answered_no_out_of_scope_turn_it_was_fitted_on() -> N
 
 @pytest.mark.model
 def test_a_follow_up_stays_on_the_measure_just_discussed_though_alone_it_reads_as_another(e5: Assistant) -> None:
-    """「一共开多少个岗」 alone reads like another measure; after the public-welfare-jobs measure it asks about that
-    one. 「那退役军人呢」 after the gig-work measure still turns to the veterans' measure: the prior weighs the
+    """「一年能建几个」 alone reads like another measure (the youth-housing one builds 8 社区); after the 就享家 measure it
+    asks about that one. 「那退役军人呢」 after the gig-work measure still turns to the veterans' measure: the prior weighs the
     measure just discussed, it does not pin the conversation to it."""
-    jobs = _measure_saying(e5, "公益性岗位", "就业困难人员")
+    jobs = _measure_saying(e5, "就享家")
     gig = _measure_saying(e5, "新业态平台", "意外伤害保险")
     veterans = _measure_saying(e5, "退役军人就业创业实训基地")
-    alone = e5.ask("一共开多少个岗")
-    followed = e5.ask("一共开多少个岗", context=[jobs])
+    alone = e5.ask("一年能建几个")
+    followed = e5.ask("一年能建几个", context=[jobs])
     assert followed.matched and followed.measures[0].id == jobs
     assert not alone.matched or alone.measures[0].id != jobs  # what the conversation changed
     turned = e5.ask("那退役军人呢", context=[gig])

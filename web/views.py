@@ -76,7 +76,7 @@ def marked(text: str, sentences: Iterable[str]) -> Markup:
     return Markup("").join(out)
 
 
-_WHY_KINDS = {"编号": "num", "部门": "unit", "关键词": "kw", "语义": "sem"}
+_WHY_KINDS = {"编号": "num", "部门": "unit", "关键词": "kw", "语义": "sem", "问法": "asked"}
 
 
 def why_kind(reason: str) -> str:
@@ -88,7 +88,7 @@ def why_kind(reason: str) -> str:
 class Reason:
     """One reason a hit matched, in words a hotline operator reads at a glance."""
 
-    kind: str  # CSS suffix: num, unit, kw, sem, group, other
+    kind: str  # CSS suffix: num, unit, kw, sem, asked, group, other
     text: str
     title: str = ""
 
@@ -103,12 +103,15 @@ def reasons(why: Iterable[str]) -> tuple[Reason, ...]:
     reads 0.86–0.92 for almost any question, so it stays out of sight (in the title only)."""
     values: dict[str, list[str]] = {}
     sem: list[str] = []
+    asked: list[str] = []
     other: list[str] = []
     for w in why:
         head, _, value = w.replace("：", ":").partition(":")
         kind = _WHY_KINDS.get(head) or ("group" if head == "群体" else "")
         if kind == "sem":
             sem.append(value)
+        elif kind == "asked":
+            asked.append(value)
         elif kind and value:
             bucket = values.setdefault(kind, [])
             bucket.extend(v for v in value.split("、") if v and v not in bucket)
@@ -117,6 +120,8 @@ def reasons(why: Iterable[str]) -> tuple[Reason, ...]:
     out = [Reason(k, f"{_REASON_LABELS[k]}:{'、'.join(values[k])}") for k in ("num", "unit", "kw", "group") if k in values]
     if sem:
         out.append(Reason("sem", "语义相近", f"语义相似度 {sem[0]}(仅供参考)"))
+    if asked:  # the topic model (assistant/topics.py): how often labelled questions worded like this were about it
+        out.append(Reason("asked", "常见问法", f"措辞相近的已标注问题中 {asked[0]} 问的是这一条"))
     out.extend(Reason("other", w) for w in other)
     return tuple(out)
 
