@@ -43,7 +43,8 @@ class Weights:
     `python eval/tune.py`: random search over every training FAQ file (out-of-scope questions counted
     twice), reported by k-fold and leave-one-file-out; the held-out and sealed files are never read.
     Re-run it after changing the corpus, the lexicon, the embedder or the labelled questions (refit the topic
-    model first, eval/fit_topics.py), paste its result here, then re-fit the decision (eval/fit_decision.py). The thresholds below decide only where the fitted model does not.
+    model first, eval/fit_topics.py), paste its result here, then re-fit the decision (eval/fit_decision.py).
+    The thresholds below decide only where the fitted model does not.
     """
 
     lexical: float = 0.2
