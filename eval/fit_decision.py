@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from fit_context import fit_context_prior
 from fit_phrasing import fit_phrasing, out_of_fold, stacked_column, write_phrasing
-from fit_topics import training_files, with_out_of_fold_wording
+from fit_topics import training_paths, with_out_of_fold_wording
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.preprocessing import StandardScaler
@@ -45,7 +45,6 @@ from assistant.decision import FEATURES, features, load_decision, phrasing_text
 from assistant.embed import EMBED_TIMEOUT_ENV
 from assistant.evaluation import FaqItem, load_faq
 
-FORBIDDEN = ("faq_holdout.jsonl", "faq_sealed.jsonl")
 # Left out by default: fitted with them, their coefficients came out with signs no reviewer could defend
 # on questions nobody tuned for (more uncovered subject → more likely to answer; subject_share negative
 # beside subject_best) — artefacts of their correlation with subject_best and subject_hit, which carry
@@ -181,9 +180,7 @@ def main() -> None:
         "--drop", nargs="*", default=list(DEFAULT_DROP), help="features to leave out (see decision.FEATURES)"
     )
     args = ap.parse_args()
-    files = args.faq or training_files()  # every training file, as eval/tune.py and eval/fit_topics.py read
-    if any(f.name in FORBIDDEN for f in files):
-        raise SystemExit("held-out and sealed files are never used for fitting")
+    files = training_paths(ap, args.faq, "fitted")  # every training file, as eval/tune.py and eval/fit_topics.py read
 
     # Evidence of the answers, not of the machine's load: no 2-second embedding limit (see cli_eval).
     os.environ.setdefault(EMBED_TIMEOUT_ENV, str(EVAL_EMBED_TIMEOUT))

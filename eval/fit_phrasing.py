@@ -21,7 +21,8 @@ from assistant.phrasing import PhrasingModel, document_frequencies, vector
 C_TEXT = 1.0  # inverse regularisation of the wording model (0.3–3 gave the same held-out-file figures)
 
 
-def _matrix(texts: Sequence[str], idf: dict[str, float]) -> tuple[csr_matrix, list[str]]:
+def tfidf_matrix(texts: Sequence[str], idf: dict[str, float]) -> tuple[csr_matrix, list[str]]:
+    """The questions' wording vectors (assistant/phrasing.vector) as one sparse matrix, columns the sorted n-grams."""
     vocab = sorted(idf)
     col = {g: j for j, g in enumerate(vocab)}
     rows, cols, vals = [], [], []
@@ -35,7 +36,7 @@ def _matrix(texts: Sequence[str], idf: dict[str, float]) -> tuple[csr_matrix, li
 
 def fit_phrasing(texts: Sequence[str], y: np.ndarray) -> PhrasingModel:
     idf = document_frequencies(texts)
-    m, vocab = _matrix(texts, idf)
+    m, vocab = tfidf_matrix(texts, idf)
     clf = LogisticRegression(C=C_TEXT, class_weight="balanced", max_iter=3000).fit(m, y)
     weight = dict(zip(vocab, (float(w) for w in clf.coef_[0]), strict=True))
     return PhrasingModel(idf=idf, weight=weight, intercept=float(clf.intercept_[0]))
@@ -78,4 +79,4 @@ def write_phrasing(model: PhrasingModel, path: Path, trained_on: dict[str, int])
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
-__all__ = ["fit_phrasing", "out_of_fold", "stacked_column", "write_phrasing"]
+__all__ = ["fit_phrasing", "out_of_fold", "stacked_column", "tfidf_matrix", "write_phrasing"]

@@ -18,12 +18,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from fit_phrasing import tfidf_matrix
 from sklearn.linear_model import LogisticRegression
 
 from assistant import Assistant
 from assistant.evaluation import FaqItem, load_faq
-from assistant.phrasing import document_frequencies, vector
+from assistant.phrasing import document_frequencies
 from assistant.topics import TopicModel, write_topics
 
 # Inverse regularisation: 3, 10 and 30 were tried (eval/tune.py, leave one file out 0.948–0.952 at their best weight);
@@ -40,6 +40,15 @@ def training_files(eval_dir: Path = Path("eval")) -> list[Path]:
     return sorted(p for p in eval_dir.glob("faq*.jsonl") if not p.stem.startswith(NOT_TRAINING))
 
 
+def training_paths(ap: argparse.ArgumentParser, given: list[Path] | None, verb: str) -> list[Path]:
+    """The FAQ files a fitting script reads: those given, else every training file; the held-out and sealed ones stop it."""
+    paths = given or training_files()
+    held = [p for p in paths if p.stem.startswith(NOT_TRAINING[:2])]
+    if held:
+        ap.error(f"{', '.join(map(str, held))}: held-out and sealed questions are never {verb} on")
+    return paths
+
+
 def labelled(item: FaqItem) -> str | None:
     """The class a question trains: its first expected chunk, for questions asked on their own about the policy."""
     if item.context or item.target != "answer" or not item.expect:
@@ -49,15 +58,7 @@ def labelled(item: FaqItem) -> str | None:
 
 def fit_topics(texts: Sequence[str], labels: Sequence[str], c: float = C_TOPICS, prune: float = PRUNE) -> TopicModel:
     idf = document_frequencies(texts)
-    vocab = sorted(idf)
-    col = {g: j for j, g in enumerate(vocab)}
-    rows, cols, vals = [], [], []
-    for i, t in enumerate(texts):
-        for g, v in vector(t, idf).items():
-            rows.append(i)
-            cols.append(col[g])
-            vals.append(v)
-    x = csr_matrix((vals, (rows, cols)), shape=(len(texts), len(vocab)))
+    x, vocab = tfidf_matrix(texts, idf)
     clf = LogisticRegression(C=c, max_iter=5000).fit(x, list(labels))
     classes = tuple(str(k) for k in clf.classes_)
     coef = clf.coef_
@@ -103,10 +104,7 @@ def main() -> None:
     ap.add_argument("--faq", type=Path, action="append", help="training FAQ file (repeatable; default: eval/tune.py's)")
     ap.add_argument("--out", type=Path, default=None, help="default: <corpus>/topics.json")
     args = ap.parse_args()
-    paths = args.faq or training_files()
-    held = [p for p in paths if p.stem.startswith(NOT_TRAINING[:2])]
-    if held:
-        ap.error(f"{', '.join(map(str, held))}: held-out and sealed questions are never fitted on")
+    paths = training_paths(ap, args.faq, "fitted")
     bot = Assistant.load()
     chunks = {c.id: c for c in bot.retriever.chunks}
     texts, labels, per_file = [], [], {}

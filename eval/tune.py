@@ -32,7 +32,7 @@ import random
 from pathlib import Path
 
 import numpy as np
-from fit_topics import NOT_TRAINING, labelled, out_of_fold, training_files
+from fit_topics import labelled, out_of_fold, training_paths
 from tqdm import tqdm
 
 from assistant import Assistant
@@ -100,10 +100,7 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
-    paths = args.faq or training_files()
-    held = [p for p in paths if p.stem.startswith(NOT_TRAINING[:2])]
-    if held:
-        ap.error(f"{', '.join(map(str, held))}: held-out and sealed questions are never tuned on")
+    paths = training_paths(ap, args.faq, "tuned")
 
     bot = Assistant.load()
     items = [(p.stem, it) for p in paths for it in load(p)]
