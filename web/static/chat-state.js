@@ -105,13 +105,16 @@ export function isFollowup(context, answer) {
   return answer.measures.every((m) => context.includes(m.id));
 }
 
-// Random, not derived from anything about the person; a new one after "清空" or a new tab.
+// Random, not derived from anything about the person; a new one after "清空" or a new tab. Written in the letters
+// a–p (one per 4 random bits, 128 bits in all), never digits: about 1 in 600 hex ids held a run the server's redactor
+// reads as a phone or passport number (…3087… → 179 3030 874) and dropped, and that tab's questions lost their session.
 export function sessionId() {
   try {
     let sid = sessionStorage.getItem(SESSION_KEY);
-    if (!sid || !/^[0-9a-f]{32}$/.test(sid)) {
+    if (!sid || !/^[a-p]{32}$/.test(sid)) {
       const bytes = crypto.getRandomValues(new Uint8Array(16));
-      sid = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+      const letter = (n) => String.fromCharCode(97 + n);
+      sid = Array.from(bytes, (b) => letter(b >> 4) + letter(b & 15)).join("");
       sessionStorage.setItem(SESSION_KEY, sid);
     }
     return sid;
