@@ -98,7 +98,7 @@ class Retriever(TierDecision, LexicalEvidence):
         self._row_starts = np.searchsorted(self._row_chunk, np.arange(len(self.chunks))) if grouped else None
         self._chunk_texts = [lexical_text(c, topic_of(c, corpus)) for c in self.chunks]
         self._matrix = _flat_vectors(index.dense)
-        # The index holds every chunk's tokens (index.TokenCache): loading a thousand documents does not re-run jieba.
+        # The index holds every chunk's tokens (build_cache.TokenCache): loading a thousand documents does not re-run jieba.
         stored = index.tokens if len(index.tokens) == len(self.chunks) else None
         token_lists = [list(t) for t in stored] if stored is not None else [lexicon.tokens(t) for t in self._chunk_texts]
         self._chunk_tokens = [frozenset(t) for t in token_lists]

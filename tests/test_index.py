@@ -207,7 +207,8 @@ def test_a_damaged_cache_is_ignored_not_trusted(corpus_copy: Path, tmp_path: Pat
 def test_adding_a_document_tokenises_only_its_chunks(corpus_copy: Path, tmp_path: Path) -> None:
     """The index keeps every chunk's tokens; a rebuild after adding a document runs jieba on its chunks alone, and the
     tokens are those a fresh tokenisation gives (what the retriever would compute itself)."""
-    from assistant.index import TokenCache, lexical_text, topic_of
+    from assistant.build_cache import TokenCache
+    from assistant.index import lexical_text, topic_of
 
     idx = tmp_path / "idx"
     _build(corpus_copy, idx)
