@@ -51,8 +51,8 @@ class Weights:
     dense: float = 0.2
     coverage: float = 0.1
     phrase: float = 0.3
-    # How much a glossary expansion's added tokens weigh in BM25: each 1 / n**exponent for its n tokens (retrieve.py
-    # Retriever._bm25); 0 counts each fully. Evidence, not fusion, reads it: tune.py recomputes evidence per value.
+    # How much a glossary expansion's added tokens weigh in BM25: each 1 / n**exponent for its n tokens (lexical.py
+    # LexicalEvidence._bm25); 0 counts each fully. Evidence, not fusion, reads it: tune.py recomputes evidence per value.
     glossary_exponent: float = 0.75
     # A question that hires a group (「饭馆雇了个下岗的大姐」) favours the measures paid to employers for hiring it.
     hire: float = 0.3

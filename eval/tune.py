@@ -3,7 +3,7 @@
 Every FAQ file except the held-out, sealed and library ones is searched over (all of them, not faq.jsonl alone:
 the weights had been tuned on faq.jsonl only, and citizens' own voices in the other files ranked worse). The
 held-out and sealed files are never read here. Evidence is computed once per glossary exponent (the one setting
-that changes evidence, see retrieve.Retriever._bm25); each candidate setting only re-runs the cheap fusion step.
+that changes evidence, see lexical.LexicalEvidence._bm25); each candidate setting only re-runs the cheap fusion step.
 Usage:
 
     python eval/tune.py [--trials 400] [--faq eval/faq.jsonl --faq …] [--folds 5]
