@@ -23,6 +23,9 @@ from pypinyin import lazy_pinyin
 from .errors import CorpusError
 
 _WS_RE = re.compile(r"\s+")
+# Spaces between two Chinese characters carry no meaning in Chinese; the voice button's transcripts
+# put one between every word (「俺 是 就业 困难 人员」), which hid intent cues, group names and typos.
+_HAN_GAP_RE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")
 _PUNCT_RE = re.compile(r"[\W_]+", re.UNICODE)
 _PLACEHOLDER_RE = re.compile(r"\[[\u4e00-\u9fff]{2,6}\]")
@@ -74,7 +77,7 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     # Redaction placeholders ("[身份证号]") stand for personal data, not for what is asked.
     text = _PLACEHOLDER_RE.sub(" ", text)
-    text = _t2s_convert(text)
+    text = _HAN_GAP_RE.sub("", _t2s_convert(text))
     return _WS_RE.sub(" ", text).strip().lower()
 
 

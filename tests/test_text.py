@@ -19,7 +19,15 @@ def lexicon() -> Lexicon:
 
 
 def test_traditional_fullwidth_and_spaces() -> None:
-    assert normalize("  送外賣的騎手　有沒有保險補貼？ＡＢＣ１２３ ") == "送外卖的骑手 有没有保险补贴?abc123"
+    assert normalize("  送外賣的騎手　有沒有保險補貼？ＡＢＣ１２３ ") == "送外卖的骑手有没有保险补贴?abc123"
+    assert normalize("城阳 app 怎么 下载") == "城阳 app 怎么下载"  # only a space between two Chinese characters goes
+
+
+def test_a_spaced_out_voice_transcript_reads_like_typed_text(lexicon: Lexicon) -> None:
+    # The voice button's transcripts space every word; a typo split across two of them is still repaired.
+    spaced = lexicon.expand("俺 孙女 是 高效 毕业生 有 啥 政策")
+    assert spaced.repaired == lexicon.expand("俺孙女是高效毕业生有啥政策").repaired
+    assert "高校毕业生" in spaced.repaired
 
 
 @pytest.mark.parametrize(
