@@ -231,7 +231,7 @@ class Planner:
             for t in intent.topic
             if t in known and t not in neutral and not any(t in w or w in t for w in group_words)
         ]
-        if rest:
+        if rest and self._own_topic(question, group_words, today):
             return None
         rank = {h.chunk.id: i for i, h in enumerate(retrieval.hits)}
         by_id = {h.chunk.id: h for h in retrieval.hits}
@@ -254,6 +254,21 @@ class Planner:
                 hit = by_id.get(cid) or self._direct_hit(chunk, f"群体:{group.name}")
                 shown.append(self._show(hit, retrieval, intent, "group", group.policy_words))
         return Plan(question, "answer", tuple(shown), intent, retrieval, groups=tuple(g.name for g in named))
+
+    def _own_topic(self, question: str, group_words: Iterable[str], today: dt.date) -> bool:
+        """Whether what a group question says beyond the group leads to a measure outside the group's own:
+        「大学生创业贷款有哪些政策」 without 大学生 still asks about the loan, which no graduates' measure offers;
+        「尊敬的领导您好，本人是离校一年的…高校毕业生有哪些扶持」 without the graduates leads back to one of
+        theirs, and 「…有哪些就业方面的支持」 is a qualifier, not a topic. The fitted decision and the hand
+        thresholds judge it (as for a part of a two-part question), not a list of words that do not count."""
+        text = normalize(question)
+        for w in sorted(group_words, key=len, reverse=True):
+            text = text.replace(normalize(w), " ")
+        ev = self.retriever.evidence(self.intents.strip(text), today)
+        r = self.retriever.decide(ev, 1)
+        if r.kind != "answer" or not r.matched or self.retriever.decide(ev, 1, model=None).kind != "answer":
+            return False
+        return True
 
     def _multi_plan(
         self, question: str, retrieval: Retrieval, intent: QuestionIntent, top_k: int, today: dt.date | None = None

@@ -191,6 +191,7 @@ def test_colloquial_group_words_find_the_group(chars_assistant: Assistant) -> No
         ("文件里跟残疾人有关的都有哪些", "残疾人"),
         ("文件里给妇女的政策有哪几条", "妇女"),  # 哪几条: which articles, i.e. all of them
         ("跟退役军人相关的是哪几条", "退役军人"),
+        ("俺 是 残疾人 都 能 享受 哪些 政策", "残疾人"),  # a voice transcript, a space between every word
     ],
 )
 def test_group_questions_in_everyday_phrasings_list_the_whole_group(
@@ -279,6 +280,24 @@ def test_two_questions_of_what_something_is_are_answered_each(chars_assistant: A
         "城驿家驿站是干嘛的",
         "一刻钟便民生活圈又是啥",
     )
+
+
+def test_a_letter_with_two_questions_is_split_after_its_introduction(chars_assistant: Assistant) -> None:
+    asks = chars_assistant.planner.intents.asks_something
+    # The salutation and who is writing ask nothing; 一是…二是… and 另外 / 顺便问下 open the parts.
+    assert split_parts("尊敬的领导您好，本人是网约车司机，想问两件事：一是意外伤害保险补贴标准是多少，二是创业担保贷款找谁办？", asks) == (
+        "意外伤害保险补贴标准是多少",
+        "创业担保贷款找谁办",
+    )
+    assert split_parts("领导好，我是厂里管人事的，稳岗返还怎么申请，另外技能人才自主评价谁来组织？", asks) == (
+        "稳岗返还怎么申请",
+        "技能人才自主评价谁来组织",
+    )
+    assert split_parts("零工市场在哪 顺便问下就享家乐业服务站建了几家", asks) == ("零工市场在哪", "就享家乐业服务站建了几家")
+    # One question told over several clauses stays whole.
+    assert split_parts("我是去年毕业的，现在打零工，有补贴吗", asks) == ("我是去年毕业的,现在打零工,有补贴吗",)
+    a = chars_assistant.ask("尊敬的领导您好，本人是网约车司机，想问两件事：一是意外伤害保险补贴标准是多少，二是创业担保贷款找谁办？")
+    assert [m.id for m in a.measures][:2] == ["m3", "m13"]
 
 
 def test_and_inside_one_topic_is_not_split(chars_assistant: Assistant) -> None:

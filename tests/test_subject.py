@@ -89,6 +89,24 @@ def test_the_issue_in_scope_families_are_answered(e5: Assistant, question: str, 
 
 
 @pytest.mark.model
+@pytest.mark.parametrize(
+    ("question", "group"),
+    [
+        # A letter's salutation and the writer's story are no topic of their own: without the group they lead
+        # to no measure (the fitted decision says so), so the whole group is listed.
+        ("尊敬的领导您好，本人已被认定为就业困难人员，请问区里对就业困难人员都有哪些扶持？", "就业困难人员"),
+        ("您好，我是残疾人的家属，想咨询一下区里对残疾人都有哪些帮扶？", "残疾人"),
+        ("领导您好，我今年刚毕业，请问咱们区对高校毕业生都有哪些政策？", "高校毕业生"),
+    ],
+)
+def test_a_group_question_in_a_letter_lists_the_whole_group(e5: Assistant, question: str, group: str) -> None:
+    g = e5.groups.get(group)
+    assert g is not None
+    plan = e5.plan(question)
+    assert plan.groups == (group,) and sorted(s.hit.chunk.id for s in plan.shown) == sorted(g.measures)
+
+
+@pytest.mark.model
 def test_a_close_decline_names_the_nearest_measure_as_a_question(e5: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
     """Which questions land in the near-miss band moves with every refit; what a close decline says
     does not. The fitted band is put around this question's probability, as a refit could."""
