@@ -256,19 +256,17 @@ class Planner:
         return Plan(question, "answer", tuple(shown), intent, retrieval, groups=tuple(g.name for g in named))
 
     def _own_topic(self, question: str, group_words: Iterable[str], today: dt.date) -> bool:
-        """Whether what a group question says beyond the group leads to a measure outside the group's own:
-        「大学生创业贷款有哪些政策」 without 大学生 still asks about the loan, which no graduates' measure offers;
-        「尊敬的领导您好，本人是离校一年的…高校毕业生有哪些扶持」 without the graduates leads back to one of
-        theirs, and 「…有哪些就业方面的支持」 is a qualifier, not a topic. The fitted decision and the hand
-        thresholds judge it (as for a part of a two-part question), not a list of words that do not count."""
+        """Whether what a group question says beyond the group leads to a measure on its own: 「大学生创业贷款
+        有哪些政策」 without 大学生 still asks about the loan; 「尊敬的领导您好，本人已被认定为就业困难人员，…有哪些
+        扶持」 without the group leads nowhere — a salutation and a story are no topic — and 「…有哪些就业方面的
+        支持」 is a qualifier. The fitted decision and the hand thresholds must both answer (as for a part of a
+        two-part question), instead of any policy word left over (领导, 认定, 居民) counting as a topic."""
         text = normalize(question)
         for w in sorted(group_words, key=len, reverse=True):
             text = text.replace(normalize(w), " ")
         ev = self.retriever.evidence(self.intents.strip(text), today)
         r = self.retriever.decide(ev, 1)
-        if r.kind != "answer" or not r.matched or self.retriever.decide(ev, 1, model=None).kind != "answer":
-            return False
-        return True
+        return r.kind == "answer" and bool(r.matched) and self.retriever.decide(ev, 1, model=None).kind == "answer"
 
     def _multi_plan(
         self, question: str, retrieval: Retrieval, intent: QuestionIntent, top_k: int, today: dt.date | None = None
