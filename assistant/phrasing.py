@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CorpusError
+from .text import join_han
 
 NGRAMS = (1, 2, 3)  # single characters carry 娃/钱/活; three keep 幼儿园, 消费券 whole
-
-
-# Whitespace between two Chinese characters: voice input and keyword searches space words apart (「技能 提升 补贴」).
-_HAN_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 
 
 def grams(text: str) -> Counter[str]:
@@ -37,7 +33,7 @@ def grams(text: str) -> Counter[str]:
     fragment is worded differently from a sentence), but a space between two Chinese characters is not: a voice
     transcript that spaces every word (「俺 是 老 党员」) must not read as a keyword search, nor lose the n-grams that
     span its words."""
-    text = _HAN_GAP.sub("", text)
+    text = join_han(text)  # fitting scripts may pass text normalize() has not seen
     out: Counter[str] = Counter()
     for n in NGRAMS:
         out.update(text[i : i + n] for i in range(len(text) - n + 1))

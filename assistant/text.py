@@ -77,8 +77,13 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     # Redaction placeholders ("[身份证号]") stand for personal data, not for what is asked.
     text = _PLACEHOLDER_RE.sub(" ", text)
-    text = _HAN_GAP_RE.sub("", _t2s_convert(text))
+    text = join_han(_t2s_convert(text))
     return _WS_RE.sub(" ", text).strip().lower()
+
+
+def join_han(text: str) -> str:
+    """`text` without whitespace between two Chinese characters (see _HAN_GAP_RE)."""
+    return _HAN_GAP_RE.sub("", text)
 
 
 def bare(text: str) -> str:
