@@ -219,10 +219,21 @@ class Lexicon:
         return frozenset(words)
 
     @cached_property
+    def _spoken_words(self) -> frozenset[str]:
+        """The glossary's own colloquial names of three characters or more (公益岗, 零工市场): typed as often as
+        the policy's terms, and as often mistyped (公易岗). Shorter ones are left out: two same-sound characters
+        are too often another word."""
+        return frozenset(
+            v for entry in self.glossary for v in entry.variants if len(v) >= 3 and _HAN_RUN_RE.fullmatch(v)
+        ) - self.vocabulary
+
+    @cached_property
     def _by_pinyin(self) -> dict[tuple[str, ...], str]:
         table: dict[tuple[str, ...], str] = {}
-        for word in sorted(self.vocabulary, key=lambda w: (-len(w), w)):
-            table.setdefault(tuple(lazy_pinyin(word)), word)
+        # The corpus's words first: where a spoken name sounds like one of them, the policy's spelling wins.
+        for words in (self.vocabulary, self._spoken_words):
+            for word in sorted(words, key=lambda w: (-len(w), w)):
+                table.setdefault(tuple(lazy_pinyin(word)), word)
         return table
 
     def _is_known_word(self, text: str) -> bool:

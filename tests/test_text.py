@@ -102,3 +102,13 @@ def test_a_gap_variant_matches_a_phrase_split_by_aspect_and_duration(tmp_path: P
     # Not across a clause, nor with a whole sentence between the parts.
     assert lex.expand("我欠了钱，工资卡被冻结了").glossary == ()
     assert lex.expand("欠下的人情要还上，年底发了工资再说").glossary == ()
+
+
+def test_a_mistyped_spoken_name_of_the_glossary_is_repaired_and_understood(tmp_path: Path) -> None:
+    """People type the glossary's colloquial names (公益岗) with a pinyin keyboard as often as the policy's terms,
+    and mistype them the same way: 「公易岗」 is repaired to the spoken name, which then means the policy term."""
+    (tmp_path / "glossary.tsv").write_text("公益岗|托底岗位\t城乡公益性岗位\n", encoding="utf-8")
+    lex = Lexicon(tmp_path, ["开发城乡公益性岗位，托底安置就业困难人员。"])
+    expansion = lex.expand("村里的公易岗怎么报名")
+    assert ("公易岗", "公益岗") in expansion.corrections
+    assert "城乡公益性岗位" in expansion.text
