@@ -51,6 +51,11 @@ from assistant.evaluation import FaqItem, load_faq
 # the same evidence. --drop with no names keeps every feature.
 DEFAULT_DROP = ("subject_share", "subject_uncovered", "subject_unknown")
 SKIP_KINDS = frozenset({"place_other", "group", "multi", "greeting", "clarify", "followup"})
+# Training files the decision is not fitted on by default, and why. faq_voices6's near-misses share only a site's name
+# with a measure (「青年驿站几点开门」); no evidence feature separates them yet (eval/README.md, "The fitted decision"),
+# so with them in the fit the budget rule only raised the threshold (0.47 → 0.70) and doubled in-scope declines without
+# catching them. Kept out, the file measures the decision on questions it never saw. It still trains the topic model.
+DECISION_HELD_OUT = ("faq_voices6",)
 
 
 def usable(item: FaqItem) -> bool:
@@ -156,7 +161,7 @@ def by_file(p: np.ndarray, y: np.ndarray, files: list[str], t: float) -> dict[st
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--faq", action="append", type=Path, help="training file (repeatable)")
+    ap.add_argument("--faq", action="append", type=Path, help="training file (repeatable); default: every training file but DECISION_HELD_OUT")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--budget", type=float, default=0.03)
@@ -180,7 +185,10 @@ def main() -> None:
         "--drop", nargs="*", default=list(DEFAULT_DROP), help="features to leave out (see decision.FEATURES)"
     )
     args = ap.parse_args()
-    files = training_paths(ap, args.faq, "fitted")  # every training file, as eval/tune.py and eval/fit_topics.py read
+    # Every training file, as eval/tune.py and eval/fit_topics.py read, but the decision's own held-out ones.
+    files = training_paths(ap, args.faq, "fitted")
+    if not args.faq:
+        files = [f for f in files if f.stem not in DECISION_HELD_OUT]
 
     # Evidence of the answers, not of the machine's load: no 2-second embedding limit (see cli_eval).
     os.environ.setdefault(EMBED_TIMEOUT_ENV, str(EVAL_EMBED_TIMEOUT))
