@@ -42,7 +42,7 @@ from .errors import EmbedderMismatch, IndexCorrupt, IndexMissing, IndexStale
 from .text import Lexicon
 
 # Bump when the meaning of the files changes; an index of another format is rebuilt.
-INDEX_FORMAT = 6
+INDEX_FORMAT = 7  # 7: the tokenizer learns the glossary's two-character words (tokens.json changes)
 
 
 @dataclass(frozen=True)

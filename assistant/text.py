@@ -169,6 +169,12 @@ class Lexicon:
             # jieba leaves a path it opened unclosed (ResourceWarning); hand it a file we close.
             with userdict.open("rb") as fh:
                 self.tokenizer.load_userdict(fh)
+        # A two-character glossary word must be a word of the question to be read (`_occurs`), but jieba glues one it
+        # does not know to a neighbour (干代驾, 找美团): the tokenizer learns them. Longer ones are found as substrings.
+        for entry in self.glossary:
+            for v in entry.variants:
+                if len(v) == 2 and _HAN_RUN_RE.fullmatch(v) and not self.tokenizer.FREQ.get(v):
+                    self.tokenizer.add_word(v)
 
     @staticmethod
     def _read_neighbours(path: Path) -> Iterable[Neighbour]:

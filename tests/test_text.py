@@ -112,3 +112,12 @@ def test_a_mistyped_spoken_name_of_the_glossary_is_repaired_and_understood(tmp_p
     expansion = lex.expand("村里的公易岗怎么报名")
     assert ("公易岗", "公益岗") in expansion.corrections
     assert "城乡公益性岗位" in expansion.text
+
+
+def test_a_two_character_glossary_word_is_read_when_jieba_does_not_know_it(tmp_path: Path) -> None:
+    """jieba glues a word it does not know to its neighbour (「干代驾的」 → 干代驾|的), and a two-character glossary word
+    must be a word of the question: the tokenizer learns the glossary's words, so the driver's question is understood."""
+    (tmp_path / "glossary.tsv").write_text("代驾|跑单\t新业态\n", encoding="utf-8")
+    lex = Lexicon(tmp_path)
+    assert [found for found, _ in lex.expand("干代驾的有保险补助吗").glossary] == ["代驾"]
+    assert "代驾" in lex.tokens("干代驾的有保险补助吗")
