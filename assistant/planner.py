@@ -210,7 +210,9 @@ class Planner:
         # So is a subject of its own that no measure covers (「我是宝妈，孩子上幼儿园有补助吗」).
         if retrieval.kind == "no_match" and retrieval.subject:
             return None
-        named = self.groups.named_in(question)
+        # Read as repaired: a group named with a same-sound typo (残急人, 小微企叶) is still that group.
+        said = retrieval.expansion.repaired
+        named = self.groups.named_in(said)
         if not named:
             return None
         # An employer hiring the group (「饭馆雇了个下岗的大哥，能拿到啥补贴」) asks what the employer gets, not what the
@@ -231,7 +233,7 @@ class Planner:
             for t in intent.topic
             if t in known and t not in neutral and not any(t in w or w in t for w in group_words)
         ]
-        if rest and self._own_topic(question, group_words, today):
+        if rest and self._own_topic(said, group_words, today):
             return None
         rank = {h.chunk.id: i for i, h in enumerate(retrieval.hits)}
         by_id = {h.chunk.id: h for h in retrieval.hits}

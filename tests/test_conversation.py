@@ -192,6 +192,9 @@ def test_colloquial_group_words_find_the_group(chars_assistant: Assistant) -> No
         ("文件里给妇女的政策有哪几条", "妇女"),  # 哪几条: which articles, i.e. all of them
         ("跟退役军人相关的是哪几条", "退役军人"),
         ("俺 是 残疾人 都 能 享受 哪些 政策", "残疾人"),  # a voice transcript, a space between every word
+        # A pinyin keyboard's same-sound typo of the group's name is still that group (read as repaired).
+        ("残急人在城阳就业有啥政策", "残疾人"),
+        ("小微企叶有哪些优惠政策", "小微企业"),
     ],
 )
 def test_group_questions_in_everyday_phrasings_list_the_whole_group(
