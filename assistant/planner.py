@@ -8,6 +8,7 @@ one), `retrieve` (which measures) and `highlight` (which sentences). It decides;
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -132,7 +133,12 @@ class Planner:
         cited = bool(retrieval.cited)
         previous = clean_context(self.corpus, context, limit=None)
         resolution = resolve(intent, previous, cited, normalize(question))
-        if resolution.kind == "own" and retrieval.kind == "no_match" and not retrieval.neighbour:
+        listing = self._listing_units(retrieval, previous) if resolution.kind == "own" and not cited else ()
+        if listing:
+            # 「那妇联管哪样？」 after the skills-training measure: a department the measure just discussed lists among
+            # its responsible units is asked about in that measure, not about everything the department does.
+            resolution = replace(resolution, kind="context", chunks=listing)
+        elif resolution.kind == "own" and retrieval.kind == "no_match" and not retrieval.neighbour:
             # 「房子有多少间？」 after the answer on 优徕青年社区: too little on its own, but what it is
             # about is in the previous answer's measure — a conversation, not a new question.
             covering = self._covering(retrieval, previous) or self._discussed(question, previous, today)
@@ -162,6 +168,25 @@ class Planner:
             return multi_plan
         shown = tuple(self._show(h, retrieval, intent, "retrieved") for h in retrieval.matched)
         return Plan(question, retrieval.kind, shown, intent, retrieval, referral=self._referral(retrieval))
+
+    def _listing_units(self, retrieval: Retrieval, previous: tuple[Chunk, ...]) -> tuple[Chunk, ...]:
+        """The first measure of the previous answer that lists every department the question names among its
+        responsible units, when the question names one and nothing else (「那残联管哪一块」, not
+        「那残联的技能培训呢」). Against the measure's own units a short name counts (妇联, 残联): too short to read
+        as a department anywhere, but not among the few the measure lists."""
+        text, typed = retrieval.expansion.text, retrieval.expansion.repaired
+        for chunk in previous[:MAX_CONTEXT]:
+            # Short names only as typed: the glossary appends 残联 to 「残疾证」, which names no department.
+            said = set(self.retriever.units_in(text)) | {u for u in chunk.lead_units if _short_unit(u) in typed}
+            if not said or not said <= set(chunk.lead_units):
+                continue
+            # Nothing else of its own: a word outside the departments' names (技能培训, 老年食堂) is a topic, and
+            # then the question is read on its own; an interrogative left over (哪样, 哪一块) is not one.
+            aliases = {found for found, terms in retrieval.expansion.glossary if said & set(terms)}  # 发改局
+            if any(w not in aliases and _beyond(w, said) for w in retrieval.subject):
+                continue
+            return (chunk,)
+        return ()
 
     def _covering(self, retrieval: Retrieval, previous: tuple[Chunk, ...]) -> tuple[Chunk, ...]:
         """The previous answer's measures that cover most of the question's subject (none when the
@@ -300,6 +325,24 @@ class Planner:
             return None
         shown = tuple(self._show(r.matched[0], r, i, "part") for i, r in answers)
         return Plan(question, "answer", shown, intent, retrieval, parts=parts)
+
+
+_INTERROGATIVE_RE = re.compile(r"哪|啥|什么|谁|几")
+
+
+def _beyond(word: str, units: set[str]) -> bool:
+    """Whether a subject word says more than the departments named: every piece of it (a glossary find is
+    「审批局、行政审批」) outside their names, and it is no interrogative."""
+    pieces = word.split("、")
+    return not _INTERROGATIVE_RE.search(word) and not all(any(p in u for u in units) for p in pieces)
+
+
+def _short_unit(unit: str) -> str:
+    """A department's name without the district's prefix (区妇联 → 妇联)."""
+    for prefix in ("城阳区", "区委", "区", "各"):
+        if unit.startswith(prefix) and len(unit) - len(prefix) >= 2:
+            return unit.removeprefix(prefix)
+    return unit
 
 
 __all__ = ["MAX_GROUP_MEASURES", "Plan", "Planner", "Shown"]

@@ -144,6 +144,24 @@ def test_plural_and_other_words_keep_the_question_about_the_previous_answer(
     assert a.answer.startswith("▶")  # the 责任单位 lines lead
 
 
+def test_a_department_of_the_measure_just_discussed_is_asked_about_in_it(chars_assistant: Assistant) -> None:
+    """「那妇联管哪样？」 after the skills-training measure asks what 妇联 does in it — not for every measure 妇联 is
+    responsible for. The departments are the measure's own (its 责任单位 line), said by their short names."""
+    training = chars_assistant.chunk("m15")
+    assert training is not None
+    short = [u.removeprefix("区") for u in training.lead_units if u.startswith("区") and len(u) == 3]  # 妇联, 残联
+    assert short
+    for name in short:
+        a = chars_assistant.ask(f"那{name}管哪一块？", context=["m15"])
+        assert [m.id for m in a.measures] == ["m15"] and a.context_used, name
+        # Alone, the question is about the department: another of its measures may come first.
+        assert not chars_assistant.ask(f"那{name}管哪一块？").context_used
+    # A topic of its own beyond the department is read on its own, and so is a word that only sounds like one:
+    # the glossary reads 「残疾证」 as 残疾人 and 残联, but the asker named no department.
+    assert not chars_assistant.ask(f"那{short[0]}的老年食堂在哪", context=["m15"]).context_used
+    assert not chars_assistant.ask("俺那残疾证快过期了，咋换？", context=["m11"]).context_used
+
+
 def test_unknown_context_ids_are_dropped_not_an_error(chars_assistant: Assistant) -> None:
     assert chars_assistant.ask("找哪个部门?", context=["m99", "nonsense"]).kind == "clarify"
 
