@@ -20,8 +20,9 @@ from .text import Lexicon, normalize
 # Intents whose answer is a fact stated in a sentence (as opposed to "which department", answered
 # by the unit clause, or "what is there for me", answered by a list).
 # Question words: a clause with one of these asks something of its own.
-# 谁 and the A-not-A form (招不招, 给不给, 有没有) ask as surely as 吗.
-_QUESTION_RE = re.compile(r"吗|呢|什么|哪|怎么|怎样|如何|多少|几|是否|能否|谁|啥|干嘛|([\u4e00-\u9fff])[不没]\1")
+# 谁 and the A-not-A form (招不招, 给不给, 有没有) ask as surely as 吗; so do the northern 咋 (= 怎么: 咋申请) and a
+# clause that ends in 不/没 (有补贴不, 能帮着推荐岗位不: the spoken yes-no question).
+_QUESTION_RE = re.compile(r"吗|呢|什么|哪|怎么|怎样|如何|多少|几|是否|能否|谁|啥|咋|干嘛|([\u4e00-\u9fff])[不没]\1|[不没]$")
 
 FACT_INTENTS = (
     "amount", "rate", "count", "timing", "period", "within", "deadline", "duration", "frequency", "place", "how",

@@ -315,6 +315,16 @@ def test_a_letter_with_two_questions_is_split_after_its_introduction(chars_assis
         "技能人才自主评价谁来组织",
     )
     assert split_parts("零工市场在哪 顺便问下就享家乐业服务站建了几家", asks) == ("零工市场在哪", "就享家乐业服务站建了几家")
+    # Spoken northern questions ask with 咋 and a clause-final 不: the introduction before them is still no part.
+    assert split_parts("俺公司四十人，稳岗返还咋申请，以及招就业困难人员的社保补贴咋拿？", asks) == (
+        "稳岗返还咋申请",
+        "招就业困难人员的社保补贴咋拿",
+    )
+    assert split_parts("俺家小子是持证残疾人，区里能帮着推荐岗位不？另外有没有给残疾人的技能培训", asks) == (
+        "区里能帮着推荐岗位不",
+        "有没有给残疾人的技能培训",
+    )
+    assert split_parts("我是去年毕业的，现在打零工，有补贴不", asks) == ("我是去年毕业的,现在打零工,有补贴不",)
     # One question told over several clauses stays whole.
     assert split_parts("我是去年毕业的，现在打零工，有补贴吗", asks) == ("我是去年毕业的,现在打零工,有补贴吗",)
     a = chars_assistant.ask("尊敬的领导您好，本人是网约车司机，想问两件事：一是意外伤害保险补贴标准是多少，二是创业担保贷款找谁办？")
