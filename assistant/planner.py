@@ -147,8 +147,10 @@ class Planner:
         elif resolution.kind == "own" and not cited and retrieval.matched and retrieval.probability is not None:
             # 「残疾的能参加不」 after the skills-training measure: alone it reads as the disability measure; in the
             # conversation it asks about the one just discussed — unless that is much less likely than the other
-            # (「那退役军人呢」 after the gig-work measure turns to the veterans' measure).
-            if retrieval.matched[0].chunk not in previous:
+            # (「那退役军人呢」 after the gig-work measure turns to the veterans' measure). Nor does a question that hires a
+            # group (「那俺要是开店招个刚毕业的，单位这头有补贴不」 after the graduates' measure): the employer asks
+            # what the employer gets, and the ranking has put the measure paying for that hire first.
+            if retrieval.matched[0].chunk not in previous and not retrieval.hired:
                 covering = self._discussed(question, previous, today, other=retrieval.probability)
                 if covering:
                     resolution = replace(resolution, kind="context", chunks=covering)

@@ -52,8 +52,8 @@ def context_cases(bot: Assistant, items: list[FaqItem]) -> list[ContextCase]:
     for it in tqdm([it for it in items if it.context], desc="context"):
         plan = bot.planner.plan(it.q, context=list(it.context))
         retrieval = plan.retrieval
-        if plan.place is not None or plan.context_used or retrieval.cited:
-            continue  # decided by a rule the prior never overrides
+        if plan.place is not None or plan.context_used or retrieval.cited or (retrieval.hired and retrieval.matched):
+            continue  # decided by a rule the prior never overrides (a question hiring a group: Planner._decide)
         if plan.kind == "no_match" and not retrieval.neighbour:
             bar = _logit(model.threshold)  # to be answered at all
         elif retrieval.matched and retrieval.probability is not None and retrieval.matched[0].chunk.id not in it.context:

@@ -75,3 +75,17 @@ def test_a_follow_up_stays_on_the_measure_just_discussed_though_alone_it_reads_a
     assert not alone.matched or alone.measures[0].id != jobs  # what the conversation changed
     turned = e5.ask("那退役军人呢", context=[gig])
     assert turned.matched and turned.measures[0].id == veterans
+
+
+@pytest.mark.model
+def test_an_employer_hiring_after_the_graduates_measure_gets_the_measure_paying_for_the_hire(e5: Assistant) -> None:
+    """After the graduates' own measure, 「那俺要是开店招个刚毕业的，单位这头有补贴不」 asks what the employer gets for hiring
+    one: the measure paying employers for that hire, not the one just discussed — however strong the prior."""
+    graduates = e5.groups.get("高校毕业生")
+    assert graduates is not None and graduates.employer_side
+    own = next(c for c in graduates.measures if c not in graduates.employer_side)
+    ans = e5.ask("那俺要是开店招个刚毕业的，单位这头有补贴不？", context=[own])
+    assert ans.matched and ans.measures[0].id in graduates.employer_side and not ans.context_used
+    # The same conversation asking for the graduate stays on the graduate's measure.
+    stay = e5.ask("那一年能补多少？", context=[own])
+    assert stay.matched and stay.measures[0].id == own
