@@ -145,6 +145,23 @@ class Expansion:
         return " ".join([self.repaired, *extra]) if extra else self.repaired
 
 
+_FUZZY_FINALS = (("ing", "in"), ("eng", "en"), ("ang", "an"))
+_FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+
+
+def fuzzy_syllable(syllable: str) -> str:
+    """A pinyin syllable as the fuzzy-sound setting of pinyin keyboards (模糊音) types it: -ing/-in, -eng/-en,
+    -ang/-an and zh/z, ch/c, sh/s are one — the distinctions many northern and southern speakers do not make."""
+    for long, short in _FUZZY_INITIALS:
+        if syllable.startswith(long):
+            syllable = short + syllable[len(long) :]
+            break
+    for long, short in _FUZZY_FINALS:
+        if syllable.endswith(long):
+            return syllable[: -len(long)] + short
+    return syllable
+
+
 class Lexicon:
     """Glossary, jieba user dictionary, stopwords and greetings of one corpus."""
 
@@ -242,6 +259,16 @@ class Lexicon:
                 table.setdefault(tuple(lazy_pinyin(word)), word)
         return table
 
+    @cached_property
+    def _by_fuzzy_pinyin(self) -> dict[tuple[str, ...], str]:
+        """Words of three characters or more by their fuzzy pinyin (see `fuzzy_syllable`)."""
+        table: dict[tuple[str, ...], str] = {}
+        for words in (self.vocabulary, self._spoken_words):
+            for word in sorted(words, key=lambda w: (-len(w), w)):
+                if len(word) >= 3:
+                    table.setdefault(tuple(fuzzy_syllable(p) for p in lazy_pinyin(word)), word)
+        return table
+
     def _is_known_word(self, text: str) -> bool:
         return text in self.vocabulary or bool(self.tokenizer.FREQ.get(text))
 
@@ -270,6 +297,10 @@ class Lexicon:
                 for size in range(min(6, len(run) - i), 1, -1):
                     span = run[i : i + size]
                     word = table.get(tuple(py[i : i + size]))
+                    if word is None and size >= 3:
+                        # Pinyin keyboards' fuzzy syllables (农名工 for 农民工: -in/-ing), only over three characters or
+                        # more, where a same-sounding run that is no word is a typo, not another word.
+                        word = self._by_fuzzy_pinyin.get(tuple(fuzzy_syllable(p) for p in py[i : i + size]))
                     # Numbers are typed deliberately: "措施二是…" must not become "二十".
                     if word and any(
                         a != b and (_NUMERAL_RE.match(a) or _NUMERAL_RE.match(b)) for a, b in zip(span, word, strict=True)

@@ -121,3 +121,12 @@ def test_a_two_character_glossary_word_is_read_when_jieba_does_not_know_it(tmp_p
     lex = Lexicon(tmp_path)
     assert [found for found, _ in lex.expand("干代驾的有保险补助吗").glossary] == ["代驾"]
     assert "代驾" in lex.tokens("干代驾的有保险补助吗")
+
+
+def test_fuzzy_syllables_of_pinyin_keyboards_are_repaired_over_three_characters(lexicon: Lexicon) -> None:
+    """Many users type with the keyboard's fuzzy-sound setting (-in/-ing, -en/-eng, z/zh…): 「农名工」 is 农民工. Over two
+    characters a fuzzy match is too often another word, so only runs of three or more are repaired."""
+    expansion = lexicon.expand("俺们农名工在城阳打工有啥政策")
+    assert ("农名工", "农民工") in expansion.corrections
+    assert "农民工" in lexicon.tokens(expansion.text)
+    assert lexicon.expand("干位多不多").corrections == ()  # 干位 ~ 岗位 only fuzzily, and two characters
