@@ -2,7 +2,8 @@
 
 Everything here is driven by the data in `corpus/lexicon/` so that vocabulary work never needs
 a code change. Citizens type on phones with pinyin IMEs, so same-sound typos (以工待赈, 创业代款)
-are the commonest error; they are repaired against the corpus vocabulary, not a generic one.
+are the commonest error; they are repaired against the corpus vocabulary, not a generic one
+(`assistant/typos.py` does the repair; the vocabulary it repairs towards is read here).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from pathlib import Path
 import jieba
 import opencc
 from cachetools import LRUCache
-from pypinyin import lazy_pinyin
 
 from .errors import CorpusError
+from .typos import TypoRepair
 
 _WS_RE = re.compile(r"\s+")
 # Spaces between two Chinese characters carry no meaning in Chinese; the voice button's transcripts
@@ -29,7 +30,6 @@ _HAN_GAP_RE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")
 _PUNCT_RE = re.compile(r"[\W_]+", re.UNICODE)
 _PLACEHOLDER_RE = re.compile(r"\[[\u4e00-\u9fff]{2,6}\]")
-_NUMERAL_RE = re.compile(r"[零〇一二两三四五六七八九十百千万]")
 # A glossary variant written "欠…工资" matches its parts in order with a few characters between, in
 # one clause: Chinese puts aspect, amounts and durations inside a verb–object phrase (欠了三个月工资,
 # 工资拖了俩月没发), so a fixed string misses most ways of saying it.
@@ -145,23 +145,6 @@ class Expansion:
         return " ".join([self.repaired, *extra]) if extra else self.repaired
 
 
-_FUZZY_FINALS = (("ing", "in"), ("eng", "en"), ("ang", "an"))
-_FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
-
-
-def fuzzy_syllable(syllable: str) -> str:
-    """A pinyin syllable as the fuzzy-sound setting of pinyin keyboards (模糊音) types it: -ing/-in, -eng/-en,
-    -ang/-an and zh/z, ch/c, sh/s are one — the distinctions many northern and southern speakers do not make."""
-    for long, short in _FUZZY_INITIALS:
-        if syllable.startswith(long):
-            syllable = short + syllable[len(long) :]
-            break
-    for long, short in _FUZZY_FINALS:
-        if syllable.endswith(long):
-            return syllable[: -len(long)] + short
-    return syllable
-
-
 class Lexicon:
     """Glossary, jieba user dictionary, stopwords and greetings of one corpus."""
 
@@ -251,77 +234,13 @@ class Lexicon:
         ) - self.vocabulary
 
     @cached_property
-    def _by_pinyin(self) -> dict[tuple[str, ...], str]:
-        table: dict[tuple[str, ...], str] = {}
-        # The corpus's words first: where a spoken name sounds like one of them, the policy's spelling wins.
-        for words in (self.vocabulary, self._spoken_words):
-            for word in sorted(words, key=lambda w: (-len(w), w)):
-                table.setdefault(tuple(lazy_pinyin(word)), word)
-        return table
-
-    @cached_property
-    def _by_fuzzy_pinyin(self) -> dict[tuple[str, ...], str]:
-        """Words of three characters or more by their fuzzy pinyin (see `fuzzy_syllable`)."""
-        table: dict[tuple[str, ...], str] = {}
-        for words in (self.vocabulary, self._spoken_words):
-            for word in sorted(words, key=lambda w: (-len(w), w)):
-                if len(word) >= 3:
-                    table.setdefault(tuple(fuzzy_syllable(p) for p in lazy_pinyin(word)), word)
-        return table
-
-    def _is_known_word(self, text: str) -> bool:
-        return text in self.vocabulary or bool(self.tokenizer.FREQ.get(text))
-
-    def _changes_a_function_char(self, span: str, word: str) -> bool:
-        """A two-character span whose changed edge is a function character (是, 的, 了, 也…) is two words, not a
-        typo: 「订单班是」 is 订单班|是, not 订单|办事; 「找活的」 is not 获得. (Longer spans are typos of a longer word,
-        where such an edge is part of the word: 之播带岗 → 直播带岗.)"""
-        if len(span) != 2:
-            return False
-        chars = self._function_chars
-        return (span[0] != word[0] and span[0] in chars) or (span[-1] != word[-1] and span[-1] in chars)
-
-    @cached_property
-    def _function_chars(self) -> frozenset[str]:
-        return frozenset(w for w in self.stopwords if len(w) == 1)
+    def _typos(self) -> TypoRepair:
+        self.tokenizer.check_initialized()
+        return TypoRepair(self.vocabulary, self._spoken_words, self.tokenizer.FREQ, frozenset(w for w in self.stopwords if len(w) == 1))
 
     def corrections(self, text: str) -> tuple[tuple[str, str], ...]:
-        """Same-pinyin repairs of spans that are not words themselves (longest spans first)."""
-        self.tokenizer.check_initialized()
-        table = self._by_pinyin
-        found: list[tuple[str, str]] = []
-        for run in _HAN_RUN_RE.findall(text):
-            py = lazy_pinyin(run)
-            i = 0
-            while i < len(run):
-                for size in range(min(6, len(run) - i), 1, -1):
-                    span = run[i : i + size]
-                    word = table.get(tuple(py[i : i + size]))
-                    if word is None and size >= 3:
-                        # Pinyin keyboards' fuzzy syllables (农名工 for 农民工: -in/-ing), only over three characters or
-                        # more, where a same-sounding run that is no word is a typo, not another word.
-                        word = self._by_fuzzy_pinyin.get(tuple(fuzzy_syllable(p) for p in py[i : i + size]))
-                    # Numbers are typed deliberately: "措施二是…" must not become "二十".
-                    if word and any(
-                        a != b and (_NUMERAL_RE.match(a) or _NUMERAL_RE.match(b)) for a, b in zip(span, word, strict=True)
-                    ):
-                        continue
-                    # A span that is itself a real word ("事业" vs 失业) is what the user meant, and
-                    # one that cuts through a real word ("是|事业") is not a typo at all.
-                    if (
-                        word
-                        and word != span
-                        and not self._changes_a_function_char(span, word)
-                        and not self._is_known_word(span)
-                        and not (i > 0 and self._is_known_word(run[i - 1 : i + 1]))
-                        and not (i + size < len(run) and self._is_known_word(run[i + size - 1 : i + size + 1]))
-                    ):
-                        found.append((span, word))
-                        i += size
-                        break
-                else:
-                    i += 1
-        return tuple(found)
+        """Same-sound repairs of spans that are not words themselves (assistant/typos.py)."""
+        return self._typos.corrections(text)
 
     def expand(self, question: str) -> Expansion:
         normalized = normalize(question)
