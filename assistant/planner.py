@@ -176,10 +176,13 @@ class Planner:
         responsible units, when the question names one and nothing else (「那残联管哪一块」, not
         「那残联的技能培训呢」). Against the measure's own units a short name counts (妇联, 残联): too short to read
         as a department anywhere, but not among the few the measure lists."""
-        text, typed = retrieval.expansion.text, retrieval.expansion.repaired
+        if not previous:
+            return ()
+        typed = retrieval.expansion.repaired
+        named = set(self.retriever.units_in(retrieval.expansion.text))
         for chunk in previous[:MAX_CONTEXT]:
             # Short names only as typed: the glossary appends 残联 to 「残疾证」, which names no department.
-            said = set(self.retriever.units_in(text)) | {u for u in chunk.lead_units if _short_unit(u) in typed}
+            said = named | {u for u in chunk.lead_units if _short_unit(u) in typed}
             if not said or not said <= set(chunk.lead_units):
                 continue
             # Nothing else of its own: a word outside the departments' names (技能培训, 老年食堂) is a topic, and
